@@ -1,0 +1,51 @@
+"""Image conventions shared by every network: PIL ↔ tensor in THA4's linear, premultiplied [-1, 1] RGBA.
+
+See TEACHER_ARCHITECTURE §11. ``pil_to_tensor`` is the official loader; ``tensor_to_rgba8`` turns
+renderer output into straight-alpha sRGB RGBA8 pixels (the `Frame` format).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGE_SIZE = 512
+
+
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0.0, 1.0)
+    return torch.where(x <= 0.003130804953560372, x * 12.92, 1.055 * x ** (1.0 / 2.4) - 0.055)
+
+
+def rgba8_to_tensor(rgba: np.ndarray) -> torch.Tensor:
+    """H×W×4 uint8 straight-alpha sRGB → 4×H×W float32 linear premultiplied in [-1, 1] (official loader)."""
+    v = torch.from_numpy(np.array(rgba, copy=True)).float() / 255.0
+    rgb = srgb_to_linear(v[..., :3]) * v[..., 3:4]
+    return (torch.cat([rgb, v[..., 3:4]], dim=-1) * 2.0 - 1.0).permute(2, 0, 1).contiguous()
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """An RGBA PIL image → the network input tensor (4×H×W)."""
+    if image.mode != "RGBA":
+        raise ValueError(f"expected an RGBA image, got mode {image.mode}")
+    return rgba8_to_tensor(np.asarray(image))
+
+
+def tensor_to_rgba8(x: torch.Tensor) -> torch.Tensor:
+    """Renderer output (…×4×H×W, linear premultiplied, [-1, 1]) → …×H×W×4 uint8 straight-alpha sRGB.
+
+    Colour is un-premultiplied where alpha ≥ 1e-5 (as the official image saver does) so that the
+    pixels composite correctly in any engine; values are rounded to the nearest integer.
+    """
+    v = ((x.float() + 1.0) * 0.5).clamp(0.0, 1.0)
+    alpha = v[..., 3:4, :, :]
+    safe = torch.where(alpha >= 1e-5, alpha, torch.ones_like(alpha))
+    rgb = torch.where(alpha >= 1e-5, v[..., :3, :, :] / safe, torch.zeros_like(v[..., :3, :, :]))
+    out = torch.cat([linear_to_srgb(rgb), alpha], dim=-3)
+    return (out * 255.0).round().to(torch.uint8).movedim(-3, -1).contiguous()

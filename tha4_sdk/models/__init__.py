@@ -1,0 +1,1 @@
+"""THA4 networks, one module per network, with state-dict keys identical to the official files."""

@@ -1,0 +1,90 @@
+"""The plugin manager: loads every ``tha4_sdk`` entry point and collects what the hooks return."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pluggy
+
+from tha4_sdk import hookspecs
+
+ENTRY_POINT_GROUP = "tha4_sdk"
+
+
+class PluginError(LookupError):
+    """A plugin name that is not installed, or two plugins claiming one name."""
+
+
+@functools.lru_cache(maxsize=1)
+def manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with every installed ``tha4_sdk`` entry point loaded."""
+    pm = pluggy.PluginManager("tha4_sdk")
+    pm.add_hookspecs(hookspecs)
+    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    return pm
+
+
+def _collect(hook_name: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for batch in getattr(manager().hook, hook_name)():
+        for item in batch or ():
+            name = getattr(item, "name", None)
+            if not name:
+                raise PluginError(f"{hook_name} returned {item!r} without a name")
+            if name in found and found[name] is not item:
+                raise PluginError(f"two plugins provide {hook_name[5:-1]} {name!r}: {found[name]!r} and {item!r}")
+            found[name] = item
+    return dict(sorted(found.items()))
+
+
+def renderers() -> dict[str, Any]:
+    return _collect("tha4_renderers")
+
+
+def pose_sources() -> dict[str, Any]:
+    return _collect("tha4_pose_sources")
+
+
+def pose_filters() -> dict[str, Any]:
+    return _collect("tha4_pose_filters")
+
+
+def frame_sinks() -> dict[str, Any]:
+    return _collect("tha4_frame_sinks")
+
+
+def cli_commands() -> list[Any]:
+    return [cmd for batch in manager().hook.tha4_cli_commands() for cmd in batch or ()]
+
+
+def get(kind: str, name: str) -> Any:
+    """Look up one plugin class by kind (``renderer``, ``pose_source``, ``pose_filter``, ``frame_sink``) and name."""
+    table = {"renderer": renderers, "pose_source": pose_sources, "pose_filter": pose_filters, "frame_sink": frame_sinks}
+    available = table[kind]()
+    try:
+        return available[name]
+    except KeyError:
+        names = ", ".join(available) or "none installed"
+        raise PluginError(f"no {kind.replace('_', ' ')} named {name!r} (available: {names})") from None
+
+
+def describe() -> list[dict[str, str]]:
+    """One row per installed plugin object: kind, name, module, distribution (for ``tha4 plugins``)."""
+    dists = {id(plugin): dist.project_name for plugin, dist in manager().list_plugin_distinfo()}
+    module_dist = {name: dists.get(id(p), "") for name, p in manager().list_name_plugin()}
+    rows = []
+    for kind, table in (("renderer", renderers()), ("pose source", pose_sources()),
+                        ("pose filter", pose_filters()), ("frame sink", frame_sinks())):
+        for name, cls in table.items():
+            doc = (cls.__doc__ or "").strip().splitlines()
+            rows.append({"kind": kind, "name": name, "module": cls.__module__,
+                         "summary": doc[0] if doc else "", "dist": _dist_for(cls.__module__, module_dist)})
+    return rows
+
+
+def _dist_for(module: str, module_dist: dict[str, str]) -> str:
+    for plugin_name, dist in module_dist.items():
+        if module == plugin_name or module.startswith(plugin_name + "."):
+            return dist
+    return ""

@@ -1,0 +1,94 @@
+"""The renderer interface every renderer plugin implements.
+
+``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`;
+``session.render(poses)`` turns N poses into N `Frame` objects, and ``session.render_raw``
+returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from abc import ABC, abstractmethod
+from typing import ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from tha4_sdk import plugins
+from tha4_sdk.character import Character
+from tha4_sdk.device import resolve_device, resolve_dtype
+from tha4_sdk.frame import Frame
+from tha4_sdk.image import tensor_to_rgba8
+from tha4_sdk.pose import Pose, validate_batch
+
+PoseLike = Pose | Sequence[Pose] | np.ndarray
+
+
+def pose_batch(poses: PoseLike) -> np.ndarray:
+    """A pose, a list of poses or an N×45 / 45 array → a validated N×45 float32 array."""
+    if isinstance(poses, Pose):
+        return poses.array[None]
+    if isinstance(poses, np.ndarray):
+        return validate_batch(poses[None] if poses.ndim == 1 else poses)
+    return np.stack([p.array for p in poses]) if len(poses) else np.zeros((0, 45), np.float32)
+
+
+class RenderSession(ABC):
+    """A renderer bound to one character, holding its weights and cached per-character tensors."""
+
+    def __init__(self, character: Character, device: torch.device, dtype: torch.dtype) -> None:
+        self.character = character
+        self.device = device
+        self.dtype = dtype
+        self._seq = itertools.count()
+
+    @abstractmethod
+    def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
+        """N×45 float32 poses → N×4×512×512 float32 image (official value range, unclamped)."""
+
+    @torch.inference_mode()
+    def render(self, poses: PoseLike, *, batch_size: int = 8) -> list[Frame]:
+        """Render poses to frames (straight-alpha sRGB RGBA8), ``batch_size`` at a time."""
+        batch = pose_batch(poses)
+        frames: list[Frame] = []
+        for start in range(0, len(batch), batch_size):
+            chunk = batch[start:start + batch_size]
+            raw = self.render_raw(torch.from_numpy(chunk).to(self.device))
+            pixels = tensor_to_rgba8(raw).cpu().numpy()
+            now = time.time()
+            for row, rgba in zip(chunk, pixels):
+                frames.append(Frame(rgba, character=self.character.name, seq=next(self._seq),
+                                    pose=Pose(row), timestamp=now))
+        return frames
+
+    def close(self) -> None:
+        """Release device memory held by the session."""
+
+    def __enter__(self) -> "RenderSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Renderer(ABC):
+    """A renderer plugin. Subclasses set ``name`` and implement `open`."""
+
+    name: ClassVar[str]
+    #: what the renderer needs from a character: "student" (weights) or "image" (any image)
+    needs: ClassVar[str] = "image"
+
+    def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32") -> None:
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype)
+
+    @abstractmethod
+    def open(self, character: Character) -> RenderSession:
+        """Load what ``character`` needs and return a session ready to render."""
+
+
+def open_renderer(name: str, character: Character, **options: object) -> RenderSession:
+    """Find the renderer plugin ``name`` and open a session for ``character``."""
+    cls = plugins.get("renderer", name)
+    return cls(**options).open(character)

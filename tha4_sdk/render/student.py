@@ -1,0 +1,63 @@
+"""The student renderer plugin: the official two-network student, exact or with the fast CPU/GPU path."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from tha4_sdk.character import Character, CharacterError
+from tha4_sdk.hookspecs import hookimpl
+from tha4_sdk.models.student.poser import StudentPoser
+from tha4_sdk.render.base import Renderer, RenderSession
+
+
+class StudentSession(RenderSession):
+    """Renders with the official-equivalent student networks (float32 by default: bit-exact on CPU)."""
+
+    def __init__(self, character: Character, device: torch.device, dtype: torch.dtype) -> None:
+        super().__init__(character, device, dtype)
+        assert character.face_morpher_path and character.body_morpher_path
+        self.poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+        self.poser.to(device=device, dtype=dtype)
+        self.image = character.image_tensor().to(device=device, dtype=dtype).unsqueeze(0)
+
+    @torch.inference_mode()
+    def outputs(self, poses: torch.Tensor) -> list[torch.Tensor]:
+        """All six official outputs for N×45 poses (blended, alpha, colour, warped, grid, face)."""
+        return self.poser(self.image, poses.to(self.device, self.dtype))
+
+    def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
+        return self.outputs(poses)[0].float()
+
+    def close(self) -> None:
+        del self.poser, self.image
+
+
+class StudentRenderer(Renderer):
+    """Real-time per-character student (two SIREN networks, <2 MB); needs the character's student weights."""
+
+    name: ClassVar[str] = "student"
+    needs: ClassVar[str] = "student"
+
+    def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
+                 fast: bool = False) -> None:
+        super().__init__(device, dtype)
+        self.fast = fast
+
+    def open(self, character: Character) -> RenderSession:
+        if not character.has_student:
+            raise CharacterError(
+                f"character {character.name!r} has no student weights; distill one with `tha4 distill`, "
+                "or render it with the teacher (--renderer teacher)"
+            )
+        if self.fast:
+            from tha4_sdk.render.student_fast import FastStudentSession
+
+            return FastStudentSession(character, self.device, self.dtype)
+        return StudentSession(character, self.device, self.dtype)
+
+
+@hookimpl
+def tha4_renderers() -> list[type[Renderer]]:
+    return [StudentRenderer]
