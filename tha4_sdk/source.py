@@ -1,0 +1,51 @@
+"""Pose sources and filters: the plugin interfaces that produce and shape poses over time.
+
+A `PoseSource` yields a `Pose` for a time ``t`` (seconds since ``start``); a `PoseFilter` maps
+(pose, t) → pose and can be layered over any source (idle blinking, smoothing). Sources that
+listen on the network or a device open their resources in `start` and free them in `stop`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from tha4_sdk.pose import Pose
+
+
+class PoseSource(ABC):
+    """Produces poses over time. Subclasses set ``name`` and implement `pose_at`."""
+
+    name: ClassVar[str]
+    #: seconds for finite sources (a timeline, a file); None for live sources
+    duration: float | None = None
+
+    def start(self) -> None:
+        """Acquire resources (sockets, devices, files). Called once before the first `pose_at`."""
+
+    @abstractmethod
+    def pose_at(self, t: float) -> Pose | None:
+        """The pose at ``t`` seconds since start, or None when the source has nothing (yet)."""
+
+    def stop(self) -> None:
+        """Release resources; must be safe to call more than once."""
+
+    def __enter__(self) -> "PoseSource":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+class PoseFilter(ABC):
+    """Transforms a stream of poses (e.g. adds blinking or smoothing). Subclasses set ``name``."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def apply(self, pose: Pose, t: float) -> Pose:
+        """The filtered pose for input ``pose`` at time ``t``."""
+
+    def reset(self) -> None:
+        """Forget internal state (e.g. on a seek)."""
