@@ -1,0 +1,10 @@
+"""The ``tha4 bench`` command group; each benchmark lives in its own module of this package."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group("bench")
+def bench() -> None:
+    """Measure speed (and quality of fast paths) and record it in docs/benchmarks.md."""
