@@ -82,7 +82,7 @@ class Document:
     def _describe(self, error: jsonschema.ValidationError) -> Problem:
         path = tuple(error.absolute_path)
         value, kind = error.instance, error.validator
-        if kind in ("oneOf", "anyOf") and error.context:
+        if kind in ("oneOf", "anyOf"):
             alternatives = [s.get("required") for s in error.validator_value]
             if all(alternatives) and isinstance(value, dict):
                 names = [name for req in alternatives for name in req]
@@ -90,7 +90,8 @@ class Document:
                 why = f"gives both {' and '.join(map(repr, given))}; use one" if given else \
                     f"needs one of {', '.join(map(repr, names))}"
                 return self.problem(path, f"{dotted(path)}: {why}")
-            return self._describe(jsonschema.exceptions.best_match(error.context))
+            if error.context:
+                return self._describe(jsonschema.exceptions.best_match(error.context))
         if kind == "additionalProperties" and isinstance(value, dict):
             allowed = list(error.schema.get("properties", {}))
             extra = [k for k in value if k not in allowed]
@@ -108,14 +109,17 @@ class Document:
             what = error.schema.get("title", "value")
             return self.problem(path, f"{dotted(path)}: unknown {what} {value!r}{hint}")
         if kind == "type":
-            expected = error.validator_value if isinstance(error.validator_value, str) else \
-                " or ".join(error.validator_value)
+            expected = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in (
+                [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value))
             return self.problem(path, f"{dotted(path)}: expected {expected}, got {_yaml_type(value)} {value!r}")
         bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "greater than",
                   "exclusiveMaximum": "less than", "minItems": "at least this many items:"}
         if kind in bounds:
             return self.problem(path, f"{dotted(path)}: {value!r} must be {bounds[kind]} {error.validator_value}")
         return self.problem(path, f"{dotted(path)}: {error.message}")
+
+
+_JSON_TYPE_NAMES = {"object": "mapping", "array": "list"}
 
 
 def _yaml_type(value: Any) -> str:

@@ -6,6 +6,8 @@ shipped beside this module (``schema.json``).
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -25,6 +27,7 @@ from tha4_plugins.timeline.tracks import Key, Track
 
 SCHEMA: dict[str, Any] = json.loads(resources.files(__package__).joinpath("schema.json").read_text("utf-8"))
 DEFAULT_FPS = 30.0
+DEFAULT_LIPSYNC = "audio"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,8 @@ class TimelineAudio:
     """The timeline's sound: muxed into exported video, and (with ``lipsync``) driving the mouth."""
 
     clip: AudioClip
-    lipsync: bool = True
+    #: the lip-sync pose-source plugin to read the clip with, or None for no lip-sync
+    lipsync: str | None = DEFAULT_LIPSYNC
     mode: str = "max"
 
 
@@ -185,7 +189,9 @@ def _audio(doc: Document, base: Path) -> TimelineAudio | None:
     if spec is None:
         return None
     clip = _at(doc, ("audio", "file"), lambda: AudioClip(base / spec["file"], float(spec.get("offset", 0.0))))
-    return TimelineAudio(clip, bool(spec.get("lipsync", True)), spec.get("mode", "max"))
+    lipsync = spec.get("lipsync", True)
+    plugin = DEFAULT_LIPSYNC if lipsync is True else lipsync or None
+    return TimelineAudio(clip, plugin, spec.get("mode", "max"))
 
 
 def _filter(doc: Document, path: PathKey) -> FilterSpec:
@@ -193,6 +199,12 @@ def _filter(doc: Document, path: PathKey) -> FilterSpec:
     name, options = (spec, {}) if isinstance(spec, str) else (spec["name"], {k: v for k, v in spec.items()
                                                                           if k != "name"})
     cls = _at(doc, path, lambda: get("pose_filter", name))
+    accepted = [n for n in inspect.signature(cls).parameters if n != "self"]
+    for option in options:
+        if option not in accepted:
+            close = difflib.get_close_matches(option, accepted, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"its options are {', '.join(accepted) or 'none'}"
+            raise doc.error(path + (option,), f"the {name} filter has no option {option!r}; {hint}", at_key=True)
     filter_spec = FilterSpec(cls, options)
     _at(doc, path, filter_spec.build)  # check the options now, where the error can point at them
     return filter_spec

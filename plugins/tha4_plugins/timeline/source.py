@@ -32,7 +32,7 @@ class TimelineSource(PoseSource):
         layers = [Layer(track, track.mode, track.params, loop=loop) for track in self.timeline.tracks]
         audio = self.timeline.audio
         if audio and audio.lipsync:
-            lipsync = _lipsync_source(audio)
+            lipsync = lipsync_source(audio)
             if lipsync is not None:
                 layers.append(Layer(lipsync, audio.mode, MOUTH_SHAPES, start=audio.clip.offset, loop=loop))
         return layers
@@ -57,11 +57,11 @@ class TimelineSource(PoseSource):
         return cls(EXAMPLES / "greeting.yaml")
 
 
-def _lipsync_source(audio: TimelineAudio) -> PoseSource | None:
-    """The ``audio`` pose-source plugin reading the timeline's audio file, or None (with a warning) without it."""
-    cls = plugins.pose_sources().get("audio")
+def lipsync_source(audio: TimelineAudio) -> PoseSource | None:
+    """The lip-sync pose-source plugin built on the audio file (``cls(path)``), or None with a warning without it."""
+    cls = plugins.pose_sources().get(audio.lipsync or "")
     if cls is None:
-        warnings.warn("the timeline's audio asks for lip-sync, but no 'audio' pose-source plugin is installed "
-                      "(pip install 'tha4-sdk[audio]'); the mouth follows the tracks only", stacklevel=3)
+        warnings.warn(f"the timeline's audio asks for lip-sync by the {audio.lipsync!r} pose-source plugin, which is "
+                      "not installed (pip install 'tha4-sdk[audio]'); the mouth follows the tracks only", stacklevel=3)
         return None
     return cls(audio.clip.path)
