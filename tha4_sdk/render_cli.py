@@ -63,7 +63,7 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
 def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
     if raw:
         with torch.inference_mode():
-            tensor = session.render_raw(torch.from_numpy(poses).to(session.device))
+            tensor = session.render_raw(torch.tensor(poses, device=session.device))
         np.save(out, tensor[0].float().cpu().numpy().astype(np.float32))
     else:
         session.render(poses)[0].save(out)
