@@ -41,3 +41,37 @@ def test_render_timeline_to_apng_matches_direct_rendering(lambda_00: Path, tmp_p
         from tha4_plugins.sliders import SliderSource
 
         render_source(session, SliderSource(), None, fps=8)  # type: ignore[arg-type]
+
+
+def run_cli(*args: object):  # noqa: ANN201
+    from click.testing import CliRunner
+
+    from tha4_sdk.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_tha4_render_timeline_writes_the_format_of_the_suffix(lambda_00: Path, tmp_path: Path) -> None:
+    scene = tmp_path / "scene.yaml"
+    scene.write_text("duration: 0.5\ntracks:\n  - preset: blink\n    keys: [{t: 0, weight: 0}, {t: 0.25, weight: 1}]\n")
+    result = run_cli("render", lambda_00, "--timeline", scene, "-o", tmp_path / "blink.gif", "--fps", 4,
+                     "--size", 96, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 frames" in result.output
+    with Image.open(tmp_path / "blink.gif") as image:
+        assert (image.n_frames, image.size, image.info["duration"]) == (2, (96, 96), 250)
+
+
+def test_tha4_render_timeline_errors(lambda_00: Path, tmp_path: Path) -> None:
+    scene = tmp_path / "bad.yaml"
+    scene.write_text("duration: 1\ntracks:\n  - param: mouth_aa\n    keys: [{t: 0, value: 1}]\n")
+    result = run_cli("render", lambda_00, "--timeline", scene, "-o", tmp_path / "x.webm")
+    assert result.exit_code == 1
+    assert f"Error: {scene}:3:12: tracks[0].param: unknown pose parameter 'mouth_aa'; did you mean mouth_aaa" \
+        in result.output
+    scene.write_text("duration: 1\n")
+    result = run_cli("render", lambda_00, "--timeline", scene, "-o", tmp_path / "x.mp4")
+    assert result.exit_code == 1 and "no frame sink writes '.mp4' files" in result.output
+    result = run_cli("render", lambda_00, "--timeline", scene, "--pose", "head_x=1", "-o", tmp_path / "x.gif")
+    assert result.exit_code == 2 and "use only one of --pose, --poses and --timeline" in result.output

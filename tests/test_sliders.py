@@ -151,3 +151,25 @@ def test_moving_a_slider_reposes_and_rerenders(chromium, lambda_00: Path, tmp_pa
     finally:
         source.stop()
         session.close()
+
+
+def test_pose_ui_command_serves_and_prints_the_final_pose(lambda_00: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "pose-ui", str(lambda_00), "--device", "cpu",
+                             "--port", "0", "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("pose sliders for lambda_00: http://127.0.0.1:"), line + proc.stderr.read()
+        port = int(line.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("POST", "/api/pose", body=b'{"head_x": 0.5, "eye_wink_left": 1}')
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.strip().splitlines()[-1] == "--pose eye_wink_left=1 --pose head_x=0.5"

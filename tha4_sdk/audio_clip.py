@@ -49,10 +49,10 @@ class AudioClip:
         return max(0.0, self.offset + self.file_duration())
 
 
-def import_av(purpose: str):  # noqa: ANN201 - returns the av module
-    """Import PyAV (the ``export`` extra) or say how to install it."""
+def import_av(purpose: str, error: type[Exception] = AudioError):  # noqa: ANN201 - returns the av module
+    """Import PyAV (the ``export`` extra), or raise ``error`` saying how to install it."""
     try:
         import av
     except ImportError:
-        raise RuntimeError(f"{purpose} needs PyAV: pip install 'tha4-sdk[export]'") from None
+        raise error(f"{purpose} needs PyAV: pip install 'tha4-sdk[export]'") from None
     return av

@@ -112,7 +112,7 @@ class _PyAvSink(FrameSink):
 
     def __init__(self, path: str | Path, **options: Any) -> None:
         super().__init__(path, **options)
-        self.av = import_av(f"writing {self.name.upper()} video")
+        self.av = import_av(f"writing {self.name.upper()} video", SinkError)
         self._container: Any = None
         self._video: Any = None
         self._audio: _AudioTrack | None = None
@@ -176,7 +176,7 @@ class MovSink(_PyAvSink):
 
 def read_video_rgba(path: str | Path) -> Iterator[np.ndarray]:
     """Decode a video file to H×W×4 uint8 RGBA frames, alpha included (libvpx for VP9, as FFmpeg needs)."""
-    av = import_av("reading video")
+    av = import_av("reading video", SinkError)
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         decoder = stream.codec_context

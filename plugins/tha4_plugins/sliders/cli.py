@@ -7,29 +7,26 @@ import webbrowser
 
 import click
 
-from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.pose import Pose
-from tha4_sdk.render.base import open_renderer
+from tha4_sdk.render_cli import open_session
 
 from tha4_plugins.sliders.source import LOOPBACK, SliderSource
 
 
 @click.command("pose-ui")
-@click.argument("character", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.argument("character")
 @click.option("--renderer", default="student", show_default=True, help="Renderer plugin for the preview.")
-@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 … (auto: CUDA if present).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+@click.option("--fast", is_flag=True, help="Use the renderer's fast path for a quicker preview.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (keep it local).")
 @click.option("--port", default=8045, show_default=True, help="Port (0: any free port).")
 @click.option("--browser/--no-browser", default=True, show_default=True, help="Open the page in a web browser.")
-def pose_ui(character: str, renderer: str, device: str, host: str, port: int, browser: bool) -> None:
-    """Pose CHARACTER (a character folder) with one slider per parameter and a live preview.
+def pose_ui(character: str, renderer: str, device: str, fast: bool, host: str, port: int, browser: bool) -> None:
+    """Pose CHARACTER (a folder or a fetched name) with one slider per parameter and a live preview.
 
-    Stop with Ctrl+C; the final pose is printed as NAME=VALUE pairs for `tha4 render --pose`.
+    Stop with Ctrl+C; the final pose is printed as --pose arguments for `tha4 render`.
     """
-    try:
-        session = open_renderer(renderer, load_character(character), device=device)
-    except (CharacterError, RuntimeError, LookupError) as e:
-        raise click.ClickException(str(e)) from None
+    session = open_session(character, renderer, device, "float32", fast, None, "reject")
     if host not in LOOPBACK:
         click.echo(f"warning: serving on {host}: anyone who can reach this address can use the page", err=True)
 
@@ -53,4 +50,4 @@ def pose_ui(character: str, renderer: str, device: str, host: str, port: int, br
         pose = source.pose_at(0.0)
         source.stop()
         session.close()
-    click.echo(" ".join(f"{k}={v:g}" for k, v in pose.to_dict(nonzero=True).items()) or "(rest pose)")
+    click.echo(" ".join(f"--pose {k}={v:g}" for k, v in pose.to_dict(nonzero=True).items()) or "(rest pose)")

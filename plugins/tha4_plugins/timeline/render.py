@@ -13,11 +13,12 @@ from tha4_plugins.timeline.source import TimelineSource
 
 
 def render_timeline(session: RenderSession, timeline: Timeline | str | Path, sink: FrameSink | str | Path,
-                    fps: float | None = None, progress: bool = True) -> int:
+                    fps: float | None = None, progress: bool = True, size: int | None = None) -> int:
     """Render one pass of ``timeline`` at ``fps`` (default: the timeline's) into ``sink``; return the frame count.
 
     A sink given as a path is opened from its suffix (see `tha4_sdk.sink.open_sink`) with the
-    timeline's audio, and closed at the end; a `FrameSink` object is written to but left open.
+    timeline's audio and frames scaled to ``size``, and closed at the end; a `FrameSink` object
+    is written to but left open.
     """
     timeline = timeline if isinstance(timeline, Timeline) else load_timeline(timeline)
     fps = fps or timeline.fps
@@ -25,5 +26,5 @@ def render_timeline(session: RenderSession, timeline: Timeline | str | Path, sin
     if isinstance(sink, FrameSink):
         return render_source(session, source, sink, fps=fps, duration=timeline.length, progress=progress)
     audio = timeline.audio.clip if timeline.audio else None
-    with open_sink(sink, fps=fps, audio=audio) as opened:
+    with open_sink(sink, fps=fps, audio=audio, size=size) as opened:
         return render_source(session, source, opened, fps=fps, duration=timeline.length, progress=progress)
