@@ -87,6 +87,7 @@ def test_unknown_parameter_names_line_column_and_suggests(tmp_path: Path) -> Non
     ("tracks:\n  - param: head_x\n    ease: bouncy\n    keys: [{t: 1, value: 1}]\n", 3, 11,
      "tracks[0].ease: unknown easing 'bouncy'"),
     ("duration: -1\n", 1, 11, "duration: -1 must be greater than 0"),
+    ("duration: 1\ntracks:\n  - param: head_x\n    keys: []\n", 4, 11, "tracks[0].keys: needs at least 1 item"),
     ("duration: 1\nduration: 2\n", 2, 1, "duration: duplicate key 'duration'"),
     ("tracks: []\n", 1, 1, "cannot tell how long the timeline is"),
     ("duration: 1\nfilters: [idel]\n", 2, 11, "no pose filter named 'idel'"),

@@ -112,8 +112,11 @@ class Document:
             expected = " or ".join(_JSON_TYPE_NAMES.get(t, t) for t in (
                 [error.validator_value] if isinstance(error.validator_value, str) else error.validator_value))
             return self.problem(path, f"{dotted(path)}: expected {expected}, got {_yaml_type(value)} {value!r}")
+        if kind in ("minItems", "minProperties"):
+            return self.problem(path, f"{dotted(path)}: needs at least {error.validator_value} "
+                                      f"{'item' if kind == 'minItems' else 'entry'}")
         bounds = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "greater than",
-                  "exclusiveMaximum": "less than", "minItems": "at least this many items:"}
+                  "exclusiveMaximum": "less than"}
         if kind in bounds:
             return self.problem(path, f"{dotted(path)}: {value!r} must be {bounds[kind]} {error.validator_value}")
         return self.problem(path, f"{dotted(path)}: {error.message}")
