@@ -14,8 +14,8 @@ from media import tone_wav
 from tha4_plugins.timeline import parse_timeline
 from tha4_sdk.presets import PRESETS
 
-DOCS = [REPO / "docs" / "timeline.md", REPO / "docs" / "mixer.md", REPO / "docs" / "export.md",
-        *sorted((REPO / "docs" / "sources").glob("*.md"))]
+DOCS = [REPO / "docs" / name for name in ("timeline.md", "mixer.md", "export.md", "sources/timeline.md",
+                                          "sources/idle.md", "sources/sliders.md")]
 
 
 def blocks(language: str) -> list[tuple[str, int, str]]:
