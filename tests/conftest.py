@@ -37,6 +37,8 @@ def lambda_01(reference: Path) -> Path:
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty THA4_HOME so nothing leaks into the user's cache."""
     monkeypatch.setenv("THA4_HOME", str(tmp_path_factory.mktemp("tha4_home")))
+    # the MediaPipe model for webcam tests comes from the reference data, never from the network
+    monkeypatch.setenv("THA4_FACE_LANDMARKER", str(reference_dir() / "mediapipe" / "face_landmarker.task"))
 
 
 @pytest.fixture
