@@ -118,6 +118,7 @@ def test_stop_joins_and_releases_the_port(tmp_path):
     source = VMCSource.example(tmp_path)
     assert source.address == ("127.0.0.1", 0)
     source.start()
+    assert wait_for(lambda: source.frames_received >= 5) and source.bad_packets == 0
     address, thread = source.address, source._thread
     source.stop()
     assert not thread.is_alive()

@@ -74,6 +74,11 @@ class OneEuroPoseFilter(PoseFilter):
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0) -> None:
         self._filter = OneEuroFilter(min_cutoff, beta, d_cutoff)
 
+    @classmethod
+    def example(cls) -> "OneEuroPoseFilter":
+        """An instance for the plugin contract test."""
+        return cls()
+
     def apply(self, pose: Pose, t: float) -> Pose:
         return Pose(self._filter(pose.array, t), clamp=True)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tha4_plugins.arkit import FaceFrame, arkit_name, rotation_from_euler
-from tha4_plugins.udp_source import PacketError, UdpFaceSource
+from tha4_plugins.udp_source import LoopbackDemo, PacketError, UdpFaceSource
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.source import PoseSource
 
@@ -73,6 +73,17 @@ def parse_packet(data: bytes) -> FaceFrame | None:
     return FaceFrame(shapes, rotation_from_euler(*head)) if head else FaceFrame(shapes)
 
 
+def demo_packet(t: float) -> bytes:
+    """A synthetic v2 packet at ``t`` seconds: the head turns and nods, the eyes blink every 3 s, the mouth talks."""
+    blink = 100 if t % 3.0 < 0.15 else 2
+    shapes = {"eyeBlink_L": blink, "eyeBlink_R": blink, "jawOpen": 30 + 25 * math.sin(2 * math.pi * 2.5 * t),
+              "mouthLowerDown_L": 30, "mouthLowerDown_R": 30, "mouthSmile_L": 20, "mouthSmile_R": 20,
+              "browInnerUp": 10 + 10 * math.sin(t), "trackingStatus": 1}
+    text = "|".join(f"{k}&{max(v, 0):.0f}" for k, v in shapes.items())
+    head = (5 * math.sin(0.7 * t), 12 * math.sin(0.5 * t), 6 * math.sin(0.3 * t))
+    return (text + "|=head#{:.3f},{:.3f},{:.3f},0,0,-0.4|rightEye#0,0,0|leftEye#0,0,0|".format(*head)).encode()
+
+
 def _numbers(part: str, text: str, count: int) -> list[float]:
     items = text.split(",")
     if len(items) != count:
@@ -95,7 +106,7 @@ class IFacialMocapSource(UdpFaceSource):
     ``smoothing`` (see `FacePipeline`).
 
     ``IFacialMocapSource.example(tmp_path)`` (the plugin contract-test convention) listens on a free
-    port on 127.0.0.1 with no phone: `pose_at` returns None until packets arrive.
+    port on 127.0.0.1, with a `LoopbackDemo` phone that answers the start string with `demo_packet`s.
     """
 
     name = "ifacialmocap"
@@ -109,7 +120,9 @@ class IFacialMocapSource(UdpFaceSource):
 
     @classmethod
     def example(cls, tmp_path: Path) -> PoseSource:
-        return cls(port=0)
+        source = cls("127.0.0.1", port=0)
+        source.demo = LoopbackDemo(demo_packet, handshake=START_STRING)
+        return source
 
     def _open(self) -> None:
         if self.phone:
@@ -118,6 +131,8 @@ class IFacialMocapSource(UdpFaceSource):
             except OSError as e:
                 raise OSError(f"ifacialmocap: cannot resolve phone address {self.phone!r}: {e}") from None
         super()._open()
+        if self.demo is not None:
+            self.phone_port = self.demo.port
         if self.phone:
             self.request_stream()
 

@@ -16,7 +16,7 @@ import math
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 from tqdm import tqdm
@@ -35,6 +35,7 @@ VOWEL_FORMANTS: dict[str, tuple[tuple[float, float], ...]] = {
     "ooo": ((500, 850), (550, 950)),
 }
 LPC_RATE = 10_000
+PROGRESS_AFTER_SECONDS = 30  # shorter recordings are analysed without a progress bar
 _LOG_SPREAD = np.array([0.20, 0.15])  # how far (natural log) F1 and F2 may stray from a reference
 _MOUTH_INDEX = [PARAMETER_BY_NAME[n].index for n in MOUTH_SHAPES]
 assert tuple(MOUTH_SHAPES) == tuple(f"mouth_{v}" for v in VOWELS)
@@ -204,9 +205,11 @@ def analyse_samples(samples: np.ndarray, sample_rate: int, options: LipSyncOptio
             samples = samples * np.float32(10 ** (-1 / 20) / peak)
     analyser = LipSyncAnalyser(sample_rate, options)
     frames = []
-    chunk = sample_rate  # one second at a time, for the progress bar
-    for start in tqdm(range(0, len(samples), chunk), desc="lip-sync", unit="s", disable=not progress):
-        frames += analyser.push(samples[start:start + chunk])
+    starts: Iterable[int] = range(0, len(samples), sample_rate)  # a second at a time
+    if progress and len(samples) > PROGRESS_AFTER_SECONDS * sample_rate:  # (tqdm starts a thread even if disabled)
+        starts = tqdm(starts, desc="lip-sync", unit="s")
+    for start in starts:
+        frames += analyser.push(samples[start:start + sample_rate])
     frames += analyser.flush()
     expected = int(math.ceil(len(samples) / sample_rate * options.fps))
     frames = frames[:max(expected, 1)] if samples.size else []

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tha4_plugins.arkit import FaceFrame, arkit_name, reflect_x, rotation_from_quaternion
-from tha4_plugins.udp_source import PacketError, UdpFaceSource
+from tha4_plugins.udp_source import LoopbackDemo, PacketError, UdpFaceSource
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.source import PoseSource
 
@@ -52,7 +52,7 @@ class VMCSource(UdpFaceSource):
     machines). Face options: ``mapping``, ``calibration``, ``smoothing`` (see `FacePipeline`).
 
     ``VMCSource.example(tmp_path)`` (the plugin contract-test convention) listens on a free port on
-    127.0.0.1: `pose_at` returns None until a sender applies blendshapes or moves the Head bone.
+    127.0.0.1, fed by a `LoopbackDemo` sender of `demo_bundle`s.
     """
 
     name = "vmc"
@@ -66,7 +66,9 @@ class VMCSource(UdpFaceSource):
 
     @classmethod
     def example(cls, tmp_path: Path) -> PoseSource:
-        return cls(port=0)
+        source = cls(port=0)
+        source.demo = LoopbackDemo(demo_bundle)
+        return source
 
     def _open(self) -> None:
         try:
@@ -112,6 +114,26 @@ class VMCSource(UdpFaceSource):
                 direct[parameter] = max(direct.get(parameter, 0.0), value)
         self._pending.clear()
         self._shapes, self._direct = shapes, direct
+
+
+def demo_bundle(t: float) -> bytes:
+    """A synthetic VMC frame at ``t`` seconds (one OSC bundle): the head turns, the eyes blink, the mouth talks."""
+    from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    half = math.radians(12 * math.sin(0.5 * t)) / 2
+    blink = 1.0 if t % 3.0 < 0.15 else 0.0
+    messages = [("/VMC/Ext/Bone/Pos", ["Head", 0.0, 1.5, 0.0, 0.0, math.sin(half), 0.0, math.cos(half)]),
+                ("/VMC/Ext/Blend/Val", ["Blink", blink]),
+                ("/VMC/Ext/Blend/Val", ["A", 0.5 + 0.5 * math.sin(2 * math.pi * 2.5 * t)]),
+                ("/VMC/Ext/Blend/Apply", [])]
+    bundle = OscBundleBuilder(IMMEDIATELY)
+    for address, args in messages:
+        message = OscMessageBuilder(address)
+        for arg in args:
+            message.add_arg(arg)
+        bundle.add_content(message.build())
+    return bundle.build().dgram
 
 
 def _blend_value(args: list[Any]) -> tuple[str, float]:

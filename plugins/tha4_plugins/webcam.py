@@ -28,6 +28,7 @@ from tha4_sdk.source import PoseSource
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FPS = 30.0
+PROGRESS_AFTER_FRAMES = 100  # shorter clips are tracked without a progress bar
 _CAMERA_FAILURES = 50  # consecutive failed reads (~2 s) before a camera counts as gone
 
 
@@ -111,9 +112,10 @@ def track_faces(input: str | Path, *, model: str | Path | None = None, fps: floa
     rows: list[np.ndarray] = []
     detected: list[bool] = []
     last = np.full(45, np.nan, np.float32)
+    long_clip = progress and (reader.count or 0) > PROGRESS_AFTER_FRAMES  # (tqdm starts a thread even if disabled)
+    bar = tqdm(total=reader.count, desc="tracking faces", unit="frame") if long_clip else None
     try:
-        with FaceLandmarker(model, video=True) as landmarker, \
-                tqdm(total=reader.count, desc="tracking faces", unit="frame", disable=not progress) as bar:
+        with FaceLandmarker(model, video=True) as landmarker:
             while (rgb := reader.read()) is not None:
                 t = len(rows) / reader.fps
                 face = landmarker.detect(rgb, round(t * 1000))
@@ -121,9 +123,12 @@ def track_faces(input: str | Path, *, model: str | Path | None = None, fps: floa
                     last = pipeline.process(face, t)
                 rows.append(last)
                 detected.append(face is not None)
-                bar.update()
+                if bar is not None:
+                    bar.update()
     finally:
         reader.close()
+        if bar is not None:
+            bar.close()
     vectors = np.stack(rows) if rows else np.zeros((0, 45), np.float32)
     return FaceTrack(reader.fps, vectors, np.array(detected, bool), pipeline)
 
