@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -13,6 +15,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def reference_dir() -> Path:
     return Path(os.environ.get("THA4_REFERENCE_DIR", REPO.parent / "shared" / "reference")).resolve()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False): for threads and sockets."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -12,6 +11,8 @@ from tha4_plugins.arkit import euler_from_rotation
 from tha4_plugins.ifacialmocap import START_STRING, IFacialMocapSource, parse_packet
 from tha4_plugins.udp_source import PacketError
 from tha4_sdk import plugins
+
+from conftest import wait_for
 
 SHAPES = ("mouthSmile_R&0|eyeLookOut_L&0|mouthUpperUp_L&11|eyeWide_R&0|mouthClose&8|mouthPucker&4|"
           "mouthRollLower&9|eyeBlink_R&{blink_r}|eyeLookDown_L&17|cheekSquint_R&11|eyeBlink_L&{blink_l}|"
@@ -57,14 +58,6 @@ def test_bad_packets_are_rejected(data, message):
     with pytest.raises((PacketError, UnicodeDecodeError), match=message):
         parse_packet(data)
 
-
-def wait_for(predicate, timeout=3.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_receives_from_a_fake_phone_over_udp():

@@ -13,14 +13,8 @@ from pythonosc.udp_client import SimpleUDPClient
 from tha4_plugins.vmc import VMCSource
 from tha4_sdk import plugins
 
+from conftest import wait_for
 
-def wait_for(predicate, timeout=3.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def unity_yaw(degrees: float) -> tuple[float, float, float, float]:

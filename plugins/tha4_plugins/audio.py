@@ -74,7 +74,8 @@ class AudioSource(PoseSource):
         try:
             import sounddevice
         except (ImportError, OSError) as e:
-            raise SourceError(f"the microphone needs sounddevice and PortAudio (pip install 'tha4-sdk[audio]'): {e}") from None
+            raise SourceError("the microphone needs sounddevice and PortAudio "
+                              f"(pip install 'tha4-sdk[audio]'; apt-get install libportaudio2): {e}") from None
         self.error = None
         self._stop.clear()
         analyser = LipSyncAnalyser(MIC_RATE, self.options)

@@ -288,7 +288,8 @@ def _mapping(name: str, value: Any) -> dict[str, Any]:
 def _vowel_shapes(value: Any) -> dict[str, tuple[float, ...]]:
     shapes = _mapping("vowel_shapes", value)
     if set(shapes) != set(VOWELS):
-        raise MappingError(f"vowel_shapes needs exactly the vowels {', '.join(VOWELS)}, got {', '.join(map(str, shapes))}")
+        raise MappingError(f"vowel_shapes needs exactly the vowels {', '.join(VOWELS)}, "
+                           f"got {', '.join(map(str, shapes))}")
     out = {}
     for vowel in VOWELS:
         shape = shapes[vowel]

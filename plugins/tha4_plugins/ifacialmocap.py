@@ -142,8 +142,10 @@ class IFacialMocapSource(UdpFaceSource):
         try:
             self._socket.sendto(START_STRING, (self._phone_ip, self.phone_port))
         except OSError as e:
-            hint = " (listening on 127.0.0.1 reaches only this PC: pass host='0.0.0.0')" if self.host.startswith("127.") else ""
-            raise OSError(f"ifacialmocap: cannot reach the phone at {self._phone_ip}:{self.phone_port}: {e}{hint}") from None
+            loopback = self.host.startswith("127.")
+            hint = " (listening on 127.0.0.1 reaches only this PC: pass host='0.0.0.0')" if loopback else ""
+            raise OSError(f"ifacialmocap: cannot reach the phone at {self._phone_ip}:{self.phone_port}: "
+                          f"{e}{hint}") from None
 
     def _handle(self, data: bytes, sender: tuple[str, int]) -> None:
         if self._phone_ip is not None and sender[0] != self._phone_ip:
