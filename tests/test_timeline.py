@@ -320,3 +320,20 @@ def test_missing_lipsync_plugin_warns_and_keeps_the_tracks(tmp_path: Path) -> No
         source.start()
     assert source.pose_at(0.5)["mouth_aaa"] == 0.0
     source.stop()
+
+
+def test_default_lipsync_uses_the_audio_plugin_on_speech(tmp_path: Path) -> None:
+    from tha4_plugins.lipsync import synthesize_vowel, write_wav
+
+    rate = 16_000
+    speech = np.concatenate([synthesize_vowel("aaa", 0.6, sample_rate=rate), np.zeros(rate // 2, np.float32),
+                             synthesize_vowel("iii", 0.6, sample_rate=rate)])
+    write_wav(tmp_path / "vowels.wav", speech, rate)
+    path = write(tmp_path, "audio: {file: vowels.wav, offset: 0.5}\ntracks:\n  - preset: smile\n    keys: [{t: 0}]\n")
+    with TimelineSource(load_timeline(path)) as source:
+        quiet, a, pause, i = (source.pose_at(t) for t in (0.3, 0.8, 1.35, 1.9))
+    assert max(quiet[v] for v in ("mouth_aaa", "mouth_iii")) == 0.0
+    assert a["mouth_aaa"] > 0.5 and a["mouth_aaa"] > a["mouth_iii"]
+    assert i["mouth_iii"] > 0.5 and i["mouth_iii"] > i["mouth_aaa"]
+    assert pause["mouth_aaa"] < 0.1 and pause["mouth_iii"] < 0.1
+    assert a["mouth_raised_corner_left"] == pytest.approx(PRESETS["smile"].values["mouth_raised_corner_left"])  # kept
