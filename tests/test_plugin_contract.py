@@ -139,3 +139,9 @@ def test_frame_sink_contract(name: str, tmp_path: Path) -> None:
             raise RuntimeError("boom")
     leftovers = list(failed.iterdir()) if failed.is_dir() else [failed] if failed.exists() else []
     assert not leftovers, f"a failed render left {leftovers}"
+
+
+def test_plugins_in_packages_are_listed_with_their_distribution() -> None:
+    rows = {row["name"]: row for row in plugins.describe()}
+    assert rows["timeline"]["module"] == "tha4_plugins.timeline.source" and rows["timeline"]["dist"] == "tha4-sdk"
+    assert rows["sliders"]["dist"] == "tha4-sdk"

@@ -16,9 +16,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from tha4_sdk.audio_clip import AudioClip, AudioError
+from tha4_sdk.audio_clip import AudioClip
 from tha4_sdk.plugins import PluginError, get
-from tha4_sdk.pose import PARAMETER_BY_NAME, POSE_SIZE, PoseError
+from tha4_sdk.pose import PARAMETER_BY_NAME, POSE_SIZE
 from tha4_sdk.presets import PRESETS, Preset, compose, preset
 from tha4_sdk.source import PoseFilter
 from tha4_sdk.yaml_document import Document, DocumentError, PathKey, load_document, parse_document
@@ -97,7 +97,7 @@ def _at(doc: Document, path: PathKey, fn: Any, *, at_key: bool = False) -> Any:
     """Run ``fn``; turn the SDK's value errors into a positioned `DocumentError` at ``path``."""
     try:
         return fn()
-    except (PoseError, AudioError, PluginError, ValueError, TypeError) as e:
+    except (ValueError, TypeError, PluginError) as e:  # PoseError and AudioError are ValueErrors
         if isinstance(e, DocumentError):
             raise
         raise doc.error(path, str(e), at_key=at_key) from None
