@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 class AudioError(ValueError):
-    """An audio file that cannot be read."""
+    """An audio file or stream that cannot be read or analysed."""
 
 
 @dataclass(frozen=True)
