@@ -130,7 +130,8 @@ def distill_eval_command(character: Path, teacher: str, num_poses: int, pose_fil
         poses = load_pose_file(pose_file) if pose_file else fixed_poses(num_poses, EVAL_SEED)
         dev = resolve_device(device)
         image = char.image_tensor()
-        poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)  # type: ignore[arg-type]
+        assert char.face_morpher_path and char.body_morpher_path
+        poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)
         scores = student_psnr(poser, image, open_teacher(teacher, image, dev), poses, batch_size, dev)
     except INPUT_ERRORS as e:
         raise click.ClickException(str(e)) from None

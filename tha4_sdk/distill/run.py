@@ -131,6 +131,8 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
         return out
     device = resolve_device(config.device)
     world, device = init_world(device)
+    if not world.is_main:
+        progress = Progress(enabled=False)
     precision = resolve_precision(config.precision, device)
     image = rgba8_to_tensor(rgba)
     teacher = open_teacher(config.teacher, image, device)

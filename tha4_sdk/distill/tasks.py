@@ -71,7 +71,8 @@ class FaceTask:
         face = module(poses[:, :FACE_POSE_SIZE])
         return [l1(face, targets), l1(face * self.mask, targets * self.mask)]
 
-    def compare(self, module: nn.Module, poses: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def compare(self, module: nn.Module, poses: torch.Tensor,
+                targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return module(poses[:, :FACE_POSE_SIZE]), targets
 
 
@@ -94,5 +95,6 @@ class BodyTask:
         return [l1(blended, targets.posed), l1(warped, targets.warped), l1(grid, targets.grid_change),
                 l1(color, targets.posed)]
 
-    def compare(self, module: nn.Module, poses: torch.Tensor, targets: BodyTargets) -> tuple[torch.Tensor, torch.Tensor]:
+    def compare(self, module: nn.Module, poses: torch.Tensor,
+                targets: BodyTargets) -> tuple[torch.Tensor, torch.Tensor]:
         return module(targets.face_morphed, poses)[0], targets.posed
