@@ -37,8 +37,9 @@ from tha4_sdk.models.student.siren import OMEGA_0
 from tha4_sdk.models.warp import identity_grid
 from tha4_sdk.render.base import RenderSession
 
-#: pixels per tile on the CPU: a 4096×90 float32 tile is 1.4 MiB, so a level's buffers stay in L2/L3
-CPU_TILE_PIXELS = 4096
+#: activation values per tile on the CPU (5.6 MiB of float32; 32 rows of every level of the student),
+#: the fastest of 1/4×…4× this on a 2-core Xeon (L2 2 MiB/core)
+CPU_TILE_VALUES = 16384 * 90
 
 
 def _matrix(conv: nn.Conv2d, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -136,9 +137,10 @@ def _single_threaded_workers(count: int) -> ThreadPoolExecutor:
 class _Runner:
     """Evaluates levels tile by tile (on worker threads), reusing float32 scratch buffers."""
 
-    def __init__(self, tile_pixels: int | None, workers: int) -> None:
-        self.tile_pixels = tile_pixels
-        self._pool = _single_threaded_workers(workers) if tile_pixels and workers > 1 else None  # 0: no tiles
+    def __init__(self, tile_values: int, workers: int) -> None:
+        self.tile_values = tile_values  # 0: no tiles
+        self.workers = workers if tile_values else 1
+        self._pool = _single_threaded_workers(workers) if self.workers > 1 else None
         self._local = threading.local()
         self._outputs: dict[int, torch.Tensor] = {}
 
@@ -163,10 +165,12 @@ class _Runner:
             out = buf[:math.prod(shape)].view(shape)
         own_rows = level.terms.rows(pose) if level.terms else None
         out_rows = level.out_terms.rows(pose) if level.out_terms else None
-        if not self.tile_pixels:  # the whole batch at once
+        if not self.tile_values:  # the whole batch at once
             frames, rows = n, s
-        else:  # whole frames when they fit in a tile, else bands of an even number of rows
-            frames, rows = max(1, self.tile_pixels // (s * s)), min(s, max(2, self.tile_pixels // s // 2 * 2))
+        else:  # bands of an even number of rows, at least two per worker
+            width = max(w.shape[0] for w, _ in level.hidden)
+            tiles = max(math.ceil(width * s * s / self.tile_values), 2 * self.workers)
+            frames, rows = 1, min(s, 2 * math.ceil(s / tiles / 2))
 
         def tile(start: tuple[int, int]) -> None:
             f0, r0 = start
@@ -231,23 +235,23 @@ class FastStudentSession(RenderSession):
     """The student renderer's fast path: the six outputs of `StudentSession`, up to float rounding.
 
     ``dtype`` sets the matmul precision (float32: ≈110 dB PSNR vs the exact path; float16: ≈48 dB;
-    bfloat16 loses too much, ≈32–40 dB). ``tile_pixels``: pixels per tile (default 4096 on the CPU,
-    0 = whole batch at once, the default on CUDA); ``workers``: tiles run on this many single-threaded
-    workers (default: ``torch.get_num_threads()``; 1 = on the calling thread). A session renders one
-    call at a time (its buffers are reused).
+    bfloat16 loses too much, ≈32–40 dB). ``tile_values``: activation values per tile (default
+    `CPU_TILE_VALUES` on the CPU; 0 = the whole batch at once, the default on CUDA); ``workers``: tiles
+    run on this many single-threaded workers (default ``torch.get_num_threads()``; 1 = on the calling
+    thread). A session renders one call at a time (its buffers are reused).
     """
 
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype,
-                 tile_pixels: int | None = None, workers: int | None = None) -> None:
+                 tile_values: int | None = None, workers: int | None = None) -> None:
         super().__init__(character, device, dtype)
         assert character.face_morpher_path and character.body_morpher_path
         poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
         face, body = _levels(poser)
         self.face, self.body = face.to(device, dtype), [level.to(device, dtype) for level in body]
         self.image = character.image_tensor().to(device).unsqueeze(0)
-        if tile_pixels is None:
-            tile_pixels = CPU_TILE_PIXELS if device.type == "cpu" else 0
-        self._runner = _Runner(tile_pixels, torch.get_num_threads() if workers is None else workers)
+        if tile_values is None:
+            tile_values = CPU_TILE_VALUES if device.type == "cpu" else 0
+        self._runner = _Runner(tile_values, torch.get_num_threads() if workers is None else workers)
 
     @torch.inference_mode()
     def outputs(self, poses: torch.Tensor) -> list[torch.Tensor]:
