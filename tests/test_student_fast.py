@@ -131,3 +131,13 @@ def test_bench_student_rejects_a_character_without_student(tmp_path: Path, refer
     (folder / "character.png").write_bytes((reference / "characters" / "lambda_00" / "character.png").read_bytes())
     result = CliRunner().invoke(bench, ["student", "--character", str(folder), "--no-write"])
     assert result.exit_code != 0 and "has no student weights" in result.output
+
+
+def test_bench_student_default_character_must_be_fetched() -> None:
+    result = CliRunner().invoke(bench, ["student", "--no-write"])  # THA4_HOME is empty in tests
+    assert result.exit_code == 1 and "tha4 characters fetch lambda_00" in result.output
+
+
+def test_bfloat16_warns_about_its_precision(lambda_00: Path) -> None:
+    with pytest.warns(UserWarning, match="bfloat16"):
+        FastStudentSession(load_character(lambda_00), CPU, torch.bfloat16).close()

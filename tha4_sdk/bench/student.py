@@ -15,8 +15,10 @@ import torch
 from tqdm import tqdm
 
 from tha4_sdk.bench.report import markdown_table, write_section
-from tha4_sdk.character import Character, CharacterError, load_character
+from tha4_sdk.character import Character
+from tha4_sdk.cli_errors import guarded
 from tha4_sdk.device import resolve_device
+from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.metrics import psnr
 from tha4_sdk.pose import PoseError, random_poses, validate_batch
@@ -116,8 +118,8 @@ def _load_poses(poses_file: str | None, count: int, seed: int) -> tuple[np.ndarr
 
 
 @click.command("student")
-@click.option("--character", "character_dir", required=True, type=click.Path(exists=True),
-              help="Character folder with student weights (e.g. an official character_model.yaml folder).")
+@click.option("--character", "character_spec", default="lambda_00", show_default=True,
+              help="A fetched character's name or a character folder with student weights.")
 @click.option("--poses", "poses_file", type=click.Path(exists=True, dir_okay=False),
               help="N×45 .npy poses (default: seeded random poses).")
 @click.option("--count", default=8, show_default=True, type=click.IntRange(1), help="Random poses to draw.")
@@ -129,18 +131,15 @@ def _load_poses(poses_file: str | None, count: int, seed: int) -> tuple[np.ndarr
 @click.option("--output", default="docs/benchmarks.md", show_default=True, type=click.Path(dir_okay=False),
               help="Markdown file whose 'student' section is replaced.")
 @click.option("--no-write", is_flag=True, help="Print the results only.")
-def student(character_dir: str, poses_file: str | None, count: int, seed: int, batches: tuple[int, ...],
+def student(character_spec: str, poses_file: str | None, count: int, seed: int, batches: tuple[int, ...],
             repeats: int, device: str, output: str, no_write: bool) -> None:
     """Frames/s of the exact student and of each fast path, and each fast path's PSNR against the exact one."""
-    try:
-        character = load_character(character_dir)
-    except CharacterError as e:
-        raise click.BadParameter(str(e), param_hint="--character") from None
+    character = guarded(resolve_character, character_spec)
     if not character.has_student:
-        raise click.BadParameter(f"{character_dir}: character {character.name!r} has no student weights",
+        raise click.BadParameter(f"{character_spec}: character {character.name!r} has no student weights",
                                  param_hint="--character")
     poses, poses_text = _load_poses(poses_file, count, seed)
-    dev = resolve_device(device)
+    dev = guarded(resolve_device, device)
     load_before = os.getloadavg()
     paths = _paths(character, dev)
     _measure(paths, poses, list(batches), repeats, dev)

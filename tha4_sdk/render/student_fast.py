@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -244,6 +245,9 @@ class FastStudentSession(RenderSession):
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype,
                  tile_values: int | None = None, workers: int | None = None) -> None:
         super().__init__(character, device, dtype)
+        if dtype == torch.bfloat16:
+            warnings.warn("bfloat16 matmuls lose detail in the student (measured 32–40 dB PSNR against float32); "
+                          "float16 keeps ≈48 dB", stacklevel=2)
         assert character.face_morpher_path and character.body_morpher_path
         poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
         face, body = _levels(poser)
@@ -259,12 +263,13 @@ class FastStudentSession(RenderSession):
         pose = poses.to(self.device, torch.float32)
         if pose.dim() == 1:
             pose = pose.unsqueeze(0)
-        face = self._runner.run(self.face, pose[:, :FACE_POSE_SIZE], None).permute(0, 3, 1, 2)
+        face = self._runner.run(self.face, pose[:, :FACE_POSE_SIZE], None).permute(0, 3, 1, 2).contiguous()
         feat = None
         for k, level in enumerate(self.body):
             feat = self._runner.run(level, pose, feat, keep=k + 1 == len(self.body))
         assert feat is not None
-        return compose_body_outputs(paste_face(self.image, face), feat.permute(0, 3, 1, 2)) + [face]
+        head = feat.permute(0, 3, 1, 2).contiguous()  # NCHW like the exact path's outputs
+        return compose_body_outputs(paste_face(self.image, face), head) + [face]
 
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
         return self.outputs(poses)[0]
