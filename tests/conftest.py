@@ -37,3 +37,16 @@ def lambda_01(reference: Path) -> Path:
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty THA4_HOME so nothing leaks into the user's cache."""
     monkeypatch.setenv("THA4_HOME", str(tmp_path_factory.mktemp("tha4_home")))
+
+
+@pytest.fixture(scope="session")
+def deterministic_weights(reference: Path):
+    """The reference folder's ``deterministic_weights`` module (fill_state_dict, deterministic_input)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deterministic_weights",
+                                                  reference / "conformance" / "deterministic_weights.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
