@@ -27,8 +27,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path}: refused to load: the file holds more than plain tensors (weights_only=True rejected it: "
             f"{str(e).splitlines()[0]}). Only load weight files from sources you trust."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise WeightFileError(f"{path}: not a readable PyTorch weight file ({str(e).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, IndexError, KeyError, ValueError) as e:
+        # arbitrary bytes make the weights-only unpickler fail in many ways (e.g. IndexError on an empty stack)
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise WeightFileError(f"{path}: not a readable PyTorch weight file ({detail})") from None
     if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise WeightFileError(f"{path}: expected a state dict of tensors, got {type(sd).__name__}")
     return dict(sd)

@@ -8,13 +8,12 @@ renderer and shared by its sessions; each session caches its image's eyebrow dec
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import ClassVar
 
 import torch
-from platformdirs import user_cache_dir
 
+from tha4_sdk import hub
 from tha4_sdk.character import Character, Fit
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.teacher.poser import TeacherOutputs, TeacherPoser, weight_files
@@ -24,8 +23,7 @@ from tha4_sdk.render.base import Renderer, RenderSession
 
 def default_weights_dir() -> Path:
     """Where ``tha4 models fetch teacher`` puts the five files: ``$THA4_HOME/models/teacher``."""
-    home = os.environ.get("THA4_HOME") or user_cache_dir("tha4-sdk", appauthor=False)
-    return Path(home) / "models" / "teacher"
+    return hub.bundle("teacher", "model").target
 
 
 class TeacherWeightsMissing(WeightFileError):
