@@ -18,7 +18,10 @@ import pytest
 import torch
 
 from teacher_golden import assert_matches_golden
+from click.testing import CliRunner
+
 from tha4_sdk import hub, plugins
+from tha4_sdk.cli import main
 from tha4_sdk.character import Character
 from tha4_sdk.frame import Frame
 from tha4_sdk.image import tensor_to_rgba8
@@ -124,8 +127,26 @@ def test_renders_frames_for_a_batch_of_poses(session: TeacherSession, poses: np.
 def test_missing_weights_say_what_to_do(tmp_path: Path, lambda_00: Path) -> None:
     renderer = TeacherRenderer(device="cpu")  # default: the (empty) cache folder under THA4_HOME
     assert renderer.weights == Path(os.environ["THA4_HOME"]) / "models" / "teacher"
-    with pytest.raises(TeacherWeightsMissing, match=r"tha4 models fetch teacher.*--weights DIR"):
+    with pytest.raises(TeacherWeightsMissing, match=r"`tha4 models fetch teacher --trust-unpinned`.*--weights DIR"):
         renderer.open(Character.from_image(lambda_00 / "character.png"))
+    result = CliRunner().invoke(main, ["render", str(lambda_00 / "character.png"), "--renderer", "teacher",
+                                       "-o", str(tmp_path / "out.png")])
+    assert result.exit_code == 1 and not (tmp_path / "out.png").exists()
+    assert "Run `tha4 models fetch teacher --trust-unpinned`" in result.output and "--weights DIR" in result.output
+
+
+@pytest.mark.slow
+def test_cli_renders_raw_output(tmp_path: Path, lambda_00: Path, weights_dir: Path,
+                                outputs: dict[int, TeacherOutputs]) -> None:
+    """`tha4 render IMAGE --renderer teacher --weights DIR -o out.npy` in the rest pose (= poses.npy row 0)."""
+    result = CliRunner().invoke(main, ["render", str(lambda_00 / "character.png"), "--renderer", "teacher",
+                                       "--weights", str(weights_dir), "--device", "cpu", "-o", str(tmp_path / "r.npy")],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    got = np.load(tmp_path / "r.npy")
+    want = outputs[0].final_image[0].numpy()
+    assert got.dtype == np.float32 and got.shape == (4, 512, 512)
+    assert np.abs(got - want).max() <= 3e-2 * want.std()
 
 
 def test_fetch_needs_explicit_trust_then_the_renderer_finds_the_files(tmp_path: Path, http_server: Any) -> None:

@@ -26,6 +26,13 @@ def default_weights_dir() -> Path:
     return hub.bundle("teacher", "model").target
 
 
+def fetch_command() -> str:
+    """The command that installs the teacher weights (``--trust-unpinned`` while no SHA-256 is published)."""
+    unpinned = any(f.sha256 is None and all(m.sha256 is None for m in f.extract)
+                   for f in hub.bundle("teacher", "model").files)
+    return "tha4 models fetch teacher" + (" --trust-unpinned" if unpinned else "")
+
+
 class TeacherWeightsMissing(WeightFileError):
     """The teacher's weight files are not where the renderer looks for them."""
 
@@ -35,9 +42,10 @@ def check_weights_present(folder: Path) -> None:
     missing = [path.name for path in weight_files(folder).values() if not path.is_file()]
     if missing:
         raise TeacherWeightsMissing(
-            f"teacher weights not found in {folder} (missing {', '.join(missing)}). Run `tha4 models fetch teacher` "
-            "to download the official files, or pass --weights DIR (weights=DIR) naming a folder that holds "
-            "eyebrow_decomposer.pt, eyebrow_morphing_combiner.pt, face_morpher.pt, body_morpher.pt and upscaler.pt."
+            f"teacher weights not found in {folder} (missing {', '.join(missing)}). Run `{fetch_command()}` to "
+            "download the official files (~630 MB, CC BY-NC 4.0; see docs/teacher.md), or pass --weights DIR "
+            "(weights=DIR) naming a folder that holds eyebrow_decomposer.pt, eyebrow_morphing_combiner.pt, "
+            "face_morpher.pt, body_morpher.pt and upscaler.pt."
         )
 
 
