@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tha4_sdk.bench.student import student
+from tha4_sdk.bench.teacher import teacher
 
 
 @click.group("bench")
@@ -13,3 +14,4 @@ def bench() -> None:
 
 
 bench.add_command(student)
+bench.add_command(teacher)
