@@ -6,6 +6,7 @@ import click
 
 from tha4_sdk.bench.student import student
 from tha4_sdk.bench.teacher import teacher
+from tha4_sdk.bench.distill import distill_bench
 
 
 @click.group("bench")
@@ -15,3 +16,4 @@ def bench() -> None:
 
 bench.add_command(student)
 bench.add_command(teacher)
+bench.add_command(distill_bench)
