@@ -25,6 +25,10 @@ from tha4_sdk.pose import Pose, validate_batch
 PoseLike = Pose | Sequence[Pose] | np.ndarray
 
 
+class RenderOptionError(ValueError):
+    """A renderer option (device, dtype, …) that the renderer cannot honour."""
+
+
 def pose_batch(poses: PoseLike) -> np.ndarray:
     """A pose, a list of poses or an N×45 / 45 array → a validated N×45 float32 array."""
     if isinstance(poses, Pose):
@@ -54,7 +58,7 @@ class RenderSession(ABC):
         frames: list[Frame] = []
         for start in range(0, len(batch), batch_size):
             chunk = batch[start:start + batch_size]
-            raw = self.render_raw(torch.from_numpy(chunk).to(self.device))
+            raw = self.render_raw(torch.tensor(chunk, device=self.device))
             pixels = tensor_to_rgba8(raw).cpu().numpy()
             now = time.time()
             for row, rgba in zip(chunk, pixels):

@@ -1,0 +1,323 @@
+"""Fetching official files: pinned SHA-256, progress bar, cache (``THA4_HOME``), atomic writes, offline folders.
+
+A *bundle* is a YAML manifest naming files by URL and SHA-256: the sample characters live in the
+repository's ``characters/`` folder, models in ``tha4_sdk/models/**/sources.yaml``. Files land in
+``$THA4_HOME/<kind>s/<name>/`` (``THA4_HOME`` defaults to the user cache folder). ``--from DIR``
+takes the files from a local folder instead (verified the same way). ``THA4_MIRROR`` (or
+``mirror=``) replaces the download host: a file is then fetched from ``MIRROR/<bundle>/<file>``.
+
+Manifest format::
+
+    name: lambda_00
+    kind: character            # or model
+    license: CC-BY-NC-4.0
+    attribution: …
+    files:
+      character.png: {url: https://…, sha256: …, size: 110769}
+    package: {…}               # characters: the character.yaml body written after fetching
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from platformdirs import user_cache_dir
+from tqdm import tqdm
+
+import tha4_sdk
+
+REPO_CHARACTERS = Path(tha4_sdk.__file__).resolve().parent.parent / "characters"
+MODEL_MANIFESTS = Path(tha4_sdk.__file__).resolve().parent / "models"
+CHUNK = 1 << 20
+
+
+class FetchError(RuntimeError):
+    """A download or offline copy that failed, with what to do about it."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """A file taken out of a downloaded zip archive."""
+
+    name: str
+    member: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    name: str
+    url: str
+    sha256: str | None
+    size: int | None = None
+    extract: tuple[Member, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The names this entry leaves in the cache: the members of an archive, else the file itself."""
+        return tuple(m.name for m in self.extract) or (self.name,)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    name: str
+    kind: str
+    files: tuple[FileSpec, ...]
+    license: str = ""
+    attribution: str = ""
+    package: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+
+    @property
+    def target(self) -> Path:
+        return home() / f"{self.kind}s" / self.name
+
+
+def home() -> Path:
+    """The cache root: ``$THA4_HOME`` or the platform's user cache folder."""
+    return Path(os.environ.get("THA4_HOME") or user_cache_dir("tha4-sdk", appauthor=False))
+
+
+def _parse_bundle(path: Path) -> Bundle:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        files = tuple(
+            FileSpec(name, spec["url"], spec.get("sha256"), spec.get("size"),
+                     tuple(Member(m, ms["member"], ms.get("sha256")) for m, ms in (spec.get("extract") or {}).items()))
+            for name, spec in data["files"].items()
+        )
+        return Bundle(name=data["name"], kind=data["kind"], files=files, license=data.get("license", ""),
+                      attribution=data.get("attribution", ""), package=data.get("package") or {},
+                      notes=data.get("notes", ""))
+    except (KeyError, TypeError, AttributeError) as e:
+        raise FetchError(f"{path}: malformed manifest ({e})") from None
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read one manifest file."""
+    return _parse_bundle(Path(path))
+
+
+def bundles(kind: str | None = None) -> dict[str, Bundle]:
+    """Every known manifest (characters/*.yaml and models/**/sources.yaml), by name."""
+    paths = sorted(REPO_CHARACTERS.glob("*.yaml")) + sorted(MODEL_MANIFESTS.rglob("sources.yaml"))
+    found = {b.name: b for b in map(_parse_bundle, paths)}
+    return {n: b for n, b in found.items() if kind is None or b.kind == kind}
+
+
+def bundle(name: str, kind: str) -> Bundle:
+    known = bundles(kind)
+    if name not in known:
+        raise FetchError(f"unknown {kind} {name!r}; known: {', '.join(known) or 'none'}")
+    return known[name]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned: bool = False) -> str:
+    """Check ``path`` against its pin; an unpinned file is refused unless the user explicitly trusts it."""
+    got = sha256_file(path)
+    if pin is None:
+        if not trust_unpinned:
+            raise FetchError(f"{name} has no published SHA-256 to check it against; re-run with --trust-unpinned to "
+                             f"accept the file as downloaded (its SHA-256 is {got}; it will be recorded in PINS.txt)")
+        return got
+    if got != pin:
+        raise FetchError(f"{name} from {origin}: SHA-256 {got} does not match the pinned {pin}; "
+                         "the file is corrupt or not the official one (nothing was installed)")
+    return got
+
+
+def _atomic_target(dest: Path) -> tempfile._TemporaryFileWrapper:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    return tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
+
+
+def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, timeout: float = 60.0,
+             trust_unpinned: bool = False) -> Path:
+    """Download ``url`` to ``dest`` through a temp file; verify the pin, then rename into place."""
+    tmp = _atomic_target(dest)
+    try:
+        with tmp, urllib.request.urlopen(url, timeout=timeout) as resp:
+            total = int(resp.headers.get("Content-Length") or 0) or spec.size
+            with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=not progress,
+                      leave=False) as bar:
+                for chunk in iter(lambda: resp.read(CHUNK), b""):
+                    tmp.write(chunk)
+                    bar.update(len(chunk))
+        _verify(Path(tmp.name), spec.name, spec.sha256, url, trust_unpinned)
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, dest)
+    except (urllib.error.URLError, OSError, TimeoutError) as e:
+        raise FetchError(f"could not download {spec.name} from {url}: {e}. Check the network, or fetch the "
+                         "files elsewhere and use --from DIR") from None
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    return dest
+
+
+def copy_verified(src: Path | zipfile.ZipExtFile, dest: Path, name: str, pin: str | None,
+                  trust_unpinned: bool = False) -> str:
+    """Copy a local file (or an open archive member) into the cache through a temp file; verify before renaming."""
+    tmp = _atomic_target(dest)
+    try:
+        with tmp, (open(src, "rb") if isinstance(src, Path) else src) as f:
+            shutil.copyfileobj(f, tmp, CHUNK)
+        digest = _verify(Path(tmp.name), name, pin, str(src if isinstance(src, Path) else name), trust_unpinned)
+        os.chmod(tmp.name, 0o644)
+        os.replace(tmp.name, dest)
+    finally:
+        if os.path.exists(tmp.name):
+            os.unlink(tmp.name)
+    return digest
+
+
+def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
+    """Take the listed members out of a zip archive into ``target`` (each verified); return their digests."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = set(zf.namelist())
+            digests = {}
+            for m in spec.extract:
+                if m.member not in names:
+                    raise FetchError(f"{archive.name}: member {m.member!r} missing from the archive")
+                digests[m.name] = copy_verified(zf.open(m.member), target / m.name, m.name, m.sha256, trust_unpinned)
+            return digests
+    except zipfile.BadZipFile:
+        raise FetchError(f"{archive}: not a zip archive") from None
+
+
+def _find_local(folder: Path, name: str, bundle_name: str) -> Path | None:
+    for candidate in (folder / name, folder / bundle_name / name):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _pin_from_record(spec: FileSpec, recorded: dict[str, str]) -> FileSpec:
+    """Fill missing pins from hashes recorded on first use, so a later change upstream is caught."""
+    members = tuple(dataclasses.replace(m, sha256=m.sha256 or recorded.get(m.name)) for m in spec.extract)
+    return dataclasses.replace(spec, sha256=spec.sha256 or (None if members else recorded.get(spec.name)),
+                               extract=members)
+
+
+def _cached_ok(target: Path, spec: FileSpec) -> bool:
+    """True when every output of ``spec`` is cached and matches its pin (a damaged copy is removed)."""
+    pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
+    for name, pin in pins.items():
+        path = target / name
+        if not path.is_file():
+            return False
+        if pin is None or sha256_file(path) != pin:
+            path.unlink()
+            return False
+    return True
+
+
+def read_pins(target: Path) -> dict[str, str]:
+    """SHA-256s recorded on first use for files that have no published pin (``PINS.txt``)."""
+    path = target / "PINS.txt"
+    if not path.is_file():
+        return {}
+    return dict(line.split()[::-1] for line in path.read_text().splitlines() if len(line.split()) == 2)
+
+
+def _record_pins(target: Path, digests: dict[str, str], spec: FileSpec) -> None:
+    pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
+    unpinned = {n: d for n, d in digests.items() if pins.get(n) is None}
+    if unpinned:  # trust on first use: remember what was accepted
+        merged = {**read_pins(target), **unpinned}
+        (target / "PINS.txt").write_text("".join(f"{d}  {n}\n" for n, d in sorted(merged.items())))
+
+
+def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None = None, progress: bool = True,
+          force: bool = False, trust_unpinned: bool = False) -> Path:
+    """Make every file of ``b`` present and verified in its cache folder; return the folder.
+
+    Archives are downloaded to a temporary folder, their listed members extracted and verified, and the
+    archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder.
+    """
+    mirror = mirror or os.environ.get("THA4_MIRROR")
+    target = b.target
+    target.mkdir(parents=True, exist_ok=True)
+    recorded = read_pins(target)
+    for spec in tqdm(b.files, desc=f"{b.kind} {b.name}", unit="file", disable=not progress):
+        spec = _pin_from_record(spec, recorded)
+        if not force and _cached_ok(target, spec):
+            continue
+        digests: dict[str, str]
+        local = {n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs} if from_dir else {}
+        if local and all(local.values()):
+            pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
+            digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}
+        elif spec.extract:
+            archive = _find_local(Path(from_dir), spec.name, b.name) if from_dir else None
+            with tempfile.TemporaryDirectory(dir=target) as tmp:
+                if archive is None:
+                    if from_dir:
+                        raise FetchError(f"neither {spec.name} nor {', '.join(spec.outputs)} found in {from_dir}")
+                    archive = download(_url(spec, b, mirror), Path(tmp) / spec.name, spec, progress=progress,
+                                       trust_unpinned=trust_unpinned)
+                else:
+                    _verify(archive, spec.name, spec.sha256, str(archive), trust_unpinned)
+                digests = _extract(archive, spec, target, trust_unpinned)
+        elif from_dir:
+            raise FetchError(f"{spec.name} not found in {from_dir} (looked for {Path(from_dir) / spec.name})")
+        else:
+            download(_url(spec, b, mirror), target / spec.name, spec, progress=progress, trust_unpinned=trust_unpinned)
+            digests = {spec.name: sha256_file(target / spec.name)}
+        _record_pins(target, digests, spec)
+    if b.kind == "character":
+        from tha4_sdk.character import write_character
+
+        pkg = b.package
+        student = pkg.get("student") or {}
+        write_character(target, name=b.name, image=pkg.get("image", "character.png"), face_mask=pkg.get("face_mask"),
+                        face_morpher=student.get("face_morpher"), body_morpher=student.get("body_morpher"),
+                        attribution=b.attribution, license=b.license)
+    return target
+
+
+def _url(spec: FileSpec, b: Bundle, mirror: str | None) -> str:
+    return f"{mirror.rstrip('/')}/{b.name}/{spec.name}" if mirror else spec.url
+
+
+def is_fetched(b: Bundle) -> bool:
+    return all((b.target / n).is_file() for f in b.files for n in f.outputs)
+
+
+def resolve_character(spec: str | Path):
+    """A character from a folder, a YAML file, an image file, or the name of a fetched character."""
+    from tha4_sdk.character import Character, CharacterError, load_character
+
+    path = Path(spec)
+    if path.is_dir() or (path.is_file() and path.suffix.lower() in (".yaml", ".yml")):
+        return load_character(path)
+    if path.is_file():
+        return Character.from_image(path)
+    name = str(spec)
+    cached = home() / "characters" / name
+    if (cached / "character.yaml").is_file():
+        return load_character(cached)
+    if name in bundles("character"):
+        raise CharacterError(f"character {name!r} is not fetched yet: run `tha4 characters fetch {name}`")
+    raise CharacterError(f"{name!r} is neither a character folder, an image file, nor a known character "
+                         f"(known: {', '.join(bundles('character'))})")
