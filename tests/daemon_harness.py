@@ -28,12 +28,12 @@ def make_store(folder: Path, *characters: Path) -> Path:
 
 
 class DaemonProcess:
-    """``python -m tha4_sdk.daemon`` (the `tha4 serve` command) on ephemeral loopback ports."""
+    """`tha4 serve` (as ``python -m tha4_sdk.cli serve``) on ephemeral loopback ports."""
 
     def __init__(self, store: Path, state_dir: Path, *args: str, startup_s: float = 90.0) -> None:
         self.log = state_dir / f"daemon-{os.getpid()}-{id(self)}.log"
         state_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "tha4_sdk.daemon", "--port", "0", "--characters", str(store),
+        cmd = [sys.executable, "-m", "tha4_sdk.cli", "serve", "--port", "0", "--characters", str(store),
                "--state-dir", str(state_dir), "-v", *args]
         with self.log.open("w") as err:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
