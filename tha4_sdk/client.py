@@ -147,11 +147,13 @@ class Client:
                 return CharacterHandle(self, info)
         raise DaemonError("not_found", f"no session {session_id!r}")
 
-    def distill(self, character: str, output: str, *, examples: int = 1_000_000,
-                teacher: str = "teacher") -> dict[str, Any]:
-        """Queue a distillation job; returns its JOB-INFO (docs/protocol.md §6)."""
-        return self.request("distill.start", {"character": str(character), "output": output, "examples": examples,
-                                              "teacher": teacher}).result["job"]
+    def distill(self, character: str, output: str, *, examples: int | None = None,
+                teacher: str = "tha4") -> dict[str, Any]:
+        """Queue a distillation job (``examples``: the distiller's official schedule when None); its JOB-INFO."""
+        args: dict[str, Any] = {"character": str(character), "output": output, "teacher": teacher}
+        if examples is not None:
+            args["examples"] = examples
+        return self.request("distill.start", args).result["job"]
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.request("distill.status", {"job": job_id}).result["job"]

@@ -148,7 +148,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
                      "format": FORMAT, "size": SIZE, "pose": Field(boolean, True)},
     "stream.stop": {"session": SESSION},
     "distill.start": {"character": CHARACTER, "output": Field(text(64, NAME_PATTERN)),
-                      "examples": Field(integer(1, 10**9), 1_000_000), "teacher": Field(text(4200), "teacher")},
+                      "examples": Field(integer(2, 10**9), None), "teacher": Field(text(4200), "tha4")},
     "distill.status": {"job": Field(text(9, JOB_PATTERN))},
     "distill.cancel": {"job": Field(text(9, JOB_PATTERN))},
     "distill.list": {},

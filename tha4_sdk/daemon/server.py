@@ -361,10 +361,10 @@ class Daemon:
             if not student.has_student or student.root is None:
                 raise ProtocolError("load_failed", f"character {student.name!r} has no student weights to teach with")
             teacher_arg = f"student:{student.root}"
-        elif teacher == "teacher":
+        elif teacher == "tha4":
             teacher_arg = teacher
         else:
-            raise ProtocolError("bad_args", f"teacher must be 'teacher' or 'student:CHARACTER', got {teacher!r}",
+            raise ProtocolError("bad_args", f"teacher must be 'tha4' or 'student:CHARACTER', got {teacher!r}",
                                 field="teacher")
         spec = {"character": args["character"], "output": args["output"], "examples": args["examples"],
                 "teacher": teacher, "image": str(character.image_path), "face_mask": str(character.face_mask_path),
