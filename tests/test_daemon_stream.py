@@ -204,8 +204,11 @@ def test_client_times_out_then_reconnects_to_a_restarted_daemon(store: Path, tmp
 def test_a_live_pose_source_drives_the_session(client):
     """The real iFacialMocap plugin, attached by name, turns UDP packets into the frames' pose."""
     packet = b"jawOpen&90|eyeBlink_L&100|eyeBlink_R&100|mouthSmile_L&40|=head#-6.0,12.0,3.0,0,0,0|"
-    expected = FacePipeline(smoothing=False).pose(parse_packet(packet), 0.0)
-    assert expected != Pose.rest()
+    expected = FacePipeline(smoothing=False).process(parse_packet(packet), 0.0)  # breathing (index 44) left at 0
+    assert expected.any()
+
+    def face_of(frame) -> np.ndarray:
+        return frame.pose.array[:44]  # the source breathes on its own clock
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -215,12 +218,12 @@ def test_a_live_pose_source_drives_the_session(client):
     assert lam.render().pose["breathing"] == 0.5  # no packet yet: the session's own pose
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
         deadline = time.monotonic() + 10
-        while (frame := lam.render()).pose != expected:
+        while not np.allclose(face_of(frame := lam.render()), expected[:44], atol=1e-6):
             assert time.monotonic() < deadline, f"the source's pose never arrived: {frame.pose}"
             phone.sendto(packet, ("127.0.0.1", port))
             time.sleep(0.05)
-    assert frame.to_numpy()[0, 0, 0] == round((expected["head_x"] + 1) * 127.5)
-    assert next(lam.frames(fps=30)).pose == expected
+    assert frame.to_numpy()[0, 0, 0] == round((frame.pose["head_x"] + 1) * 127.5) != 128
+    assert np.allclose(face_of(next(lam.frames(fps=30))), expected[:44], atol=1e-6)
     lam.detach(source)
     assert lam.render().pose["breathing"] == 0.5
     lam.unload()

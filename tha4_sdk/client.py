@@ -261,9 +261,12 @@ class CharacterHandle:
                     except DaemonError:
                         pass  # the daemon is gone or the session was unloaded: nothing is streaming
 
-    def attach(self, source: str, **args: Any) -> str:
-        """Drive the pose from a pose-source plugin; returns the source id."""
-        return self._request("source.attach", source=source, args=args).result["source"]
+    def attach(self, source: str, *, mode: str | None = None, params: list[str] | None = None,
+               weight: float | None = None, **args: Any) -> str:
+        """Layer a pose-source plugin over the pose (``mode``/``params``/``weight`` as in docs/mixer.md), or
+        apply a pose-filter plugin (e.g. ``idle``); ``args`` go to the plugin. Returns the attachment's id."""
+        layer = {k: v for k, v in (("mode", mode), ("params", params), ("weight", weight)) if v is not None}
+        return self._request("source.attach", source=source, args=args, **layer).result["source"]
 
     def detach(self, source_id: str) -> None:
         self._request("source.detach", source=source_id)

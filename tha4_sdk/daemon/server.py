@@ -27,7 +27,7 @@ from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
-from tha4_sdk.daemon.session import CharacterSession, StreamSettings
+from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
 from tha4_sdk.hub import home
 from tha4_sdk.plugins import PluginError
 from tha4_sdk.pose import PARAMETER_NAMES
@@ -244,7 +244,8 @@ class Daemon:
                 "protocols": list(protocol.VERSIONS), "frame_port": self.frame_port,
                 "heartbeat_s": self.config.heartbeat_s, "limits": self.limits.as_dict(),
                 "parameters": list(PARAMETER_NAMES), "renderers": list(plugins.renderers()),
-                "pose_sources": list(plugins.pose_sources()), "formats": list(protocol.FORMATS)}
+                "pose_sources": list(plugins.pose_sources()), "pose_filters": list(plugins.pose_filters()),
+                "formats": list(protocol.FORMATS)}
 
     def op_ping(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"t": time.time()}
@@ -319,23 +320,29 @@ class Daemon:
     def op_source_attach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         session = self._session(args["session"])
         session.check_source_room()
+        name = args["source"]
+        cls = plugins.pose_sources().get(name) or plugins.pose_filters().get(name)
+        if cls is None:
+            raise ProtocolError("unknown_plugin", f"no pose source or filter named {name!r}",
+                                available=[*plugins.pose_sources(), *plugins.pose_filters()])
+        layer = {k: args[k] for k in ("mode", "params", "weight") if args[k] is not None}
+        if layer and not issubclass(cls, PoseSource):
+            raise ProtocolError("bad_args", f"{name} is a pose filter: mode, params and weight apply to sources",
+                                field=next(iter(layer)))
         try:
-            cls = plugins.get("pose_source", args["source"])
-        except PluginError as e:
-            raise ProtocolError("unknown_plugin", str(e), available=list(plugins.pose_sources())) from None
-        try:
-            source: PoseSource = cls(**args["args"])
-            source.start()
+            plugin = cls(**args["args"])
+            if isinstance(plugin, PoseSource):
+                plugin.start()
         except Exception as e:
-            raise ProtocolError("source_failed", f"{args['source']}: {type(e).__name__}: {e}") from None
+            raise ProtocolError("source_failed", f"{name}: {type(e).__name__}: {e}") from None
         try:
-            return {"source": session.attach(args["source"], source)}
+            return {"source": session.attach(name, plugin, layer)}
         except ProtocolError:
-            source.stop()
+            stop_quietly(plugin)
             raise
 
     def op_source_detach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
-        self._session(args["session"]).detach(args["source"]).stop()
+        stop_quietly(self._session(args["session"]).detach(args["source"]))
         return {}
 
     def op_render(self, args: dict[str, Any], req: Request) -> None:
