@@ -7,6 +7,7 @@ import click
 from tha4_sdk.bench.student import student
 from tha4_sdk.bench.teacher import teacher
 from tha4_sdk.bench.distill import distill_bench
+from tha4_sdk.bench.bridge import bridge
 
 
 @click.group("bench")
@@ -17,3 +18,4 @@ def bench() -> None:
 bench.add_command(student)
 bench.add_command(teacher)
 bench.add_command(distill_bench)
+bench.add_command(bridge)
