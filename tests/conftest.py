@@ -37,3 +37,30 @@ def lambda_01(reference: Path) -> Path:
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty THA4_HOME so nothing leaks into the user's cache."""
     monkeypatch.setenv("THA4_HOME", str(tmp_path_factory.mktemp("tha4_home")))
+
+
+@pytest.fixture
+def http_server():
+    """Start static HTTP servers on 127.0.0.1 (ephemeral port): ``url = http_server(folder)``; counts requests."""
+    import functools
+    import http.server
+    import threading
+
+    servers = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            self.server.requests.append(self.path)  # type: ignore[attr-defined]
+
+    def start(folder: Path) -> str:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+        server.requests = []  # type: ignore[attr-defined]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    start.servers = servers  # type: ignore[attr-defined]
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

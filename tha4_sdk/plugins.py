@@ -71,20 +71,12 @@ def get(kind: str, name: str) -> Any:
 
 def describe() -> list[dict[str, str]]:
     """One row per installed plugin object: kind, name, module, distribution (for ``tha4 plugins``)."""
-    dists = {id(plugin): dist.project_name for plugin, dist in manager().list_plugin_distinfo()}
-    module_dist = {name: dists.get(id(p), "") for name, p in manager().list_name_plugin()}
+    dist_of = {getattr(module, "__name__", ""): dist.project_name for module, dist in manager().list_plugin_distinfo()}
     rows = []
     for kind, table in (("renderer", renderers()), ("pose source", pose_sources()),
                         ("pose filter", pose_filters()), ("frame sink", frame_sinks())):
         for name, cls in table.items():
             doc = (cls.__doc__ or "").strip().splitlines()
             rows.append({"kind": kind, "name": name, "module": cls.__module__,
-                         "summary": doc[0] if doc else "", "dist": _dist_for(cls.__module__, module_dist)})
+                         "summary": doc[0] if doc else "", "dist": dist_of.get(cls.__module__, "")})
     return rows
-
-
-def _dist_for(module: str, module_dist: dict[str, str]) -> str:
-    for plugin_name, dist in module_dist.items():
-        if module == plugin_name or module.startswith(plugin_name + "."):
-            return dist
-    return ""

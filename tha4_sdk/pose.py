@@ -113,7 +113,7 @@ def validate_vector(values: Sequence[float] | np.ndarray, *, clamp: bool = False
         p = PARAMETERS[i]
         raise PoseError(
             f"pose parameter {p.name} = {float(out[i]):g} is outside its range [{p.low:g}, {p.high:g}]"
-            " (pass clamp=True to clamp)"
+            " (clamp explicitly with clamp=True, or --clamp on the command line)"
         )
     return out
 

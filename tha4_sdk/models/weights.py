@@ -37,6 +37,11 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 def check_state_dict(module: nn.Module, sd: Mapping[str, torch.Tensor], source: str) -> None:
     """Raise naming ``source`` and the first bad key if ``sd`` does not match ``module`` exactly."""
     expected = module.state_dict()
+    if sd and expected and not set(sd) & set(expected):
+        raise WeightFileError(
+            f"{source}: holds a different network (expected keys like {next(iter(expected))!r}, "
+            f"found keys like {next(iter(sd))!r}); check which file goes where"
+        )
     for key, ref in expected.items():
         if key not in sd:
             raise WeightFileError(f"{source}: missing key {key!r} (expected shape {list(ref.shape)})")
@@ -49,7 +54,7 @@ def check_state_dict(module: nn.Module, sd: Mapping[str, torch.Tensor], source: 
             raise WeightFileError(f"{source}: key {key!r} contains NaN or infinity")
     extra = [k for k in sd if k not in expected]
     if extra:
-        raise WeightFileError(f"{source}: unexpected key {extra[0]!r} (is this the right network's file?)")
+        raise WeightFileError(f"{source}: unexpected key {extra[0]!r}")
 
 
 def load_weights(module: nn.Module, path: str | Path) -> nn.Module:

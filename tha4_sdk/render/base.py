@@ -54,7 +54,7 @@ class RenderSession(ABC):
         frames: list[Frame] = []
         for start in range(0, len(batch), batch_size):
             chunk = batch[start:start + batch_size]
-            raw = self.render_raw(torch.from_numpy(chunk).to(self.device))
+            raw = self.render_raw(torch.tensor(chunk, device=self.device))
             pixels = tensor_to_rgba8(raw).cpu().numpy()
             now = time.time()
             for row, rgba in zip(chunk, pixels):

@@ -1,0 +1,65 @@
+"""The ``tha4`` command line. Core commands live here; plugins add theirs through ``tha4_cli_commands``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tha4_sdk import plugins
+
+
+class Tha4Group(click.Group):
+    """The root group: adds plugin commands lazily so ``tha4 --help`` lists them."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for cmd in plugins.cli_commands():
+                if cmd.name not in self.commands:
+                    self.add_command(cmd)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=Tha4Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="tha4-sdk")
+def main() -> None:
+    """tha4: animate a single anime character image with THA4."""
+
+
+@main.command("plugins")
+def plugins_cmd() -> None:
+    """List installed renderers, pose sources, filters and sinks, and where they come from."""
+    rows = plugins.describe()
+    if not rows:
+        click.echo("no plugins installed")
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        dist = f" [{r['dist']}]" if r["dist"] else ""
+        click.echo(f"{r['kind']:<12} {r['name']:<{width}}  {r['module']}{dist}  {r['summary']}")
+
+
+def _register_subcommands() -> None:
+    from tha4_sdk.bench.cli import bench
+    from tha4_sdk.hub_cli import characters_cmd, models_cmd
+    from tha4_sdk.render_cli import demo, render
+
+    for cmd in (render, demo, models_cmd, characters_cmd, bench):
+        main.add_command(cmd)
+
+
+_register_subcommands()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Turning the SDK's own exceptions into one-line CLI errors (exit status 1)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+
+def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn``; a user-facing error (bad input, missing file, failed fetch) becomes a ClickException."""
+    from tha4_sdk.character import CharacterError
+    from tha4_sdk.hub import FetchError
+    from tha4_sdk.models.weights import WeightFileError
+    from tha4_sdk.plugins import PluginError
+    from tha4_sdk.pose import PoseError
+
+    try:
+        return fn(*args, **kwargs)
+    except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from None

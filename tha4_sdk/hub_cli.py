@@ -1,0 +1,51 @@
+"""``tha4 models …`` and ``tha4 characters …``: list and fetch official files into the cache."""
+
+from __future__ import annotations
+
+import click
+
+from tha4_sdk import hub
+from tha4_sdk.cli_errors import guarded
+
+
+def _list(kind: str) -> None:
+    for name, b in hub.bundles(kind).items():
+        state = "fetched" if hub.is_fetched(b) else "not fetched"
+        size = sum(f.size or 0 for f in b.files) / 1e6
+        click.echo(f"{name:<14} {state:<12} {size:8.1f} MB  {b.license}  {b.attribution}".rstrip())
+    click.echo(f"cache: {hub.home()}")
+
+
+def _fetch_command(kind: str) -> click.Command:
+    @click.command("fetch")
+    @click.argument("names", nargs=-1)
+    @click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False),
+                  help="Take the files from this local folder instead of downloading (offline install).")
+    @click.option("--mirror", help="Download from MIRROR/<name>/<file> instead of the official URLs.")
+    @click.option("--force", is_flag=True, help="Fetch again even if a verified copy is cached.")
+    def fetch_cmd(names: tuple[str, ...], from_dir: str | None, mirror: str | None, force: bool) -> None:
+        """Download (or copy with --from) and verify files into the cache; default: all of this kind."""
+        for name in names or tuple(hub.bundles(kind)):
+            b = guarded(hub.bundle, name, kind)
+            if b.notes:
+                click.echo(b.notes.strip(), err=True)
+            target = guarded(hub.fetch, b, from_dir=from_dir, mirror=mirror, force=force)
+            click.echo(f"{name}: {target}")
+
+    return fetch_cmd
+
+
+@click.group("models")
+def models_cmd() -> None:
+    """Official network weights (the teacher's five files)."""
+
+
+@click.group("characters")
+def characters_cmd() -> None:
+    """Sample characters (image, face mask, student weights)."""
+
+
+models_cmd.add_command(click.Command("list", callback=lambda: _list("model"), help="List known models."))
+characters_cmd.add_command(click.Command("list", callback=lambda: _list("character"), help="List known characters."))
+models_cmd.add_command(_fetch_command("model"))
+characters_cmd.add_command(_fetch_command("character"))
