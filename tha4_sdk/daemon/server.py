@@ -28,7 +28,7 @@ from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
 from tha4_sdk.daemon.session import CharacterSession, StreamSettings
-from tha4_sdk.home import characters_dir, home_dir
+from tha4_sdk.hub import home
 from tha4_sdk.plugins import PluginError
 from tha4_sdk.pose import PARAMETER_NAMES
 from tha4_sdk.source import PoseSource
@@ -46,9 +46,9 @@ class DaemonConfig:
     host: str = "127.0.0.1"
     port: int = protocol.DEFAULT_PORT
     frame_port: int | None = None  # None: port + 1 (or any free port when port is 0)
-    characters: Path = field(default_factory=characters_dir)
+    characters: Path = field(default_factory=lambda: home() / "characters")
     allow_roots: tuple[Path, ...] = ()
-    state_dir: Path = field(default_factory=lambda: home_dir() / "daemon")
+    state_dir: Path = field(default_factory=lambda: home() / "daemon")
     curve: Path | None = None
     limits: Limits = field(default_factory=Limits)
     heartbeat_s: float = protocol.HEARTBEAT_S
