@@ -74,13 +74,20 @@ def keyframe(scene, frame: int, values: dict) -> None:
 
 def main() -> None:
     global addon
-    # --- install and enable, as from Edit > Preferences > Add-ons > Install… ---------------------------------
-    check(bpy.ops.preferences.addon_install(filepath=CONFIG["addon_zip"]), "addon_install")
-    check(bpy.ops.preferences.addon_enable(module="tha4_bridge"), "addon_enable")
-    addon = sys.modules["tha4_bridge"]
-    results["installed"] = {"file": addon.__file__, "bl_info": {k: list(v) if isinstance(v, tuple) else v
-                                                                 for k, v in addon.bl_info.items()}}
-    prefs = bpy.context.preferences.addons["tha4_bridge"].preferences
+    # --- install and enable, as a user does from Preferences (4.2+: Install from Disk; before: Install…) ---
+    if bpy.app.version >= (4, 2, 0):
+        check(bpy.ops.extensions.package_install_files(filepath=CONFIG["addon_zip"], repo="user_default",
+                                                       enable_on_install=True), "package_install_files")
+        module = "bl_ext.user_default.tha4_bridge"
+    else:
+        check(bpy.ops.preferences.addon_install(filepath=CONFIG["addon_zip"]), "addon_install")
+        check(bpy.ops.preferences.addon_enable(module="tha4_bridge"), "addon_enable")
+        module = "tha4_bridge"
+    addon = sys.modules[module]
+    bl_info = getattr(addon, "bl_info", None)  # extensions (4.2+) have their manifest instead
+    results["installed"] = {"module": module, "file": addon.__file__, "bl_info": bl_info and {
+        k: list(v) if isinstance(v, tuple) else v for k, v in bl_info.items()}}
+    prefs = bpy.context.preferences.addons[module].preferences
     prefs.host, prefs.port = "127.0.0.1", CONFIG["port"]
     scene = bpy.context.scene
     runtime = addon.state.runtime

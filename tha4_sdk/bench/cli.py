@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tha4_sdk.bench.bridge import bridge
+from tha4_sdk.bench.bridge_blender import bridge_blender
 
 
 @click.group("bench")
@@ -12,3 +13,4 @@ def bench() -> None:
     """Measure speed (and quality of fast paths) and record it in docs/benchmarks.md."""
 
 bench.add_command(bridge)
+bench.add_command(bridge_blender)

@@ -21,32 +21,32 @@ def character_reference(ref: str) -> str:
     return ref
 
 
-def _connected_link(op: bpy.types.Operator) -> DaemonLink | None:
-    if runtime.link is None:
-        op.report({"ERROR"}, "Not connected to the tha4 daemon: press Connect first")
-    return runtime.link
-
-
-def _character_link(op: bpy.types.Operator) -> DaemonLink | None:
-    link = _connected_link(op)
-    if link is not None and link.wanted is None:
-        op.report({"ERROR"}, "No character loaded: press Load first")
-        return None
-    return link
+def _reload_jobs(link: DaemonLink) -> None:
+    runtime.jobs = {j["job"]: j for j in link.request("distill.list")[0]["jobs"]}
 
 
 class _DaemonOperator(bpy.types.Operator):
-    """Reports a `DaemonError` instead of a traceback."""
+    """Checks what the operator ``needs`` (nothing, a connection, a loaded character) and reports a
+    `DaemonError` instead of a traceback."""
+
+    needs = "character"  # or "link", or "" for operators that make the connection themselves
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        link = runtime.link
+        if self.needs and link is None:
+            self.report({"ERROR"}, "Not connected to the tha4 daemon: press Connect first")
+            return {"CANCELLED"}
+        if self.needs == "character" and link.wanted is None:
+            self.report({"ERROR"}, "No character loaded: press Load first")
+            return {"CANCELLED"}
         try:
-            return self.run(context)
+            return self.run(context, link)
         except DaemonError as e:
             runtime.message = str(e)
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
 
-    def run(self, context: bpy.types.Context) -> set[str]:
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
         raise NotImplementedError
 
 
@@ -55,16 +55,17 @@ class THA4_OT_connect(_DaemonOperator):
 
     bl_idname = "tha4.connect"
     bl_label = "Connect"
+    needs = ""
 
-    def run(self, context: bpy.types.Context) -> set[str]:
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
         prefs = preferences(context)
-        if runtime.link is not None:
-            runtime.link.close()
+        if link is not None:
+            link.close()
+            runtime.link = None
         link = DaemonLink(prefs.host, prefs.port, timeout=prefs.timeout)
-        runtime.link = None
         hello = link.connect()
         runtime.link = link
-        runtime.jobs = {j["job"]: j for j in link.request("distill.list")[0]["jobs"]}
+        _reload_jobs(link)
         runtime.message = ""
         preview.start_timer()
         self.report({"INFO"}, f"Connected to {hello.get('server')} {hello.get('version')} at {link.address}")
@@ -76,9 +77,9 @@ class THA4_OT_disconnect(_DaemonOperator):
 
     bl_idname = "tha4.disconnect"
     bl_label = "Disconnect"
+    needs = ""
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = runtime.link
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
         if link is not None:
             try:
                 if link.connected:
@@ -94,11 +95,9 @@ class THA4_OT_load_character(_DaemonOperator):
 
     bl_idname = "tha4.load_character"
     bl_label = "Load Character"
+    needs = "link"
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _connected_link(self)
-        if link is None:
-            return {"CANCELLED"}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         settings = context.scene.tha4
         info = link.load(character_reference(settings.character), settings.renderer.strip() or "student")
         preview.preview_image(int(info["width"]), int(info["height"]))
@@ -117,10 +116,7 @@ class THA4_OT_unload_character(_DaemonOperator):
     bl_idname = "tha4.unload_character"
     bl_label = "Unload"
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _character_link(self)
-        if link is None:
-            return {"CANCELLED"}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         link.unload()
         return {"FINISHED"}
 
@@ -131,10 +127,7 @@ class THA4_OT_refresh_preview(_DaemonOperator):
     bl_idname = "tha4.refresh_preview"
     bl_label = "Render Preview"
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _character_link(self)
-        if link is None:
-            return {"CANCELLED"}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         pose_sync.send_pose(context.scene)
         preview.show_frame(*link.render())
         return {"FINISHED"}
@@ -161,10 +154,7 @@ class THA4_OT_render_animation(_DaemonOperator):
     directory: StringProperty(name="Output", subtype="DIR_PATH",
                               description="Folder for the PNG files (default: the panel's Output)")
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _character_link(self)
-        if link is None:
-            return {"CANCELLED"}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         scene = context.scene
         folder = bpy.path.abspath(self.directory or scene.tha4.output)
         os.makedirs(folder, exist_ok=True)
@@ -195,11 +185,9 @@ class THA4_OT_distill_start(_DaemonOperator):
 
     bl_idname = "tha4.distill_start"
     bl_label = "Start Distillation"
+    needs = "link"
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _connected_link(self)
-        if link is None:
-            return {"CANCELLED"}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         settings = context.scene.tha4
         if not settings.distill_output.strip():
             self.report({"ERROR"}, "Name the new character first (New Character)")
@@ -217,13 +205,11 @@ class THA4_OT_distill_cancel(_DaemonOperator):
 
     bl_idname = "tha4.distill_cancel"
     bl_label = "Cancel Job"
+    needs = "link"
 
     job: StringProperty(name="Job")
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _connected_link(self)
-        if link is None:
-            return {"CANCELLED"}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         runtime.jobs[self.job] = link.request("distill.cancel", {"job": self.job})[0]["job"]
         return {"FINISHED"}
 
@@ -233,12 +219,10 @@ class THA4_OT_distill_refresh(_DaemonOperator):
 
     bl_idname = "tha4.distill_refresh"
     bl_label = "Refresh Jobs"
+    needs = "link"
 
-    def run(self, context: bpy.types.Context) -> set[str]:
-        link = _connected_link(self)
-        if link is None:
-            return {"CANCELLED"}
-        runtime.jobs = {j["job"]: j for j in link.request("distill.list")[0]["jobs"]}
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
+        _reload_jobs(link)
         return {"FINISHED"}
 
 
