@@ -224,8 +224,11 @@ def blender_run(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> di
                 old = daemons[-1]
                 old.signal(signal.SIGKILL)
                 old.wait()
-                daemons.append(DaemonProcess(tmp / "store", tmp / "state", *daemon_args, "--port", str(old.port),
-                                             "--frame-port", str(old.frame_port)))
+                try:
+                    daemons.append(DaemonProcess(tmp / "store", tmp / "state", *daemon_args, "--port",
+                                                 str(old.port), "--frame-port", str(old.frame_port)))
+                except RuntimeError as e:  # shows in the failure message instead of dying with this thread
+                    log.append(f"[pytest] the daemon did not restart: {e}\n")
 
     follower = threading.Thread(target=follow, daemon=True)
     follower.start()

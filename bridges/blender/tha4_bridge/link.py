@@ -164,8 +164,7 @@ class DaemonLink:
             raise ZmtpError("not connected")
         req_id = next(self._ids)
         self._control.send([msgpack_lite.pack({"v": PROTOCOL, "id": req_id, "op": op, "args": args})])
-        self._control.timeout = self.timeout if timeout is None else timeout
-        self._control.sock.settimeout(self._control.timeout)
+        self._control.set_timeout(self.timeout if timeout is None else timeout)
         while True:
             frames = self._control.receive()
             envelope = msgpack_lite.unpack(frames[0])
@@ -282,7 +281,7 @@ class DaemonLink:
         try:
             assert self._frames is not None
             while len(out) < max_messages and self._frames.readable(0.0):
-                self._frames.sock.settimeout(self.timeout)
+                self._frames.set_timeout(self.timeout)
                 parts = self._frames.receive()
                 self._last_heard = time.monotonic()
                 message = self._decode(parts)

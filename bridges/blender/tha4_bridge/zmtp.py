@@ -126,6 +126,11 @@ class ZmtpConnection:
             if not flags & MORE:
                 return frames
 
+    def set_timeout(self, seconds: float) -> None:
+        """How long a read may wait for the daemon before `ZmtpError`."""
+        self.timeout = seconds
+        self.sock.settimeout(seconds)
+
     def readable(self, timeout: float) -> bool:
         """Whether a message has (at least partly) arrived, waiting up to ``timeout`` seconds."""
         if self._buffer:
