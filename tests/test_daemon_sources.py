@@ -131,3 +131,25 @@ def test_failing_sources(client: Client):
         lam.attach("test_fixed", head_x=0.0)
     assert err.value.code == "busy"
     lam.unload()
+
+
+def test_layers_and_filters(client: Client):
+    lam = client.load("lambda_00", renderer="solid")
+    lam.set_pose(head_x=0.5, mouth_aaa=0.25)
+    lam.attach("test_fixed", head_x=-0.5, mode="add", params=["head_x"], weight=0.5)
+    pose = lam.render().pose
+    assert pose["head_x"] == 0.25 and pose["mouth_aaa"] == 0.25  # 0.5 + 0.5·(−0.5); others untouched
+    idle = lam.attach("idle", seed=3, head=False)  # the real idle-life filter plugin
+    breathing = {lam.render().pose["breathing"] for _ in range(3) if not time.sleep(0.3)}
+    assert len(breathing) > 1 and all(0.0 <= b <= 1.0 for b in breathing)  # it breathes
+    assert [s["kind"] for s in client.session(lam.session).info["sources"]] == ["source", "filter"]
+    lam.detach(idle)
+    assert lam.render().pose["breathing"] == 0.0
+    for kwargs, code in [({"source": "idle", "mode": "add"}, "bad_args"),
+                         ({"source": "test_fixed", "head_x": 0.0, "params": ["jaw"]}, "bad_pose"),
+                         ({"source": "test_fixed", "head_x": 0.0, "mode": "blend"}, "bad_args"),
+                         ({"source": "test_fixed", "head_x": 0.0, "weight": 2.0}, "bad_args")]:
+        with pytest.raises(DaemonError) as err:
+            lam.attach(**kwargs)
+        assert err.value.code == code, err.value
+    lam.unload()

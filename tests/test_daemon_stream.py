@@ -14,6 +14,8 @@ import pytest
 import zmq
 from daemon_harness import DaemonProcess, make_store
 from test_daemon_protocol_doc import ZMTP, RawClient
+from tha4_plugins.face_source import FacePipeline
+from tha4_plugins.ifacialmocap import parse_packet
 
 from tha4_sdk.client import Client, DaemonError, DaemonTimeout
 from tha4_sdk.pose import Pose
@@ -197,3 +199,31 @@ def test_client_times_out_then_reconnects_to_a_restarted_daemon(store: Path, tmp
         lam = client.load("lambda_00", renderer="solid")
         assert next(lam.frames(fps=30)).character == "lambda_00"
     client.close()
+
+
+def test_a_live_pose_source_drives_the_session(client):
+    """The real iFacialMocap plugin, attached by name, turns UDP packets into the frames' pose."""
+    packet = b"jawOpen&90|eyeBlink_L&100|eyeBlink_R&100|mouthSmile_L&40|=head#-6.0,12.0,3.0,0,0,0|"
+    expected = FacePipeline(smoothing=False).process(parse_packet(packet), 0.0)  # breathing (index 44) left at 0
+    assert expected.any()
+
+    def face_of(frame) -> np.ndarray:
+        return frame.pose.array[:44]  # the source breathes on its own clock
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lam = client.load("lambda_00", renderer="solid")
+    lam.set_pose(breathing=0.5)
+    source = lam.attach("ifacialmocap", port=port, smoothing=False)
+    assert lam.render().pose["breathing"] == 0.5  # no packet yet: the session's own pose
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as phone:
+        deadline = time.monotonic() + 10
+        while not np.allclose(face_of(frame := lam.render()), expected[:44], atol=1e-6):
+            assert time.monotonic() < deadline, f"the source's pose never arrived: {frame.pose}"
+            phone.sendto(packet, ("127.0.0.1", port))
+            time.sleep(0.05)
+    assert frame.to_numpy()[0, 0, 0] == round((frame.pose["head_x"] + 1) * 127.5) != 128
+    assert np.allclose(face_of(next(lam.frames(fps=30))), expected[:44], atol=1e-6)
+    lam.detach(source)
+    assert lam.render().pose["breathing"] == 0.5
+    lam.unload()

@@ -27,7 +27,7 @@ from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
-from tha4_sdk.daemon.session import CharacterSession, StreamSettings
+from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
 from tha4_sdk.hub import home
 from tha4_sdk.plugins import PluginError
 from tha4_sdk.pose import PARAMETER_NAMES
@@ -92,10 +92,14 @@ class Daemon:
         router, pub = ctx.socket(zmq.ROUTER), ctx.socket(zmq.PUB)
         try:
             self._bind(router, pub)
-            self.outbox = Outbox(ctx, router, pub)
-            self.jobs = JobManager(JobStore(self.config.state_dir / "jobs.sqlite"), self.config.state_dir / "jobs",
-                                   self.outbox.publish_event)
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op")
+        except BaseException:
+            _close(ctx, auth, router, pub)
+            raise
+        self.outbox = Outbox(ctx, router, pub)
+        self.jobs = JobManager(JobStore(self.config.state_dir / "jobs.sqlite"), self.config.state_dir / "jobs",
+                               self.outbox.publish_event)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op")
+        try:
             self.jobs.start()
             log.info("tha4 daemon listening: control tcp://%s:%d, frames tcp://%s:%d",
                      self.config.host, self.control_port, self.config.host, self.frame_port)
@@ -103,7 +107,9 @@ class Daemon:
                 on_ready(self)
             self._serve(router)
         finally:
-            self._shutdown(ctx, auth, router, pub)
+            self._shutdown()
+            _close(ctx, auth, router, pub)
+            log.info("tha4 daemon stopped")
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,26 +153,18 @@ class Daemon:
                 self._heartbeat()
                 next_beat = time.monotonic() + self.config.heartbeat_s
 
-    def _shutdown(self, ctx: zmq.Context, auth: Any, router: zmq.Socket, pub: zmq.Socket) -> None:
+    def _shutdown(self) -> None:
+        """Stop taking work, checkpoint a running job, close the sessions, send what is left."""
         self._stop.set()
-        if hasattr(self, "_pool"):
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if hasattr(self, "jobs"):
-            self.jobs.stop()
-            self.jobs.store.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.jobs.stop()
+        self.jobs.store.close()
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
-        if hasattr(self, "outbox"):
-            self.outbox.drain()
-            self.outbox.close()
-        router.close(linger=500)  # lets the reply to `shutdown` leave
-        pub.close(linger=0)
-        if auth is not None:
-            auth.stop()
-        ctx.term()
-        log.info("tha4 daemon stopped")
+        self.outbox.drain()
+        self.outbox.close()
 
     def _heartbeat(self) -> None:
         with self._lock:
@@ -244,7 +242,8 @@ class Daemon:
                 "protocols": list(protocol.VERSIONS), "frame_port": self.frame_port,
                 "heartbeat_s": self.config.heartbeat_s, "limits": self.limits.as_dict(),
                 "parameters": list(PARAMETER_NAMES), "renderers": list(plugins.renderers()),
-                "pose_sources": list(plugins.pose_sources()), "formats": list(protocol.FORMATS)}
+                "pose_sources": list(plugins.pose_sources()), "pose_filters": list(plugins.pose_filters()),
+                "formats": list(protocol.FORMATS)}
 
     def op_ping(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"t": time.time()}
@@ -319,23 +318,29 @@ class Daemon:
     def op_source_attach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         session = self._session(args["session"])
         session.check_source_room()
+        name = args["source"]
+        cls = plugins.pose_sources().get(name) or plugins.pose_filters().get(name)
+        if cls is None:
+            raise ProtocolError("unknown_plugin", f"no pose source or filter named {name!r}",
+                                available=[*plugins.pose_sources(), *plugins.pose_filters()])
+        layer = {k: args[k] for k in ("mode", "params", "weight") if args[k] is not None}
+        if layer and not issubclass(cls, PoseSource):
+            raise ProtocolError("bad_args", f"{name} is a pose filter: mode, params and weight apply to sources",
+                                field=next(iter(layer)))
         try:
-            cls = plugins.get("pose_source", args["source"])
-        except PluginError as e:
-            raise ProtocolError("unknown_plugin", str(e), available=list(plugins.pose_sources())) from None
-        try:
-            source: PoseSource = cls(**args["args"])
-            source.start()
+            plugin = cls(**args["args"])
+            if isinstance(plugin, PoseSource):
+                plugin.start()
         except Exception as e:
-            raise ProtocolError("source_failed", f"{args['source']}: {type(e).__name__}: {e}") from None
+            raise ProtocolError("source_failed", f"{name}: {type(e).__name__}: {e}") from None
         try:
-            return {"source": session.attach(args["source"], source)}
+            return {"source": session.attach(name, plugin, layer)}
         except ProtocolError:
-            source.stop()
+            stop_quietly(plugin)
             raise
 
     def op_source_detach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
-        self._session(args["session"]).detach(args["source"]).stop()
+        stop_quietly(self._session(args["session"]).detach(args["source"]))
         return {}
 
     def op_render(self, args: dict[str, Any], req: Request) -> None:
@@ -361,10 +366,10 @@ class Daemon:
             if not student.has_student or student.root is None:
                 raise ProtocolError("load_failed", f"character {student.name!r} has no student weights to teach with")
             teacher_arg = f"student:{student.root}"
-        elif teacher == "teacher":
+        elif teacher == "tha4":
             teacher_arg = teacher
         else:
-            raise ProtocolError("bad_args", f"teacher must be 'teacher' or 'student:CHARACTER', got {teacher!r}",
+            raise ProtocolError("bad_args", f"teacher must be 'tha4' or 'student:CHARACTER', got {teacher!r}",
                                 field="teacher")
         spec = {"character": args["character"], "output": args["output"], "examples": args["examples"],
                 "teacher": teacher, "image": str(character.image_path), "face_mask": str(character.face_mask_path),
@@ -384,6 +389,14 @@ class Daemon:
         log.info("shutdown requested")
         self.stop()
         return {}
+
+
+def _close(ctx: zmq.Context, auth: Any, router: zmq.Socket, pub: zmq.Socket) -> None:
+    router.close(linger=500)  # lets the reply to `shutdown` leave
+    pub.close(linger=0)
+    if auth is not None:
+        auth.stop()
+    ctx.term()
 
 
 def _bound_port(sock: zmq.Socket) -> int:
