@@ -8,6 +8,7 @@ from tha4_sdk.bench.student import student
 from tha4_sdk.bench.teacher import teacher
 from tha4_sdk.bench.distill import distill_bench
 from tha4_sdk.bench.bridge import bridge
+from tha4_sdk.bench.bridge_blender import bridge_blender
 
 
 @click.group("bench")
@@ -19,3 +20,4 @@ bench.add_command(student)
 bench.add_command(teacher)
 bench.add_command(distill_bench)
 bench.add_command(bridge)
+bench.add_command(bridge_blender)
