@@ -8,8 +8,8 @@ A teacher answers two batched questions about one character image:
   direct colour, warped image and appearance flow (grid change), plus the face-morphed full image
   that the student body morpher gets as its input during training (as in the official recipe).
 
-Adapters: `StudentTeacher` (``student:DIR``, an existing student as the teacher) and the THA4
-five-network teacher (``tha4``). `open_teacher` parses the ``--teacher`` value.
+Adapters: `StudentTeacher` (``student:DIR``, an existing student as the teacher) and `THA4Teacher`
+(``tha4`` or ``tha4:WEIGHTS_DIR``, the five-network teacher). `open_teacher` parses ``--teacher``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import torch
 
 from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.models.student.poser import FACE_POSE_SIZE, StudentPoser, crop_face, paste_face
+from tha4_sdk.models.teacher.poser import TeacherPoser
+from tha4_sdk.render.teacher import TeacherRenderer
 
 
 @dataclass(frozen=True)
@@ -89,41 +91,46 @@ class StudentTeacher:
 
 
 class THA4Teacher:
-    """The official five-network teacher (needs its weights; see `tha4 models`)."""
+    """The official five-network teacher (tha4_sdk.models.teacher), mapped to the distillation targets.
+
+    Face target: the face-morphed image's crop, from the first three networks only
+    (`TeacherPoser.morph_face`). Body targets: the upscaler's merged image, alpha, direct colour,
+    warped image and grid change (official outputs 0, 1, 4, 2, 3) and the face-morphed full image
+    (output 5), the body morpher's training input, as the official distiller takes them. The
+    pose-independent eyebrow decomposition is computed once.
+    """
 
     name = "tha4"
 
-    def __init__(self, image: torch.Tensor, device: torch.device) -> None:
-        try:
-            from tha4_sdk.render.teacher import TeacherPipeline  # type: ignore[attr-defined]
-        except ImportError:
-            raise CharacterError(
-                "--teacher tha4 needs the THA4 teacher (tha4_sdk.render.teacher), which this installation "
-                "does not have; use --teacher student:DIR"
-            ) from None
-        self.pipeline = TeacherPipeline(device=device)
+    def __init__(self, poser: TeacherPoser, image: torch.Tensor, device: torch.device) -> None:
+        self.poser = poser.to(device)
         self.image = image.to(device).unsqueeze(0)
         self.device = device
+        with torch.no_grad():
+            self.decomposition = self.poser.decompose(self.image)
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return crop_face(self.pipeline.face_morphed(self.image, poses.to(self.device)))
+        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition)[0])
 
     @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
-        out = self.pipeline.outputs(self.image, poses.to(self.device))
-        return BodyTargets(posed=out[0], alpha=out[1], direct=out[4], warped=out[2], grid_change=out[3],
-                           face_morphed=out[5])
+        out = self.poser.outputs(self.image, poses.to(self.device), self.decomposition)
+        return BodyTargets(posed=out.final_image, alpha=out.body_alpha, direct=out.body_direct,
+                           warped=out.body_warped, grid_change=out.body_grid_change,
+                           face_morphed=out.face_morphed_full)
 
 
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
-    """``tha4`` → the five-network teacher; ``student:DIR`` → that character's student."""
-    if spec == "tha4":
-        return THA4Teacher(image, device)
+    """``tha4`` (weights from `tha4 models fetch teacher`), ``tha4:DIR`` (the five files in DIR), ``student:DIR``."""
     kind, sep, folder = spec.partition(":")
+    if kind == "tha4":
+        renderer = TeacherRenderer(device=device, weights=folder if sep and folder else None)
+        return THA4Teacher(renderer.poser, image, device)
     if kind == "student" and sep and folder:
         return StudentTeacher(folder, image, device)
-    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4' or 'student:DIR' (a character folder with weights)")
+    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR' or 'student:DIR' "
+                         "(a character folder with student weights)")
 
 
 class CachedTeacher:
