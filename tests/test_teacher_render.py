@@ -235,3 +235,26 @@ def test_pickle_that_carries_code_is_refused(tmp_path: Path, weights_dir: Path) 
     assert not marker.exists()
     with pytest.raises(pickle.UnpicklingError):
         torch.load(evil, weights_only=True)
+
+
+@pytest.mark.slow
+def test_distillation_teacher_gives_the_pipeline_outputs(weights_dir: Path, lambda_00: Path, poses: np.ndarray,
+                                                         outputs: dict[int, TeacherOutputs],
+                                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``--teacher tha4`` for distillation: the fetched weights, face crop and body targets of the same pipeline."""
+    from tha4_sdk.distill.teacher import open_teacher
+    from tha4_sdk.models.student.poser import crop_face
+
+    monkeypatch.setenv("THA4_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    os.symlink(weights_dir, tmp_path / "models" / "teacher")
+    teacher = open_teacher("tha4", Character.from_image(lambda_00 / "character.png").image_tensor(),
+                           torch.device("cpu"))
+    pose = torch.from_numpy(poses[[5]])
+    assert torch.equal(teacher.face_targets(pose), crop_face(outputs[5].face_morphed_full))
+    body = teacher.body_targets(pose)
+    want = outputs[5]
+    for got, expected in ((body.posed, want.final_image), (body.alpha, want.body_alpha),
+                          (body.direct, want.body_direct), (body.warped, want.body_warped),
+                          (body.grid_change, want.body_grid_change), (body.face_morphed, want.face_morphed_full)):
+        assert torch.equal(got, expected)

@@ -89,31 +89,32 @@ class StudentTeacher:
 
 
 class THA4Teacher:
-    """The official five-network teacher (needs its weights; see `tha4 models`)."""
+    """The official five-network teacher (weights from ``tha4 models fetch teacher``; see docs/teacher.md)."""
 
     name = "tha4"
 
     def __init__(self, image: torch.Tensor, device: torch.device) -> None:
-        try:
-            from tha4_sdk.render.teacher import TeacherPipeline  # type: ignore[attr-defined]
-        except ImportError:
-            raise CharacterError(
-                "--teacher tha4 needs the THA4 teacher (tha4_sdk.render.teacher), which this installation "
-                "does not have; use --teacher student:DIR"
-            ) from None
-        self.pipeline = TeacherPipeline(device=device)
+        from tha4_sdk.models.teacher.poser import TeacherPoser
+        from tha4_sdk.render.teacher import check_weights_present, default_weights_dir
+
+        folder = default_weights_dir()
+        check_weights_present(folder)
+        self.poser = TeacherPoser.from_folder(folder).to(device)
         self.image = image.to(device).unsqueeze(0)
         self.device = device
+        with torch.no_grad():
+            self.decomposition = self.poser.decompose(self.image)  # pose-independent: once per image
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return crop_face(self.pipeline.face_morphed(self.image, poses.to(self.device)))
+        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition)[0])
 
     @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
-        out = self.pipeline.outputs(self.image, poses.to(self.device))
-        return BodyTargets(posed=out[0], alpha=out[1], direct=out[4], warped=out[2], grid_change=out[3],
-                           face_morphed=out[5])
+        out = self.poser.outputs(self.image, poses.to(self.device), self.decomposition)
+        return BodyTargets(posed=out.final_image, alpha=out.body_alpha, direct=out.body_direct,
+                           warped=out.body_warped, grid_change=out.body_grid_change,
+                           face_morphed=out.face_morphed_full)
 
 
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:

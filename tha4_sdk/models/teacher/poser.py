@@ -126,8 +126,12 @@ class TeacherPoser(nn.Module):
         crop = image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
         return self.eyebrow_decomposer(crop)
 
-    def forward(self, image: torch.Tensor, pose: torch.Tensor,
-                decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    def morph_face(self, image: torch.Tensor, pose: torch.Tensor, decomposition: list[torch.Tensor] | None = None
+                   ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+        """Steps 1–4 only: ``(face_morphed_full, face morpher outputs, combiner outputs, decomposer outputs)``.
+
+        What a student face morpher distills from, without running the body networks.
+        """
         if image.dim() == 3:
             image = image.unsqueeze(0)
         if pose.dim() == 1:
@@ -148,8 +152,12 @@ class TeacherPoser(nn.Module):
         m = self.face_morpher(face, pose[:, FACE_SLICE])
         face_morphed_full = image.clone()
         face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
+        return face_morphed_full, m, c, d
 
-        rotation = pose[:, ROTATION_SLICE]
+    def forward(self, image: torch.Tensor, pose: torch.Tensor,
+                decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        face_morphed_full, m, c, d = self.morph_face(image, pose, decomposition)
+        rotation = pose.reshape(-1, POSE_SIZE)[:, ROTATION_SLICE]
         r = self.body_morpher(_resize(face_morphed_full, HALF_SIZE), rotation)
         u = self.upscaler(face_morphed_full, _resize(r[0], IMAGE_SIZE), _resize(r[3], IMAGE_SIZE), rotation)
         return u + [face_morphed_full] + r + m + c + d
