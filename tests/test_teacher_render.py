@@ -194,7 +194,8 @@ def test_mismatched_file_names_file_and_first_bad_key(tmp_path: Path, weights_di
     sd = torch.load(weights_dir / "face_morpher.pt", weights_only=True)
     del sd["eye_alpha.0.bias"]
     torch.save(sd, tmp_path / "face_morpher_incomplete.pt")
-    folder = _folder_with(tmp_path / "incomplete", weights_dir, {"face_morpher": tmp_path / "face_morpher_incomplete.pt"})
+    incomplete = {"face_morpher": tmp_path / "face_morpher_incomplete.pt"}
+    folder = _folder_with(tmp_path / "incomplete", weights_dir, incomplete)
     with pytest.raises(WeightFileError, match=r"face_morpher\.pt: missing key 'eye_alpha\.0\.bias'"):
         TeacherPoser.from_folder(folder)
 

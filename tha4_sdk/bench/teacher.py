@@ -119,7 +119,8 @@ def bench_pipeline(poser: TeacherPoser, character: Character, devices: list[torc
             session.close()
         poser.to(memory_format=torch.contiguous_format).cpu()
     if official:
-        rows.append(["official code, CPU float32 (recorded)", 1, f"{1 / official:.2f}", f"{official:.3f}", "–", "1×"])
+        rows.append(["official code, CPU float32 (recorded)", 1, f"{1 / official:.2f}", f"{official:.3f}", "–",
+                     "1×"])
     return markdown_table(["pipeline (renderer session, eyebrow decomposition cached)", "batch", "frames/s",
                            "s/frame (median wall)", "CPU s/frame", "ours / official"], rows)
 

@@ -148,7 +148,8 @@ class TeacherPoser(nn.Module):
 
         c = self.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
         face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
-        face[:, :, EYEBROW_IN_FACE:EYEBROW_IN_FACE + EYEBROW_SIZE, EYEBROW_IN_FACE:EYEBROW_IN_FACE + EYEBROW_SIZE] = c[2]
+        inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
+        face[:, :, inside, inside] = c[2]
         m = self.face_morpher(face, pose[:, FACE_SLICE])
         face_morphed_full = image.clone()
         face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
