@@ -1,0 +1,242 @@
+"""A character loaded in the daemon: its renderer, pose, attached pose sources and frame stream.
+
+Each session renders on its own thread, so the network thread never waits for a renderer. The newest
+pose wins: a frame renders whatever pose is current when it starts, and every `render` request waiting
+when a rendering starts is answered by that one frame.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from tha4_sdk.character import Character
+from tha4_sdk.daemon import protocol
+from tha4_sdk.daemon.outbox import Outbox, Request
+from tha4_sdk.daemon.protocol import Limits, ProtocolError
+from tha4_sdk.image import IMAGE_SIZE
+from tha4_sdk.pose import Pose, PoseError
+from tha4_sdk.render import RenderSession
+from tha4_sdk.source import PoseSource
+
+log = logging.getLogger(__name__)
+Size = tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    fps: float
+    format: str
+    size: Size
+    pose: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"fps": self.fps, "format": self.format, "size": list(self.size) if self.size else None,
+                "pose": self.pose}
+
+
+@dataclass(frozen=True)
+class PendingRender:
+    request: Request
+    format: str
+    size: Size
+
+
+@dataclass(frozen=True)
+class AttachedSource:
+    id: str
+    name: str
+    source: PoseSource
+    started: float
+
+
+class CharacterSession:
+    """One loaded character; thread-safe. Renders on its own thread until `close`."""
+
+    def __init__(self, session_id: str, character: Character, renderer: str, render_session: RenderSession,
+                 outbox: Outbox, limits: Limits) -> None:
+        self.id = session_id
+        self.character = character
+        self.renderer = renderer
+        self._render_session = render_session
+        self._outbox = outbox
+        self._limits = limits
+        self._topic = protocol.frame_topic(session_id)
+        self._cond = threading.Condition()
+        self._pose = Pose.rest()
+        self._sources: list[AttachedSource] = []
+        self._source_ids = itertools.count(1)
+        self._pending: list[PendingRender] = []
+        self._stream: StreamSettings | None = None
+        self._next_tick = 0.0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"render-{session_id}", daemon=True)
+        self._thread.start()
+
+    # --- state -------------------------------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        with self._cond:
+            return {"session": self.id, "character": self.character.name, "renderer": self.renderer,
+                    "width": IMAGE_SIZE, "height": IMAGE_SIZE, "streaming": self._stream is not None,
+                    "stream": self._stream.as_dict() if self._stream else None,
+                    "sources": [{"source": s.id, "name": s.name} for s in self._sources]}
+
+    def set_pose(self, params: Mapping[str, float], *, reset: bool = False, clamp: bool = False) -> None:
+        """Change some parameters of the session's own pose (all or nothing; ``bad_pose`` on a bad value)."""
+        with self._cond:
+            try:
+                self._pose = Pose.from_dict(params, base=None if reset else self._pose, clamp=clamp)
+            except PoseError as e:
+                raise ProtocolError("bad_pose", str(e)) from None
+
+    @property
+    def pose(self) -> Pose:
+        """The pose `set_pose` changes (sources may override it per frame; see `effective_pose`)."""
+        with self._cond:
+            return self._pose
+
+    def effective_pose(self) -> Pose:
+        """The newest attached source's pose for now, else the session's own pose."""
+        with self._cond:
+            sources, pose = list(self._sources), self._pose
+        now = time.monotonic()
+        for attached in reversed(sources):
+            try:
+                found = attached.source.pose_at(now - attached.started)
+            except Exception as e:  # a plugin's bug must not stop the session
+                log.warning("pose source %s of session %s failed: %s", attached.name, self.id, e)
+                self._drop_source(attached, f"pose source {attached.name} failed: {e}")
+                continue
+            if found is not None:
+                return found
+        return pose
+
+    # --- sources -----------------------------------------------------------------------------------------
+    def check_source_room(self) -> None:
+        with self._cond:
+            if len(self._sources) >= self._limits.max_sources:
+                raise ProtocolError("busy", f"session {self.id} has {len(self._sources)} sources, the most allowed")
+
+    def attach(self, name: str, source: PoseSource) -> str:
+        """Add a started source on top of the others; returns its id."""
+        with self._cond:
+            if self._closed:
+                raise ProtocolError("not_found", f"session {self.id} was unloaded")
+            attached = AttachedSource(f"src{next(self._source_ids)}", name, source, time.monotonic())
+            self._sources.append(attached)
+            return attached.id
+
+    def detach(self, source_id: str) -> PoseSource:
+        """Remove a source and return it (the caller stops it)."""
+        with self._cond:
+            for attached in self._sources:
+                if attached.id == source_id:
+                    self._sources.remove(attached)
+                    return attached.source
+        raise ProtocolError("not_found", f"session {self.id} has no source {source_id!r}")
+
+    def _drop_source(self, attached: AttachedSource, message: str) -> None:
+        with self._cond:
+            if attached not in self._sources:
+                return
+            self._sources.remove(attached)
+        _stop_quietly(attached.source)
+        self._outbox.publish_event("session.error", {"session": self.id, "code": "source_failed", "message": message})
+
+    # --- rendering ---------------------------------------------------------------------------------------
+    def render(self, request: Request, fmt: str, size: Size) -> None:
+        """Queue a render request; the render thread answers it."""
+        with self._cond:
+            if self._closed:
+                raise ProtocolError("not_found", f"session {self.id} was unloaded")
+            if len(self._pending) >= self._limits.max_pending_renders:
+                raise ProtocolError("busy", f"session {self.id} already has {len(self._pending)} renders waiting")
+            self._pending.append(PendingRender(request, fmt, size))
+            self._cond.notify()
+
+    def start_stream(self, settings: StreamSettings) -> None:
+        with self._cond:
+            if self._stream is None:
+                self._next_tick = time.monotonic()
+            self._stream = settings
+            self._cond.notify()
+
+    def stop_stream(self) -> None:
+        with self._cond:
+            self._stream = None
+
+    def _next_job(self) -> tuple[list[PendingRender], StreamSettings | None] | None:
+        """Wait until renders are requested or a stream frame is due; None once closed."""
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                due = self._stream is not None and now >= self._next_tick
+                if self._pending or due:
+                    pending, self._pending = self._pending, []
+                    stream = self._stream if due else None
+                    if stream is not None:
+                        self._next_tick = max(self._next_tick + 1.0 / stream.fps, now)
+                    return pending, stream
+                self._cond.wait(self._next_tick - now if self._stream is not None else None)
+            return None
+
+    def _run(self) -> None:
+        try:
+            while (job := self._next_job()) is not None:
+                self._render_once(*job)
+        finally:
+            self._outbox.release_thread()
+
+    def _render_once(self, pending: list[PendingRender], stream: StreamSettings | None) -> None:
+        try:
+            frame = self._render_session.render(self.effective_pose())[0]
+        except Exception as e:
+            log.exception("session %s: rendering failed", self.id)
+            error = ProtocolError("render_failed", f"{type(e).__name__}: {e}")
+            for p in pending:
+                p.request.fail(error)
+            if stream is not None:
+                self.stop_stream()
+                self._outbox.publish_event("session.error", {"session": self.id, **error.to_dict()})
+            return
+        encoded: dict[tuple[str, Size], tuple[dict[str, Any], Any]] = {}
+
+        def encode(fmt: str, size: Size, with_pose: bool) -> tuple[dict[str, Any], Any]:
+            if (fmt, size) not in encoded:
+                encoded[fmt, size] = protocol.encode_frame(frame, self.id, fmt, size)
+            header, payload = encoded[fmt, size]
+            return (header if with_pose else {k: v for k, v in header.items() if k != "pose"}), payload
+
+        for p in pending:
+            header, payload = encode(p.format, p.size, True)
+            p.request.reply({"frame": header}, [payload])
+        if stream is not None:
+            header, payload = encode(stream.format, stream.size, stream.pose)
+            self._outbox.publish(self._topic, protocol.event("frame", header), [payload])
+
+    # --- end ---------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop rendering, fail waiting renders, stop the sources and free the renderer."""
+        with self._cond:
+            self._closed = True
+            pending, self._pending = self._pending, []
+            sources, self._sources = self._sources, []
+            self._stream = None
+            self._cond.notify()
+        self._thread.join()
+        for p in pending:
+            p.request.fail(ProtocolError("not_found", f"session {self.id} was unloaded"))
+        for attached in sources:
+            _stop_quietly(attached.source)
+        self._render_session.close()
+
+
+def _stop_quietly(source: PoseSource) -> None:
+    try:
+        source.stop()
+    except Exception as e:
+        log.warning("stopping pose source %s failed: %s", type(source).__name__, e)
