@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -13,6 +15,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def reference_dir() -> Path:
     return Path(os.environ.get("THA4_REFERENCE_DIR", REPO.parent / "shared" / "reference")).resolve()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> bool:
+    """Poll ``predicate`` until it holds (True) or ``timeout`` seconds pass (False): for threads and sockets."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
 
 
 @pytest.fixture(scope="session")
@@ -37,6 +49,8 @@ def lambda_01(reference: Path) -> Path:
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty THA4_HOME so nothing leaks into the user's cache."""
     monkeypatch.setenv("THA4_HOME", str(tmp_path_factory.mktemp("tha4_home")))
+    # the MediaPipe model for webcam tests comes from the reference data, never from the network
+    monkeypatch.setenv("THA4_FACE_LANDMARKER", str(reference_dir() / "mediapipe" / "face_landmarker.task"))
 
 
 @pytest.fixture
@@ -64,3 +78,15 @@ def http_server():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``gpu`` need CUDA; on machines without it they are skipped (CPU tests cover the same code)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

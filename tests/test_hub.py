@@ -89,3 +89,60 @@ def test_resolve_character_by_name_path_and_image(reference, lambda_00):
     assert not hub.resolve_character(str(lambda_00 / "character.png")).has_student
     hub.fetch(hub.bundle("lambda_00", "character"), from_dir=reference / "characters", progress=False)
     assert hub.resolve_character("lambda_00").name == "lambda_00"
+
+
+def archive_bundle(tmp_path, reference, pinned=True):
+    """A model-style manifest whose files come out of a zip archive (built here from real weight files)."""
+    import zipfile
+
+    src = reference / "characters" / "lambda_00"
+    served = tmp_path / "served" / "demo_models"
+    served.mkdir(parents=True)
+    with zipfile.ZipFile(served / "models.zip", "w") as zf:
+        for f in ("face_morpher.pt", "body_morpher.pt"):
+            zf.write(src / f, f"tha4/{f}")
+    pins = {f: hub.sha256_file(src / f) if pinned else None for f in ("face_morpher.pt", "body_morpher.pt")}
+    zpin = hub.sha256_file(served / "models.zip") if pinned else None
+    manifest = tmp_path / "sources.yaml"
+    manifest.write_text(
+        "name: demo_models\nkind: model\nfiles:\n  models.zip:\n    url: https://example.invalid/models.zip\n"
+        f"    sha256: {zpin or 'null'}\n    extract:\n"
+        + "".join(f"      {f}: {{member: tha4/{f}, sha256: {p or 'null'}}}\n" for f, p in pins.items()))
+    return hub.load_bundle(manifest), served.parent
+
+
+def test_archive_is_downloaded_extracted_verified_and_removed(tmp_path, reference, http_server):
+    b, served = archive_bundle(tmp_path, reference)
+    target = hub.fetch(b, mirror=http_server(served), progress=False)
+    assert sorted(p.name for p in target.iterdir()) == ["body_morpher.pt", "face_morpher.pt"]
+    assert hub.is_fetched(b)
+    offline = hub.fetch(b, from_dir=reference / "characters" / "lambda_00", force=True, progress=False)
+    assert (offline / "face_morpher.pt").is_file()
+
+
+def test_unpinned_files_need_explicit_trust_and_are_recorded(tmp_path, reference, http_server):
+    b, served = archive_bundle(tmp_path, reference, pinned=False)
+    url = http_server(served)
+    with pytest.raises(FetchError, match="no published SHA-256 .* --trust-unpinned"):
+        hub.fetch(b, mirror=url, progress=False)
+    assert not hub.is_fetched(b)
+    target = hub.fetch(b, mirror=url, progress=False, trust_unpinned=True)
+    pins = hub.read_pins(target)
+    assert pins["face_morpher.pt"] == hub.sha256_file(reference / "characters" / "lambda_00" / "face_morpher.pt")
+    (target / "face_morpher.pt").write_bytes(b"tampered")
+    hub.fetch(b, mirror=url, progress=False, trust_unpinned=True)
+    assert hub.sha256_file(target / "face_morpher.pt") == pins["face_morpher.pt"], "recorded pins catch tampering"
+
+
+def test_recorded_pins_refuse_a_changed_upstream_file(tmp_path, reference, http_server):
+    b, served = archive_bundle(tmp_path, reference, pinned=False)
+    url = http_server(served)
+    target = hub.fetch(b, mirror=url, progress=False, trust_unpinned=True)
+    (target / "body_morpher.pt").unlink()
+    import zipfile
+
+    with zipfile.ZipFile(served / "demo_models" / "models.zip", "w") as zf:
+        zf.write(reference / "characters" / "lambda_01" / "face_morpher.pt", "tha4/face_morpher.pt")
+        zf.write(reference / "characters" / "lambda_01" / "body_morpher.pt", "tha4/body_morpher.pt")
+    with pytest.raises(FetchError, match="does not match the pinned"):
+        hub.fetch(b, mirror=url, progress=False, trust_unpinned=True)

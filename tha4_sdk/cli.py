@@ -50,6 +50,21 @@ def plugins_cmd() -> None:
         click.echo(f"{r['kind']:<12} {r['name']:<{width}}  {r['module']}{dist}  {r['summary']}")
 
 
+@main.command("pose-params")
+@click.option("--markdown", is_flag=True, help="Print the Markdown table used in docs/pose_parameters.md.")
+def pose_params(markdown: bool) -> None:
+    """List the 45 pose parameters: index, name, category, range."""
+    from tha4_sdk.pose import PARAMETERS
+
+    if markdown:
+        click.echo("| index | name | category | range |\n|---|---|---|---|")
+    for p in PARAMETERS:
+        if markdown:
+            click.echo(f"| {p.index} | `{p.name}` | {p.category} | {p.low:g} … {p.high:g} |")
+        else:
+            click.echo(f"{p.index:>2}  {p.name:<32} {p.category:<14} [{p.low:g}, {p.high:g}]")
+
+
 def _register_subcommands() -> None:
     from tha4_sdk.bench.cli import bench
     from tha4_sdk.hub_cli import characters_cmd, models_cmd

@@ -12,12 +12,15 @@ T = TypeVar("T")
 def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``fn``; a user-facing error (bad input, missing file, failed fetch) becomes a ClickException."""
     from tha4_sdk.character import CharacterError
+    from tha4_sdk.device import DeviceError
     from tha4_sdk.hub import FetchError
     from tha4_sdk.models.weights import WeightFileError
     from tha4_sdk.plugins import PluginError
     from tha4_sdk.pose import PoseError
+    from tha4_sdk.render.base import RenderOptionError
 
     try:
         return fn(*args, **kwargs)
-    except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, FileNotFoundError) as e:
+    except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, RenderOptionError,
+            DeviceError, FileNotFoundError) as e:
         raise click.ClickException(str(e)) from None

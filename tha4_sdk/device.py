@@ -8,15 +8,22 @@ DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.floa
           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
 
 
+class DeviceError(RuntimeError):
+    """A device or dtype name that cannot be used on this machine."""
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → ``cuda`` if available else ``cpu``; explicit CUDA without a GPU is an error."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but PyTorch sees no CUDA GPU; use --device cpu")
+        raise DeviceError(f"device {device!r} requested but PyTorch sees no CUDA GPU; use --device cpu")
     return dev
 
 
@@ -26,4 +33,4 @@ def resolve_dtype(dtype: str | torch.dtype = "float32") -> torch.dtype:
     try:
         return DTYPES[dtype]
     except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}") from None
+        raise DeviceError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}") from None

@@ -19,15 +19,17 @@ Manifest format::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 from platformdirs import user_cache_dir
@@ -45,11 +47,26 @@ class FetchError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class Member:
+    """A file taken out of a downloaded zip archive."""
+
+    name: str
+    member: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
 class FileSpec:
     name: str
     url: str
     sha256: str | None
     size: int | None = None
+    extract: tuple[Member, ...] = ()
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The names this entry leaves in the cache: the members of an archive, else the file itself."""
+        return tuple(m.name for m in self.extract) or (self.name,)
 
 
 @dataclass(frozen=True)
@@ -76,13 +93,20 @@ def _parse_bundle(path: Path) -> Bundle:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     try:
         files = tuple(
-            FileSpec(name, spec["url"], spec.get("sha256"), spec.get("size")) for name, spec in data["files"].items()
+            FileSpec(name, spec["url"], spec.get("sha256"), spec.get("size"),
+                     tuple(Member(m, ms["member"], ms.get("sha256")) for m, ms in (spec.get("extract") or {}).items()))
+            for name, spec in data["files"].items()
         )
         return Bundle(name=data["name"], kind=data["kind"], files=files, license=data.get("license", ""),
                       attribution=data.get("attribution", ""), package=data.get("package") or {},
                       notes=data.get("notes", ""))
     except (KeyError, TypeError, AttributeError) as e:
         raise FetchError(f"{path}: malformed manifest ({e})") from None
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Read one manifest file."""
+    return _parse_bundle(Path(path))
 
 
 def bundles(kind: str | None = None) -> dict[str, Bundle]:
@@ -107,13 +131,18 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _verify(path: Path, spec: FileSpec, origin: str) -> None:
-    if spec.sha256 is None:
-        return
+def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned: bool = False) -> str:
+    """Check ``path`` against its pin; an unpinned file is refused unless the user explicitly trusts it."""
     got = sha256_file(path)
-    if got != spec.sha256:
-        raise FetchError(f"{spec.name} from {origin}: SHA-256 {got} does not match the pinned {spec.sha256}; "
+    if pin is None:
+        if not trust_unpinned:
+            raise FetchError(f"{name} has no published SHA-256 to check it against; re-run with --trust-unpinned to "
+                             f"accept the file as downloaded (its SHA-256 is {got}; it will be recorded in PINS.txt)")
+        return got
+    if got != pin:
+        raise FetchError(f"{name} from {origin}: SHA-256 {got} does not match the pinned {pin}; "
                          "the file is corrupt or not the official one (nothing was installed)")
+    return got
 
 
 def _atomic_target(dest: Path) -> tempfile._TemporaryFileWrapper:
@@ -121,7 +150,8 @@ def _atomic_target(dest: Path) -> tempfile._TemporaryFileWrapper:
     return tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
 
 
-def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, timeout: float = 60.0) -> Path:
+def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, timeout: float = 60.0,
+             trust_unpinned: bool = False) -> Path:
     """Download ``url`` to ``dest`` through a temp file; verify the pin, then rename into place."""
     tmp = _atomic_target(dest)
     try:
@@ -132,7 +162,7 @@ def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, tim
                 for chunk in iter(lambda: resp.read(CHUNK), b""):
                     tmp.write(chunk)
                     bar.update(len(chunk))
-        _verify(Path(tmp.name), spec, url)
+        _verify(Path(tmp.name), spec.name, spec.sha256, url, trust_unpinned)
         os.chmod(tmp.name, 0o644)
         os.replace(tmp.name, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
@@ -144,47 +174,117 @@ def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, tim
     return dest
 
 
-def copy_verified(src: Path, dest: Path, spec: FileSpec) -> Path:
-    """Copy a local file into the cache through a temp file, verifying its pin first."""
-    _verify(src, spec, str(src))
+def copy_verified(src: Path | zipfile.ZipExtFile, dest: Path, name: str, pin: str | None,
+                  trust_unpinned: bool = False) -> str:
+    """Copy a local file (or an open archive member) into the cache through a temp file; verify before renaming."""
     tmp = _atomic_target(dest)
     try:
-        with tmp, open(src, "rb") as f:
+        with tmp, (open(src, "rb") if isinstance(src, Path) else src) as f:
             shutil.copyfileobj(f, tmp, CHUNK)
+        digest = _verify(Path(tmp.name), name, pin, str(src if isinstance(src, Path) else name), trust_unpinned)
         os.chmod(tmp.name, 0o644)
         os.replace(tmp.name, dest)
     finally:
         if os.path.exists(tmp.name):
             os.unlink(tmp.name)
-    return dest
+    return digest
 
 
-def _find_local(folder: Path, spec: FileSpec, bundle_name: str) -> Path:
-    for candidate in (folder / spec.name, folder / bundle_name / spec.name):
+def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
+    """Take the listed members out of a zip archive into ``target`` (each verified); return their digests."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = set(zf.namelist())
+            digests = {}
+            for m in spec.extract:
+                if m.member not in names:
+                    raise FetchError(f"{archive.name}: member {m.member!r} missing from the archive")
+                digests[m.name] = copy_verified(zf.open(m.member), target / m.name, m.name, m.sha256, trust_unpinned)
+            return digests
+    except zipfile.BadZipFile:
+        raise FetchError(f"{archive}: not a zip archive") from None
+
+
+def _find_local(folder: Path, name: str, bundle_name: str) -> Path | None:
+    for candidate in (folder / name, folder / bundle_name / name):
         if candidate.is_file():
             return candidate
-    raise FetchError(f"{spec.name} not found in {folder} (looked for {folder / spec.name})")
+    return None
 
 
-def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None = None,
-          progress: bool = True, force: bool = False) -> Path:
-    """Make every file of ``b`` present and verified in its cache folder; return the folder."""
+def _pin_from_record(spec: FileSpec, recorded: dict[str, str]) -> FileSpec:
+    """Fill missing pins from hashes recorded on first use, so a later change upstream is caught."""
+    members = tuple(dataclasses.replace(m, sha256=m.sha256 or recorded.get(m.name)) for m in spec.extract)
+    return dataclasses.replace(spec, sha256=spec.sha256 or (None if members else recorded.get(spec.name)),
+                               extract=members)
+
+
+def _cached_ok(target: Path, spec: FileSpec) -> bool:
+    """True when every output of ``spec`` is cached and matches its pin (a damaged copy is removed)."""
+    pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
+    for name, pin in pins.items():
+        path = target / name
+        if not path.is_file():
+            return False
+        if pin is None or sha256_file(path) != pin:
+            path.unlink()
+            return False
+    return True
+
+
+def read_pins(target: Path) -> dict[str, str]:
+    """SHA-256s recorded on first use for files that have no published pin (``PINS.txt``)."""
+    path = target / "PINS.txt"
+    if not path.is_file():
+        return {}
+    return dict(line.split()[::-1] for line in path.read_text().splitlines() if len(line.split()) == 2)
+
+
+def _record_pins(target: Path, digests: dict[str, str], spec: FileSpec) -> None:
+    pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
+    unpinned = {n: d for n, d in digests.items() if pins.get(n) is None}
+    if unpinned:  # trust on first use: remember what was accepted
+        merged = {**read_pins(target), **unpinned}
+        (target / "PINS.txt").write_text("".join(f"{d}  {n}\n" for n, d in sorted(merged.items())))
+
+
+def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None = None, progress: bool = True,
+          force: bool = False, trust_unpinned: bool = False) -> Path:
+    """Make every file of ``b`` present and verified in its cache folder; return the folder.
+
+    Archives are downloaded to a temporary folder, their listed members extracted and verified, and the
+    archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder.
+    """
     mirror = mirror or os.environ.get("THA4_MIRROR")
     target = b.target
-    files: Iterable[FileSpec] = b.files
-    for spec in tqdm(list(files), desc=f"{b.kind} {b.name}", unit="file", disable=not progress):
-        dest = target / spec.name
-        if dest.is_file() and not force:
-            try:
-                _verify(dest, spec, str(dest))
-                continue
-            except FetchError:
-                dest.unlink()  # a stale or damaged cached copy: fetch it again
-        if from_dir is not None:
-            copy_verified(_find_local(Path(from_dir), spec, b.name), dest, spec)
+    target.mkdir(parents=True, exist_ok=True)
+    recorded = read_pins(target)
+    for spec in tqdm(b.files, desc=f"{b.kind} {b.name}", unit="file", disable=not progress):
+        spec = _pin_from_record(spec, recorded)
+        if not force and _cached_ok(target, spec):
+            continue
+        digests: dict[str, str]
+        local = {n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs} if from_dir else {}
+        if local and all(local.values()):
+            pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
+            digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}
+        elif spec.extract:
+            archive = _find_local(Path(from_dir), spec.name, b.name) if from_dir else None
+            with tempfile.TemporaryDirectory(dir=target) as tmp:
+                if archive is None:
+                    if from_dir:
+                        raise FetchError(f"neither {spec.name} nor {', '.join(spec.outputs)} found in {from_dir}")
+                    archive = download(_url(spec, b, mirror), Path(tmp) / spec.name, spec, progress=progress,
+                                       trust_unpinned=trust_unpinned)
+                else:
+                    _verify(archive, spec.name, spec.sha256, str(archive), trust_unpinned)
+                digests = _extract(archive, spec, target, trust_unpinned)
+        elif from_dir:
+            raise FetchError(f"{spec.name} not found in {from_dir} (looked for {Path(from_dir) / spec.name})")
         else:
-            url = f"{mirror.rstrip('/')}/{b.name}/{spec.name}" if mirror else spec.url
-            download(url, dest, spec, progress=progress)
+            download(_url(spec, b, mirror), target / spec.name, spec, progress=progress, trust_unpinned=trust_unpinned)
+            digests = {spec.name: sha256_file(target / spec.name)}
+        _record_pins(target, digests, spec)
     if b.kind == "character":
         from tha4_sdk.character import write_character
 
@@ -196,8 +296,12 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
     return target
 
 
+def _url(spec: FileSpec, b: Bundle, mirror: str | None) -> str:
+    return f"{mirror.rstrip('/')}/{b.name}/{spec.name}" if mirror else spec.url
+
+
 def is_fetched(b: Bundle) -> bool:
-    return all((b.target / f.name).is_file() for f in b.files)
+    return all((b.target / n).is_file() for f in b.files for n in f.outputs)
 
 
 def resolve_character(spec: str | Path):

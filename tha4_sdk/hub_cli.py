@@ -23,13 +23,16 @@ def _fetch_command(kind: str) -> click.Command:
                   help="Take the files from this local folder instead of downloading (offline install).")
     @click.option("--mirror", help="Download from MIRROR/<name>/<file> instead of the official URLs.")
     @click.option("--force", is_flag=True, help="Fetch again even if a verified copy is cached.")
-    def fetch_cmd(names: tuple[str, ...], from_dir: str | None, mirror: str | None, force: bool) -> None:
+    @click.option("--trust-unpinned", is_flag=True,
+                  help="Accept files that have no published SHA-256; their hashes are recorded in PINS.txt.")
+    def fetch_cmd(names: tuple[str, ...], from_dir: str | None, mirror: str | None, force: bool,
+                  trust_unpinned: bool) -> None:
         """Download (or copy with --from) and verify files into the cache; default: all of this kind."""
         for name in names or tuple(hub.bundles(kind)):
             b = guarded(hub.bundle, name, kind)
             if b.notes:
                 click.echo(b.notes.strip(), err=True)
-            target = guarded(hub.fetch, b, from_dir=from_dir, mirror=mirror, force=force)
+            target = guarded(hub.fetch, b, from_dir=from_dir, mirror=mirror, force=force, trust_unpinned=trust_unpinned)
             click.echo(f"{name}: {target}")
 
     return fetch_cmd

@@ -25,6 +25,10 @@ from tha4_sdk.pose import Pose, validate_batch
 PoseLike = Pose | Sequence[Pose] | np.ndarray
 
 
+class RenderOptionError(ValueError):
+    """A renderer option (device, dtype, …) that the renderer cannot honour."""
+
+
 def pose_batch(poses: PoseLike) -> np.ndarray:
     """A pose, a list of poses or an N×45 / 45 array → a validated N×45 float32 array."""
     if isinstance(poses, Pose):

@@ -9,7 +9,7 @@ import torch
 from tha4_sdk.character import Character, CharacterError
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
-from tha4_sdk.render.base import Renderer, RenderSession
+from tha4_sdk.render.base import Renderer, RenderOptionError, RenderSession
 
 
 class StudentSession(RenderSession):
@@ -44,6 +44,11 @@ class StudentRenderer(Renderer):
                  fast: bool = False) -> None:
         super().__init__(device, dtype)
         self.fast = fast
+        if not fast and self.dtype != torch.float32:
+            raise RenderOptionError(
+                "the exact student runs in float32 only: its sin(30·x) layers amplify half-precision rounding into "
+                "noise (measured: bfloat16 gives NaN, float16 −26 dB). Use the fast path (--fast) for mixed precision."
+            )
 
     def open(self, character: Character) -> RenderSession:
         if not character.has_student:
