@@ -17,10 +17,13 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     from tha4_sdk.models.weights import WeightFileError
     from tha4_sdk.plugins import PluginError
     from tha4_sdk.pose import PoseError
+    from tha4_sdk.audio_clip import AudioError
     from tha4_sdk.render.base import RenderOptionError
+    from tha4_sdk.sink import SinkError
+    from tha4_sdk.yaml_document import DocumentError
 
     try:
         return fn(*args, **kwargs)
     except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, RenderOptionError,
-            DeviceError, FileNotFoundError) as e:
+            DeviceError, FileNotFoundError, DocumentError, SinkError, AudioError) as e:
         raise click.ClickException(str(e)) from None

@@ -147,11 +147,13 @@ class Client:
                 return CharacterHandle(self, info)
         raise DaemonError("not_found", f"no session {session_id!r}")
 
-    def distill(self, character: str, output: str, *, examples: int = 1_000_000,
-                teacher: str = "teacher") -> dict[str, Any]:
-        """Queue a distillation job; returns its JOB-INFO (docs/protocol.md §6)."""
-        return self.request("distill.start", {"character": str(character), "output": output, "examples": examples,
-                                              "teacher": teacher}).result["job"]
+    def distill(self, character: str, output: str, *, examples: int | None = None,
+                teacher: str = "tha4") -> dict[str, Any]:
+        """Queue a distillation job (``examples``: the distiller's official schedule when None); its JOB-INFO."""
+        args: dict[str, Any] = {"character": str(character), "output": output, "teacher": teacher}
+        if examples is not None:
+            args["examples"] = examples
+        return self.request("distill.start", args).result["job"]
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self.request("distill.status", {"job": job_id}).result["job"]
@@ -259,9 +261,12 @@ class CharacterHandle:
                     except DaemonError:
                         pass  # the daemon is gone or the session was unloaded: nothing is streaming
 
-    def attach(self, source: str, **args: Any) -> str:
-        """Drive the pose from a pose-source plugin; returns the source id."""
-        return self._request("source.attach", source=source, args=args).result["source"]
+    def attach(self, source: str, *, mode: str | None = None, params: list[str] | None = None,
+               weight: float | None = None, **args: Any) -> str:
+        """Layer a pose-source plugin over the pose (``mode``/``params``/``weight`` as in docs/mixer.md), or
+        apply a pose-filter plugin (e.g. ``idle``); ``args`` go to the plugin. Returns the attachment's id."""
+        layer = {k: v for k, v in (("mode", mode), ("params", params), ("weight", weight)) if v is not None}
+        return self._request("source.attach", source=source, args=args, **layer).result["source"]
 
     def detach(self, source_id: str) -> None:
         self._request("source.detach", source=source_id)

@@ -78,5 +78,12 @@ def describe() -> list[dict[str, str]]:
         for name, cls in table.items():
             doc = (cls.__doc__ or "").strip().splitlines()
             rows.append({"kind": kind, "name": name, "module": cls.__module__,
-                         "summary": doc[0] if doc else "", "dist": dist_of.get(cls.__module__, "")})
+                         "summary": doc[0] if doc else "", "dist": _dist_for(cls.__module__, dist_of)})
     return rows
+
+
+def _dist_for(module: str, dist_of: dict[str, str]) -> str:
+    """The distribution of the plugin module that is ``module`` or a package containing it."""
+    while module and module not in dist_of:
+        module = module.rpartition(".")[0]
+    return dist_of.get(module, "")

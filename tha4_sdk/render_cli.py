@@ -86,18 +86,33 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
 @click.option("--clamp", is_flag=True, help="Clamp out-of-range pose values instead of rejecting them.")
 @click.option("--format", "fmt", type=click.Choice(["png", "npy"]), default="png", show_default=True,
               help="Frame format when -o is a folder (with --poses).")
+@click.option("--timeline", "timeline_file", type=click.Path(exists=True, dir_okay=False),
+              help="A YAML timeline (docs/timeline.md); -o picks the format: .webm .mov .apng .gif or folder/.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True, max=240),
+              help="Frame rate for --timeline (default: the timeline's own, else 30).")
+@click.option("--size", type=click.IntRange(16, 4096), help="Scale --timeline frames to SIZE×SIZE pixels.")
 def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, output: str, renderer: str,
-           device: str, dtype: str, fast: bool, weights: str | None, fit: str, clamp: bool, fmt: str) -> None:
-    """Render CHARACTER (a folder, an image for the teacher, or a fetched name) in a pose.
+           device: str, dtype: str, fast: bool, weights: str | None, fit: str, clamp: bool, fmt: str,
+           timeline_file: str | None, fps: float | None, size: int | None) -> None:
+    """Render CHARACTER (a folder, an image for the teacher, or a fetched name) in a pose or a timeline.
 
     \b
     tha4 render lambda_00 --pose mouth_aaa=1 --pose head_y=0.4 -o smile.png
     tha4 render lambda_00 --poses poses.npy -o frames/
+    tha4 render lambda_00 --timeline scene.yaml -o scene.webm
     tha4 render me.png --renderer teacher --weights tha4/ --pose eye_wink_left=1 -o wink.png
     """
     out = Path(output)
-    if poses_file and pose_items:
-        raise click.UsageError("use either --pose or --poses, not both")
+    if sum(map(bool, (poses_file, pose_items, timeline_file))) > 1:
+        raise click.UsageError("use only one of --pose, --poses and --timeline")
+    if timeline_file:
+        from tha4_plugins.timeline import load_timeline, render_timeline
+
+        timeline = guarded(load_timeline, timeline_file)
+        session = open_session(character, renderer, device, dtype, fast, weights, fit)
+        count = guarded(render_timeline, session, timeline, output, fps=fps, size=size)
+        click.echo(f"wrote {count} frames to {output}")
+        return
     if poses_file:
         poses = guarded(validate_batch, np.load(poses_file, allow_pickle=False), clamp=clamp)
     else:

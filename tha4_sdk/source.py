@@ -8,6 +8,7 @@ listen on the network or a device open their resources in `start` and free them 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 from tha4_sdk.pose import Pose
@@ -30,6 +31,15 @@ class PoseSource(ABC):
     def stop(self) -> None:
         """Release resources; must be safe to call more than once."""
 
+    @classmethod
+    def example(cls, workdir: Path) -> "PoseSource":
+        """A ready-to-start instance that needs no hardware, network or user (the plugin contract test runs it).
+
+        ``workdir`` is an empty folder the example may write files into. Live sources feed themselves
+        (e.g. a sender thread on 127.0.0.1) so that poses arrive within a few seconds of `start`.
+        """
+        raise NotImplementedError(f"{cls.__name__} does not provide example(); the plugin contract test needs it")
+
     def __enter__(self) -> "PoseSource":
         self.start()
         return self
@@ -49,3 +59,8 @@ class PoseFilter(ABC):
 
     def reset(self) -> None:
         """Forget internal state (e.g. on a seek)."""
+
+    @classmethod
+    def example(cls) -> "PoseFilter":
+        """An instance with typical settings (the plugin contract test runs it)."""
+        return cls()

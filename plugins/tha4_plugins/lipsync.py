@@ -21,6 +21,7 @@ from typing import Iterable, Mapping
 import numpy as np
 from tqdm import tqdm
 
+from tha4_sdk.audio_clip import AudioError
 from tha4_sdk.one_euro import OneEuroFilter
 from tha4_sdk.pose import MOUTH_SHAPES, PARAMETER_BY_NAME, Pose
 
@@ -39,10 +40,6 @@ PROGRESS_AFTER_SECONDS = 30  # shorter recordings are analysed without a progres
 _LOG_SPREAD = np.array([0.20, 0.15])  # how far (natural log) F1 and F2 may stray from a reference
 _MOUTH_INDEX = [PARAMETER_BY_NAME[n].index for n in MOUTH_SHAPES]
 assert tuple(MOUTH_SHAPES) == tuple(f"mouth_{v}" for v in VOWELS)
-
-
-class AudioError(ValueError):
-    """An audio file or stream that cannot be analysed."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from tha4_sdk.daemon.curve import CurveError, make_keys
 from tha4_sdk.daemon.protocol import DEFAULT_PORT, Limits
 from tha4_sdk.daemon.server import Daemon, DaemonConfig
 from tha4_sdk.hookspecs import hookimpl
-from tha4_sdk.home import characters_dir, home_dir
 
 _folder = click.Path(file_okay=False, path_type=Path)
 
@@ -42,9 +41,10 @@ def serve(host: str, port: int, frame_port: int | None, characters: Path | None,
     """
     logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = DaemonConfig(host=host, port=port, frame_port=frame_port, characters=characters or characters_dir(),
-                          allow_roots=allow_root, state_dir=state_dir or home_dir() / "daemon", curve=curve,
+    config = DaemonConfig(host=host, port=port, frame_port=frame_port, allow_roots=allow_root, curve=curve,
                           limits=Limits(max_sessions=max_sessions))
+    config.characters = characters or config.characters
+    config.state_dir = state_dir or config.state_dir
     try:
         daemon = Daemon(config)
     except CurveError as e:

@@ -1,8 +1,9 @@
 """Distillation jobs: a queue that runs one ``python -m tha4_sdk.distill`` subprocess at a time.
 
-The distiller's contract: ``IMAGE --face-mask MASK --teacher SPEC -o OUTDIR --examples N [--resume]
---progress-json`` prints one JSON object per line (its progress), and on SIGTERM saves a checkpoint and
-exits with `CHECKPOINT_EXIT`. The runner sends its stdout to ``WORK/JOB/progress.jsonl`` (a file, not a pipe,
+The distiller's contract (docs/distillation.md): ``IMAGE --face-mask MASK --teacher SPEC -o OUTDIR
+--examples N --resume --progress-json`` prints one JSON record per line (``event``: start, phase,
+progress, checkpoint, eval, done, stopped, error …), continues from OUTDIR's checkpoint when there is
+one, and on SIGTERM saves a checkpoint and exits with `CHECKPOINT_EXIT`. The runner sends its stdout to ``WORK/JOB/progress.jsonl`` (a file, not a pipe,
 so a distiller outlives a daemon crash long enough to checkpoint) and follows that file. The child dies with
 the daemon (Linux ``PR_SET_PDEATHSIG`` via `tha4_sdk.daemon.launch`); a restarted daemon re-queues the jobs it
 finds ``running`` and launches them again with ``--resume``.
@@ -26,18 +27,18 @@ from tha4_sdk.daemon.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
 DISTILL_COMMAND = (sys.executable, "-m", "tha4_sdk.distill")
-CHECKPOINT_EXIT = 75  # the distiller's exit status after SIGTERM: checkpoint written (EX_TEMPFAIL)
+CHECKPOINT_EXIT = 75  # the distiller's exit status after SIGTERM: checkpoint written
 GRACE_S = 120.0  # how long a SIGTERMed distiller may take to checkpoint before SIGKILL
 MAX_ATTEMPTS = 5
 POLL_S = 0.2
 Publish = Callable[[str, dict[str, Any]], None]
 
 
-def distill_argv(spec: dict[str, Any], resume: bool, command: Sequence[str] = DISTILL_COMMAND) -> list[str]:
-    """The distiller's command line for a job spec."""
-    argv = [*command, spec["image"], "--face-mask", spec["face_mask"], "--teacher", spec["teacher_arg"],
-            "-o", spec["output_dir"], "--examples", str(spec["examples"]), "--progress-json"]
-    return argv + ["--resume"] if resume else argv
+def distill_argv(spec: dict[str, Any], command: Sequence[str] = DISTILL_COMMAND) -> list[str]:
+    """The distiller's command line for a job spec (``--resume`` always: a fresh output simply starts)."""
+    examples = [] if spec["examples"] is None else ["--examples", str(spec["examples"])]
+    return [*command, spec["image"], "--face-mask", spec["face_mask"], "--teacher", spec["teacher_arg"],
+            "-o", spec["output_dir"], *examples, "--resume", "--progress-json"]
 
 
 class ProgressFile:
@@ -162,7 +163,7 @@ class JobManager:
         folder = self.work_dir / job_id
         folder.mkdir(parents=True, exist_ok=True)
         progress = ProgressFile(folder / "progress.jsonl")
-        argv = distill_argv(self.store.spec(job_id), resume=attempts > 0, command=self._command)
+        argv = distill_argv(self.store.spec(job_id), self._command)
         launcher = [sys.executable, "-m", "tha4_sdk.daemon.launch", str(os.getpid()), "--"]
         log.info("job %s: %s", job_id, " ".join(argv))
         with (folder / "progress.jsonl").open("ab") as out, (folder / "stderr.log").open("ab") as err:
@@ -177,8 +178,12 @@ class JobManager:
     def _supervise(self, job_id: str, proc: subprocess.Popen[bytes], progress: ProgressFile) -> None:
         while True:
             done = proc.poll() is not None
-            for record in progress.read():
-                self.store.update(job_id, progress=record)
+            records = progress.read()
+            if records:  # JOB-INFO.progress: the latest value of every field the distiller reported
+                merged = self.status(job_id)["progress"] or {}
+                for record in records:
+                    merged.update(record)
+                self.store.update(job_id, progress=merged)
                 self._publish("job.progress", {"job": self.status(job_id)})
             if done:
                 break
@@ -196,7 +201,7 @@ class JobManager:
         now = time.time()
         if returncode == 0:
             record = info["progress"] or {}
-            output = record.get("output") or record.get("output_dir") or self.store.spec(job_id)["output_dir"]
+            output = record.get("output") or self.store.spec(job_id)["output_dir"]
             self.store.update(job_id, state="done", finished=now, pid=None, output=str(output))
         elif info["state"] == "cancelling":
             self.store.update(job_id, state="cancelled", finished=now, pid=None)
@@ -206,9 +211,10 @@ class JobManager:
             self._publish("job.queued", {"job": self.status(job_id)})
             return
         else:
-            tail = _tail(self.work_dir / job_id / "stderr.log")
-            self.store.update(job_id, state="failed", finished=now, pid=None,
-                              error=f"distiller exited with status {returncode}: {tail}")
+            record = info["progress"] or {}
+            reason = record.get("message") if record.get("event") == "error" else None
+            self.store.update(job_id, state="failed", finished=now, pid=None, error=f"distiller exited with status "
+                              f"{returncode}: {reason or _tail(self.work_dir / job_id / 'stderr.log')}")
         self._publish("job.finished", {"job": self.status(job_id)})
 
 

@@ -1,9 +1,11 @@
-"""Sending from any thread: replies and publications all leave through the network thread's sockets.
+"""Sending from any thread: replies leave through the network thread's ROUTER, publications through the PUB.
 
-ZeroMQ sockets belong to one thread. The network thread owns the ROUTER and the PUB socket; other
-threads (renderers, the job runner, the pool for slow operations) hand their messages to it over an
-``inproc`` PUSH/PULL pipe, without copying pixel buffers. Sends to clients never block: a reply to a
-client that went away, or a frame for a subscriber whose queue is full, is dropped.
+ZeroMQ sockets belong to one thread at a time. The network thread polls the ROUTER, so other threads
+(renderers, the job runner, the pool for slow operations) hand their replies to it over an ``inproc``
+PUSH/PULL pipe, without copying pixel buffers. The PUB socket is never polled: every thread publishes on
+it directly, one at a time under a lock (the full memory barrier ZeroMQ asks for when a socket changes
+threads), so a frame goes straight from its render thread to the wire. Sends to clients never block: a
+reply to a client that went away, or a frame for a subscriber whose queue is full, is dropped.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from tha4_sdk.daemon.protocol import ProtocolError
 
 log = logging.getLogger(__name__)
 Part = bytes | memoryview | zmq.Frame
-_REPLY, _PUBLISH = b"R", b"P"
 _ids = itertools.count()
 
 
@@ -37,19 +38,12 @@ class Outbox:
         self._local = threading.local()
         self._pushes: list[zmq.Socket] = []
         self._lock = threading.Lock()
+        self._pub_lock = threading.Lock()
 
     def reply(self, routing: Sequence[bytes], envelope: dict[str, Any], buffers: Sequence[Part] = ()) -> None:
-        self._send(_REPLY, [*routing, protocol.pack(envelope), *buffers])
-
-    def publish(self, topic: bytes, envelope: dict[str, Any], buffers: Sequence[Part] = ()) -> None:
-        self._send(_PUBLISH, [topic, protocol.pack(envelope), *buffers])
-
-    def publish_event(self, kind: str, data: dict[str, Any]) -> None:
-        self.publish(protocol.event_topic(kind), protocol.event(kind, data))
-
-    def _send(self, channel: bytes, parts: list[Part]) -> None:
+        parts = [*routing, protocol.pack(envelope), *buffers]
         if threading.get_ident() == self._owner:
-            self._deliver(channel, parts)
+            _send_nowait(self._router, parts)
             return
         push = getattr(self._local, "push", None)
         if push is None:
@@ -59,7 +53,14 @@ class Outbox:
             self._local.push = push
             with self._lock:
                 self._pushes.append(push)
-        push.send_multipart([channel, *parts], copy=False)
+        push.send_multipart(parts, copy=False)
+
+    def publish(self, topic: bytes, envelope: dict[str, Any], buffers: Sequence[Part] = ()) -> None:
+        with self._pub_lock:
+            _send_nowait(self._pub, [topic, protocol.pack(envelope), *buffers])
+
+    def publish_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.publish(protocol.event_topic(kind), protocol.event(kind, data))
 
     def release_thread(self) -> None:
         """Close the calling thread's end of the pipe (for threads that end before the daemon does)."""
@@ -70,23 +71,14 @@ class Outbox:
                 self._pushes.remove(push)
             push.close()
 
-    def _deliver(self, channel: bytes, parts: Sequence[Part]) -> None:
-        sock = self._router if channel == _REPLY else self._pub
-        try:
-            sock.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
-        except zmq.Again:
-            log.debug("dropped a %s message: peer queue full", "reply" if channel == _REPLY else "published")
-        except zmq.ZMQError as e:  # e.g. EHOSTUNREACH for a client that left
-            log.debug("dropped a message: %s", e)
-
     def drain(self) -> None:
-        """Network thread: forward everything other threads have queued."""
+        """Network thread: send the replies other threads have queued."""
         while True:
             try:
                 parts = self.pull.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            self._deliver(parts[0].bytes, parts[1:])
+            _send_nowait(self._router, parts)
 
     def close(self) -> None:
         """Close the pipe's sockets (after every other thread has stopped)."""
@@ -95,6 +87,15 @@ class Outbox:
                 push.close(linger=0)
             self._pushes.clear()
         self.pull.close(linger=0)
+
+
+def _send_nowait(sock: zmq.Socket, parts: Sequence[Part]) -> None:
+    try:
+        sock.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+    except zmq.Again:
+        log.debug("dropped a message: the peer's queue is full")
+    except zmq.ZMQError as e:  # e.g. EHOSTUNREACH for a client that left
+        log.debug("dropped a message: %s", e)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from tha4_sdk.daemon.protocol import FORMATS, Limits, ProtocolError
+from tha4_sdk.mixer import MODES
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SESSION_PATTERN = re.compile(r"s[0-9a-f]{8}")
@@ -83,6 +84,13 @@ def size(field: str, value: Any) -> tuple[int, int]:
     return side(f"{field}[0]", value[0]), side(f"{field}[1]", value[1])
 
 
+def names(field: str, value: Any) -> list[str]:
+    """A list of up to 45 strings (pose parameter names; the pose checks them)."""
+    if not isinstance(value, list) or len(value) > 45 or not all(isinstance(v, str) for v in value):
+        raise _bad(field, f"must be a list of at most 45 parameter names, got {_describe(value)}")
+    return value
+
+
 def _scalar(field: str, value: Any) -> None:
     if value is not None and not isinstance(value, (str, bool)) and not _is_number(value):
         raise _bad(field, f"must be a string, number, bool or nil, got {_describe(value)}")
@@ -141,14 +149,16 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "pose.set": {"session": SESSION, "params": Field(pose_params), "reset": Field(boolean, False),
                  "clamp": Field(boolean, False)},
     "pose.get": {"session": SESSION},
-    "source.attach": {"session": SESSION, "source": Field(text(64)), "args": Field(options(lists=True), {})},
+    "source.attach": {"session": SESSION, "source": Field(text(64)), "args": Field(options(lists=True), {}),
+                      "mode": Field(text(8, choices=MODES), None), "params": Field(names, None),
+                      "weight": Field(number(0.0, 1.0), None)},
     "source.detach": {"session": SESSION, "source": Field(text(9, SOURCE_PATTERN))},
     "render": {"session": SESSION, "format": FORMAT, "size": SIZE},
     "stream.start": {"session": SESSION, "fps": Field(number(0.0, LIMITS.max_fps, open_low=True), 30.0),
                      "format": FORMAT, "size": SIZE, "pose": Field(boolean, True)},
     "stream.stop": {"session": SESSION},
     "distill.start": {"character": CHARACTER, "output": Field(text(64, NAME_PATTERN)),
-                      "examples": Field(integer(1, 10**9), 1_000_000), "teacher": Field(text(4200), "teacher")},
+                      "examples": Field(integer(2, 10**9), None), "teacher": Field(text(4200), "tha4")},
     "distill.status": {"job": Field(text(9, JOB_PATTERN))},
     "distill.cancel": {"job": Field(text(9, JOB_PATTERN))},
     "distill.list": {},

@@ -27,8 +27,8 @@ from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
-from tha4_sdk.daemon.session import CharacterSession, StreamSettings
-from tha4_sdk.home import characters_dir, home_dir
+from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
+from tha4_sdk.hub import home
 from tha4_sdk.plugins import PluginError
 from tha4_sdk.pose import PARAMETER_NAMES
 from tha4_sdk.source import PoseSource
@@ -46,9 +46,9 @@ class DaemonConfig:
     host: str = "127.0.0.1"
     port: int = protocol.DEFAULT_PORT
     frame_port: int | None = None  # None: port + 1 (or any free port when port is 0)
-    characters: Path = field(default_factory=characters_dir)
+    characters: Path = field(default_factory=lambda: home() / "characters")
     allow_roots: tuple[Path, ...] = ()
-    state_dir: Path = field(default_factory=lambda: home_dir() / "daemon")
+    state_dir: Path = field(default_factory=lambda: home() / "daemon")
     curve: Path | None = None
     limits: Limits = field(default_factory=Limits)
     heartbeat_s: float = protocol.HEARTBEAT_S
@@ -244,7 +244,8 @@ class Daemon:
                 "protocols": list(protocol.VERSIONS), "frame_port": self.frame_port,
                 "heartbeat_s": self.config.heartbeat_s, "limits": self.limits.as_dict(),
                 "parameters": list(PARAMETER_NAMES), "renderers": list(plugins.renderers()),
-                "pose_sources": list(plugins.pose_sources()), "formats": list(protocol.FORMATS)}
+                "pose_sources": list(plugins.pose_sources()), "pose_filters": list(plugins.pose_filters()),
+                "formats": list(protocol.FORMATS)}
 
     def op_ping(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"t": time.time()}
@@ -319,23 +320,29 @@ class Daemon:
     def op_source_attach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         session = self._session(args["session"])
         session.check_source_room()
+        name = args["source"]
+        cls = plugins.pose_sources().get(name) or plugins.pose_filters().get(name)
+        if cls is None:
+            raise ProtocolError("unknown_plugin", f"no pose source or filter named {name!r}",
+                                available=[*plugins.pose_sources(), *plugins.pose_filters()])
+        layer = {k: args[k] for k in ("mode", "params", "weight") if args[k] is not None}
+        if layer and not issubclass(cls, PoseSource):
+            raise ProtocolError("bad_args", f"{name} is a pose filter: mode, params and weight apply to sources",
+                                field=next(iter(layer)))
         try:
-            cls = plugins.get("pose_source", args["source"])
-        except PluginError as e:
-            raise ProtocolError("unknown_plugin", str(e), available=list(plugins.pose_sources())) from None
-        try:
-            source: PoseSource = cls(**args["args"])
-            source.start()
+            plugin = cls(**args["args"])
+            if isinstance(plugin, PoseSource):
+                plugin.start()
         except Exception as e:
-            raise ProtocolError("source_failed", f"{args['source']}: {type(e).__name__}: {e}") from None
+            raise ProtocolError("source_failed", f"{name}: {type(e).__name__}: {e}") from None
         try:
-            return {"source": session.attach(args["source"], source)}
+            return {"source": session.attach(name, plugin, layer)}
         except ProtocolError:
-            source.stop()
+            stop_quietly(plugin)
             raise
 
     def op_source_detach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
-        self._session(args["session"]).detach(args["source"]).stop()
+        stop_quietly(self._session(args["session"]).detach(args["source"]))
         return {}
 
     def op_render(self, args: dict[str, Any], req: Request) -> None:
@@ -361,10 +368,10 @@ class Daemon:
             if not student.has_student or student.root is None:
                 raise ProtocolError("load_failed", f"character {student.name!r} has no student weights to teach with")
             teacher_arg = f"student:{student.root}"
-        elif teacher == "teacher":
+        elif teacher == "tha4":
             teacher_arg = teacher
         else:
-            raise ProtocolError("bad_args", f"teacher must be 'teacher' or 'student:CHARACTER', got {teacher!r}",
+            raise ProtocolError("bad_args", f"teacher must be 'tha4' or 'student:CHARACTER', got {teacher!r}",
                                 field="teacher")
         spec = {"character": args["character"], "output": args["output"], "examples": args["examples"],
                 "teacher": teacher, "image": str(character.image_path), "face_mask": str(character.face_mask_path),

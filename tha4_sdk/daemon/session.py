@@ -1,8 +1,10 @@
-"""A character loaded in the daemon: its renderer, pose, attached pose sources and frame stream.
+"""A character loaded in the daemon: its renderer, pose, attached pose sources and filters, and frame stream.
 
 Each session renders on its own thread, so the network thread never waits for a renderer. The newest
 pose wins: a frame renders whatever pose is current when it starts, and every `render` request waiting
-when a rendering starts is answered by that one frame.
+when a rendering starts is answered by that one frame. The pose of a frame is the session's own pose
+(`set_pose`) with the attached sources layered over it by the mixer's rules (docs/mixer.md), in attach
+order, then the attached filters applied in attach order.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import numpy as np
+
 from tha4_sdk.character import Character
 from tha4_sdk.daemon import protocol
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
 from tha4_sdk.image import IMAGE_SIZE
-from tha4_sdk.pose import Pose, PoseError
+from tha4_sdk.mixer import Layer, combine
+from tha4_sdk.pose import HIGHS, LOWS, Pose, PoseError
 from tha4_sdk.render import RenderSession
-from tha4_sdk.source import PoseSource
+from tha4_sdk.source import PoseFilter, PoseSource
 
 log = logging.getLogger(__name__)
 Size = tuple[int, int] | None
@@ -47,11 +52,13 @@ class PendingRender:
 
 
 @dataclass(frozen=True)
-class AttachedSource:
+class Attached:
+    """An attached plugin: a pose source (with its mixer layer) or a pose filter (``layer`` None)."""
+
     id: str
     name: str
-    source: PoseSource
-    started: float
+    plugin: PoseSource | PoseFilter
+    layer: Layer | None
 
 
 class CharacterSession:
@@ -68,7 +75,8 @@ class CharacterSession:
         self._topic = protocol.frame_topic(session_id)
         self._cond = threading.Condition()
         self._pose = Pose.rest()
-        self._sources: list[AttachedSource] = []
+        self._clock0 = time.monotonic()
+        self._sources: list[Attached] = []
         self._source_ids = itertools.count(1)
         self._pending: list[PendingRender] = []
         self._stream: StreamSettings | None = None
@@ -83,7 +91,8 @@ class CharacterSession:
             return {"session": self.id, "character": self.character.name, "renderer": self.renderer,
                     "width": IMAGE_SIZE, "height": IMAGE_SIZE, "streaming": self._stream is not None,
                     "stream": self._stream.as_dict() if self._stream else None,
-                    "sources": [{"source": s.id, "name": s.name} for s in self._sources]}
+                    "sources": [{"source": a.id, "name": a.name, "kind": "filter" if a.layer is None else "source"}
+                                for a in self._sources]}
 
     def set_pose(self, params: Mapping[str, float], *, reset: bool = False, clamp: bool = False) -> None:
         """Change some parameters of the session's own pose (all or nothing; ``bad_pose`` on a bad value)."""
@@ -99,20 +108,32 @@ class CharacterSession:
         with self._cond:
             return self._pose
 
+    def clock(self) -> float:
+        """Seconds since the session was loaded: the time layers and filters see."""
+        return time.monotonic() - self._clock0
+
     def effective_pose(self) -> Pose:
-        """The newest attached source's pose for now, else the session's own pose."""
+        """The own pose with the sources layered over it, then filtered (a failing plugin is detached)."""
         with self._cond:
-            sources, pose = list(self._sources), self._pose
-        now = time.monotonic()
-        for attached in reversed(sources):
+            attached, vec = list(self._sources), self._pose.array.copy()
+        t = self.clock()
+        for a in attached:
+            if a.layer is None:
+                continue
             try:
-                found = attached.source.pose_at(now - attached.started)
+                found = a.plugin.pose_at(a.layer.local_time(t))  # type: ignore[union-attr, arg-type]
             except Exception as e:  # a plugin's bug must not stop the session
-                log.warning("pose source %s of session %s failed: %s", attached.name, self.id, e)
-                self._drop_source(attached, f"pose source {attached.name} failed: {e}")
+                self._drop(a, f"pose source {a.name} failed: {e}")
                 continue
             if found is not None:
-                return found
+                vec = combine(vec, found.array, a.layer.mask, a.layer.mode, a.layer.weight)
+        pose = Pose(np.clip(vec, LOWS, HIGHS))
+        for a in attached:
+            if a.layer is None:
+                try:
+                    pose = a.plugin.apply(pose, t)  # type: ignore[union-attr]
+                except Exception as e:
+                    self._drop(a, f"pose filter {a.name} failed: {e}")
         return pose
 
     # --- sources -----------------------------------------------------------------------------------------
@@ -121,30 +142,37 @@ class CharacterSession:
             if len(self._sources) >= self._limits.max_sources:
                 raise ProtocolError("busy", f"session {self.id} has {len(self._sources)} sources, the most allowed")
 
-    def attach(self, name: str, source: PoseSource) -> str:
-        """Add a started source on top of the others; returns its id."""
+    def attach(self, name: str, plugin: PoseSource | PoseFilter, layer: dict[str, Any] | None = None) -> str:
+        """Add a started source (as a mixer layer with ``layer``'s mode/params/weight) or a filter; its id."""
         with self._cond:
             if self._closed:
                 raise ProtocolError("not_found", f"session {self.id} was unloaded")
-            attached = AttachedSource(f"src{next(self._source_ids)}", name, source, time.monotonic())
+            mixed = None
+            if isinstance(plugin, PoseSource):
+                try:
+                    mixed = Layer(plugin, start=self.clock(), **(layer or {}))
+                except PoseError as e:
+                    raise ProtocolError("bad_pose", str(e)) from None
+            attached = Attached(f"src{next(self._source_ids)}", name, plugin, mixed)
             self._sources.append(attached)
             return attached.id
 
-    def detach(self, source_id: str) -> PoseSource:
-        """Remove a source and return it (the caller stops it)."""
+    def detach(self, source_id: str) -> PoseSource | PoseFilter:
+        """Remove a source or filter and return it (the caller stops a source)."""
         with self._cond:
             for attached in self._sources:
                 if attached.id == source_id:
                     self._sources.remove(attached)
-                    return attached.source
+                    return attached.plugin
         raise ProtocolError("not_found", f"session {self.id} has no source {source_id!r}")
 
-    def _drop_source(self, attached: AttachedSource, message: str) -> None:
+    def _drop(self, attached: Attached, message: str) -> None:
+        log.warning("session %s: %s", self.id, message)
         with self._cond:
             if attached not in self._sources:
                 return
             self._sources.remove(attached)
-        _stop_quietly(attached.source)
+        stop_quietly(attached.plugin)
         self._outbox.publish_event("session.error", {"session": self.id, "code": "source_failed", "message": message})
 
     # --- rendering ---------------------------------------------------------------------------------------
@@ -231,12 +259,15 @@ class CharacterSession:
         for p in pending:
             p.request.fail(ProtocolError("not_found", f"session {self.id} was unloaded"))
         for attached in sources:
-            _stop_quietly(attached.source)
+            stop_quietly(attached.plugin)
         self._render_session.close()
 
 
-def _stop_quietly(source: PoseSource) -> None:
+def stop_quietly(plugin: PoseSource | PoseFilter) -> None:
+    """Stop a pose source (filters hold nothing to stop), logging rather than raising."""
+    if not isinstance(plugin, PoseSource):
+        return
     try:
-        source.stop()
+        plugin.stop()
     except Exception as e:
-        log.warning("stopping pose source %s failed: %s", type(source).__name__, e)
+        log.warning("stopping pose source %s failed: %s", type(plugin).__name__, e)

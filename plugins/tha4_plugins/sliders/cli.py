@@ -1,0 +1,53 @@
+"""``tha4 pose-ui CHARACTER``: pose a character with sliders in the browser, previewed by a renderer."""
+
+from __future__ import annotations
+
+import time
+import webbrowser
+
+import click
+
+from tha4_sdk.pose import Pose
+from tha4_sdk.render_cli import open_session
+
+from tha4_plugins.sliders.source import LOOPBACK, SliderSource
+
+
+@click.command("pose-ui")
+@click.argument("character")
+@click.option("--renderer", default="student", show_default=True, help="Renderer plugin for the preview.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
+@click.option("--fast", is_flag=True, help="Use the renderer's fast path for a quicker preview.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to serve on (keep it local).")
+@click.option("--port", default=8045, show_default=True, help="Port (0: any free port).")
+@click.option("--browser/--no-browser", default=True, show_default=True, help="Open the page in a web browser.")
+def pose_ui(character: str, renderer: str, device: str, fast: bool, host: str, port: int, browser: bool) -> None:
+    """Pose CHARACTER (a folder or a fetched name) with one slider per parameter and a live preview.
+
+    Stop with Ctrl+C; the final pose is printed as --pose arguments for `tha4 render`.
+    """
+    session = open_session(character, renderer, device, "float32", fast, None, "reject")
+    if host not in LOOPBACK:
+        click.echo(f"warning: serving on {host}: anyone who can reach this address can use the page", err=True)
+
+    def preview(pose: Pose) -> bytes:
+        return session.render(pose)[0].to_png()
+
+    source = SliderSource(host, port, preview, title=session.character.name)
+    try:
+        source.start()
+    except OSError as e:
+        raise click.ClickException(f"cannot serve on {host}:{port}: {e} (try --port 0)") from None
+    click.echo(f"pose sliders for {session.character.name}: {source.url}  (Ctrl+C to stop)")
+    if browser:
+        webbrowser.open(source.url)
+    try:
+        while True:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pose = source.pose_at(0.0)
+        source.stop()
+        session.close()
+    click.echo(" ".join(f"--pose {k}={v:g}" for k, v in pose.to_dict(nonzero=True).items()) or "(rest pose)")

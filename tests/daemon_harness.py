@@ -1,0 +1,38 @@
+"""Helpers for the daemon tests: a character store, and a real daemon in a thread (`DaemonProcess` for a
+subprocess comes from the package)."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from tha4_sdk.daemon.process import DaemonProcess
+from tha4_sdk.daemon.server import Daemon, DaemonConfig
+
+__all__ = ["DaemonProcess", "daemon_thread", "make_store"]
+
+
+def make_store(folder: Path, *characters: Path) -> Path:
+    """A character store holding links to ``characters`` (the reference data stays untouched)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for character in characters:
+        (folder / character.name).symlink_to(character, target_is_directory=True)
+    return folder
+
+
+@contextmanager
+def daemon_thread(**config: Any) -> Iterator[Daemon]:
+    """A daemon running in a thread of this process (for tests that register plugins in-process)."""
+    daemon = Daemon(DaemonConfig(port=0, **config))
+    ready = threading.Event()
+    thread = threading.Thread(target=daemon.run, kwargs={"on_ready": lambda d: ready.set()}, daemon=True)
+    thread.start()
+    assert ready.wait(60), "the daemon thread did not start"
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        thread.join(60)
+        assert not thread.is_alive(), "the daemon thread did not stop"

@@ -1,0 +1,129 @@
+"""Distillation jobs in the daemon, run by the real distiller (`python -m tha4_sdk.distill`, lambda_00's student as
+the teacher): queued one at a time, progress stored and published, cancelled with a checkpoint, and resumed
+after the daemon was SIGKILLed. Plus the job table itself across reopenings."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_harness import DaemonProcess, make_store
+
+from tha4_sdk.client import Client, DaemonError, Subscription
+from tha4_sdk.daemon.jobs import distill_argv
+from tha4_sdk.daemon.jobstore import JobStore
+
+TEACHER = "student:lambda_00"
+EXAMPLES = 4000  # far more than a test waits for: every job here ends by cancellation
+SPEC = {"character": "c", "output": "o", "examples": 10, "teacher": "tha4", "image": "i.png", "face_mask": "m.png",
+        "teacher_arg": "tha4", "output_dir": "/x/o"}
+
+
+def test_the_job_table_survives_reopening(tmp_path: Path):
+    store = JobStore(tmp_path / "jobs.sqlite")
+    first, second = store.add(SPEC), store.add({**SPEC, "output": "p"})
+    assert (first["state"], first["queue_position"], second["queue_position"]) == ("queued", 0, 1)
+    store.update(first["job"], state="running", pid=4242, attempts=1, progress={"event": "progress", "examples": 8})
+    store.close()
+    again = JobStore(tmp_path / "jobs.sqlite")
+    assert again.interrupted() == [(first["job"], "running", 4242)]
+    info = again.get(first["job"])
+    assert info["progress"] == {"event": "progress", "examples": 8} and info["attempts"] == 1
+    assert again.next_queued()["job"] == second["job"] and again.get(second["job"])["queue_position"] == 0
+    assert again.output_in_use("o") and again.output_in_use("p") and not again.output_in_use("q")
+    assert [j["job"] for j in again.list()] == [first["job"], second["job"]]
+
+
+def test_the_distiller_command_line():
+    argv = distill_argv(SPEC, ("python", "-m", "tha4_sdk.distill"))
+    assert argv == ["python", "-m", "tha4_sdk.distill", "i.png", "--face-mask", "m.png", "--teacher", "tha4",
+                    "-o", "/x/o", "--examples", "10", "--resume", "--progress-json"]
+    assert "--examples" not in distill_argv({**SPEC, "examples": None})
+
+
+def wait_event(sub: Subscription, job_id: str, kind: str, until=lambda job: True, timeout: float = 300.0) -> dict:
+    """The JOB-INFO of the next ``job.KIND`` event of ``job_id`` that satisfies ``until``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        envelope, _ = sub.receive(timeout=max(1.0, deadline - time.monotonic()))
+        job = envelope["data"].get("job", {})
+        if envelope["event"] == f"job.{kind}" and job.get("job") == job_id and until(job):
+            return job
+    raise AssertionError(f"no job.{kind} event for {job_id} within {timeout} s")
+
+
+def trained(job: dict[str, Any]) -> bool:
+    progress = job["progress"] or {}
+    return progress.get("event") == "progress" and progress.get("examples", 0) > 0
+
+
+@pytest.fixture
+def store(tmp_path: Path, lambda_00: Path) -> Path:
+    return make_store(tmp_path / "store", lambda_00)
+
+
+@pytest.mark.slow
+def test_jobs_queue_progress_and_cancel(store: Path, tmp_path: Path):
+    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
+            client.subscribe("event.job.") as sub:
+        time.sleep(0.3)
+        first = client.distill("lambda_00", "lam_a", examples=EXAMPLES, teacher=TEACHER)
+        second = client.distill("lambda_00", "lam_b", examples=EXAMPLES, teacher=TEACHER)
+        assert first["state"] == "queued" and first["teacher"] == TEACHER and first["examples"] == EXAMPLES
+        for args, code in [({"output": "lam_a"}, "conflict"), ({"output": "lambda_00"}, "conflict"),
+                           ({"output": "x", "teacher": "student:nobody"}, "not_found"),
+                           ({"output": "x", "teacher": "gpt"}, "bad_args"),
+                           ({"output": "x", "character": "/etc"}, "forbidden")]:
+            with pytest.raises(DaemonError) as err:
+                client.request("distill.start", {"character": "lambda_00", **args})
+            assert err.value.code == code, err.value
+
+        running = wait_event(sub, first["job"], "progress", trained)
+        assert running["state"] == "running" and running["attempts"] == 1
+        assert running["progress"]["phase"] == "face" and running["progress"]["total"] > 0
+        waiting = client.job(second["job"])
+        assert waiting["state"] == "queued" and waiting["queue_position"] == 0  # one job at a time
+        assert client.cancel(second["job"])["state"] == "cancelled"
+
+        assert client.cancel(first["job"])["state"] in ("cancelling", "cancelled")
+        done = wait_event(sub, first["job"], "finished")
+        assert done["state"] == "cancelled" and done["progress"]["event"] == "stopped"
+        assert Path(done["progress"]["checkpoint"]).is_file()  # the distiller saved its state
+        with pytest.raises(DaemonError) as err:
+            client.cancel(first["job"])
+        assert err.value.code == "conflict"
+        assert [j["state"] for j in client.jobs()] == ["cancelled", "cancelled"]
+
+
+@pytest.mark.slow
+def test_a_job_resumes_after_the_daemon_is_killed(store: Path, tmp_path: Path):
+    state = tmp_path / "state"
+    daemon = DaemonProcess(store, state)
+    with daemon.client(timeout=20) as client, client.subscribe("event.job.") as sub:
+        time.sleep(0.3)
+        job = client.distill("lambda_00", "lam_r", examples=EXAMPLES, teacher=TEACHER)
+        before = wait_event(sub, job["job"], "progress", trained)
+    daemon.signal(signal.SIGKILL)
+    daemon.wait()
+    progress_file = state / "jobs" / job["job"] / "progress.jsonl"
+    deadline = time.monotonic() + 300
+    while not progress_file.read_text().rstrip().endswith("}") or \
+            json.loads(progress_file.read_text().splitlines()[-1])["event"] != "stopped":
+        assert time.monotonic() < deadline, "the orphaned distiller did not checkpoint and stop"
+        time.sleep(0.5)
+
+    with DaemonProcess(store, state) as again, Client(port=again.port, timeout=20) as client, \
+            client.subscribe("event.job.") as sub:
+        time.sleep(0.3)
+        resumed = client.job(job["job"])
+        assert resumed["state"] in ("queued", "running")
+        after = wait_event(sub, job["job"], "progress", lambda j: j["attempts"] == 2 and trained(j))
+        assert after["progress"]["resumed"] is not None  # the distiller continued from its checkpoint
+        assert after["progress"]["phase"] == before["progress"]["phase"] == "face"
+        assert after["progress"]["examples"] >= before["progress"]["examples"]
+        client.cancel(job["job"])
+        assert wait_event(sub, job["job"], "finished")["state"] == "cancelled"
