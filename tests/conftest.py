@@ -90,3 +90,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def deterministic_weights(reference: Path):
+    """The reference folder's ``deterministic_weights`` module (fill_state_dict, deterministic_input)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("deterministic_weights",
+                                                  reference / "conformance" / "deterministic_weights.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

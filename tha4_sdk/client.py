@@ -67,6 +67,8 @@ class Client:
     def _socket(self, kind: int, port: int) -> zmq.Socket:
         sock = self._ctx.socket(kind)
         sock.linger = 0
+        if kind == zmq.SUB:
+            sock.rcvhwm = 4  # keep only recent frames when the reader falls behind (set before connecting)
         if self._curve:
             self._curve.apply(sock)
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -191,7 +193,6 @@ class Subscription:
     def __init__(self, client: Client, sock: zmq.Socket, prefixes: Sequence[str]) -> None:
         self._client = client
         self._sock = sock
-        sock.rcvhwm = 4  # keep only recent frames when the reader falls behind
         for prefix in prefixes:
             sock.subscribe(prefix.encode())
 

@@ -224,3 +224,11 @@ def parse_assignments(items: Iterable[str]) -> dict[str, float]:
         except ValueError:
             raise PoseError(f"{name}: {value!r} is not a number") from None
     return out
+
+
+def random_poses(count: int, seed: int = 0) -> np.ndarray:
+    """``count`` poses (N×45 float32), every parameter uniform over its range; the same for the same seed."""
+    if count < 0:
+        raise PoseError(f"pose count must be ≥ 0, got {count}")
+    rng = np.random.default_rng(seed)
+    return (LOWS + rng.random((count, POSE_SIZE)) * (HIGHS - LOWS)).astype(np.float32)

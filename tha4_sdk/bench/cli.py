@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import click
 
+from tha4_sdk.bench.student import student
+from tha4_sdk.bench.teacher import teacher
+from tha4_sdk.bench.distill import distill_bench
 from tha4_sdk.bench.bridge import bridge
+from tha4_sdk.bench.bridge_blender import bridge_blender
 
 
 @click.group("bench")
 def bench() -> None:
     """Measure speed (and quality of fast paths) and record it in docs/benchmarks.md."""
 
+
+bench.add_command(student)
+bench.add_command(teacher)
+bench.add_command(distill_bench)
 bench.add_command(bridge)
+bench.add_command(bridge_blender)

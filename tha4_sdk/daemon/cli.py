@@ -54,7 +54,7 @@ def serve(host: str, port: int, frame_port: int | None, characters: Path | None,
 
     def ready(d: Daemon) -> None:
         click.echo(f"tha4 daemon listening on tcp://{host}:{d.control_port} (frames on port {d.frame_port}); "
-                   f"characters from {config.characters}", err=False)
+                   f"characters from {config.characters}")
 
     try:
         daemon.run(on_ready=ready)

@@ -72,13 +72,10 @@ class ProgressFile:
 class JobManager:
     """Queues, runs, cancels and resumes distillation jobs; publishes ``job.*`` events."""
 
-    def __init__(self, store: JobStore, work_dir: Path, publish: Publish,
-                 command: Sequence[str] = DISTILL_COMMAND, grace_s: float = GRACE_S) -> None:
+    def __init__(self, store: JobStore, work_dir: Path, publish: Publish) -> None:
         self.store = store
         self.work_dir = Path(work_dir)
         self._publish = publish
-        self._command = tuple(command)
-        self._grace_s = grace_s
         self._cond = threading.Condition()
         self._proc: subprocess.Popen[bytes] | None = None
         self._current: str | None = None
@@ -90,7 +87,7 @@ class JobManager:
     def start(self) -> None:
         """Re-queue what a previous daemon left running, then start working through the queue."""
         for job_id, state, pid in self.store.interrupted():
-            _wait_for_exit(pid, self._grace_s)
+            _wait_for_exit(pid, GRACE_S)
             if state == "cancelling":
                 self.store.update(job_id, state="cancelled", finished=time.time(), pid=None)
             else:
@@ -163,7 +160,7 @@ class JobManager:
         folder = self.work_dir / job_id
         folder.mkdir(parents=True, exist_ok=True)
         progress = ProgressFile(folder / "progress.jsonl")
-        argv = distill_argv(self.store.spec(job_id), self._command)
+        argv = distill_argv(self.store.spec(job_id))
         launcher = [sys.executable, "-m", "tha4_sdk.daemon.launch", str(os.getpid()), "--"]
         log.info("job %s: %s", job_id, " ".join(argv))
         with (folder / "progress.jsonl").open("ab") as out, (folder / "stderr.log").open("ab") as err:
@@ -188,8 +185,8 @@ class JobManager:
             if done:
                 break
             with self._cond:
-                if self._terminated_at is not None and time.monotonic() - self._terminated_at > self._grace_s:
-                    log.warning("job %s did not stop %.0f s after SIGTERM; killing it", job_id, self._grace_s)
+                if self._terminated_at is not None and time.monotonic() - self._terminated_at > GRACE_S:
+                    log.warning("job %s did not stop %.0f s after SIGTERM; killing it", job_id, GRACE_S)
                     proc.kill()
                 self._cond.wait(POLL_S)
         with self._cond:

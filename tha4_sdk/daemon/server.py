@@ -92,10 +92,14 @@ class Daemon:
         router, pub = ctx.socket(zmq.ROUTER), ctx.socket(zmq.PUB)
         try:
             self._bind(router, pub)
-            self.outbox = Outbox(ctx, router, pub)
-            self.jobs = JobManager(JobStore(self.config.state_dir / "jobs.sqlite"), self.config.state_dir / "jobs",
-                                   self.outbox.publish_event)
-            self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op")
+        except BaseException:
+            _close(ctx, auth, router, pub)
+            raise
+        self.outbox = Outbox(ctx, router, pub)
+        self.jobs = JobManager(JobStore(self.config.state_dir / "jobs.sqlite"), self.config.state_dir / "jobs",
+                               self.outbox.publish_event)
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op")
+        try:
             self.jobs.start()
             log.info("tha4 daemon listening: control tcp://%s:%d, frames tcp://%s:%d",
                      self.config.host, self.control_port, self.config.host, self.frame_port)
@@ -103,7 +107,9 @@ class Daemon:
                 on_ready(self)
             self._serve(router)
         finally:
-            self._shutdown(ctx, auth, router, pub)
+            self._shutdown()
+            _close(ctx, auth, router, pub)
+            log.info("tha4 daemon stopped")
 
     def stop(self) -> None:
         self._stop.set()
@@ -147,26 +153,18 @@ class Daemon:
                 self._heartbeat()
                 next_beat = time.monotonic() + self.config.heartbeat_s
 
-    def _shutdown(self, ctx: zmq.Context, auth: Any, router: zmq.Socket, pub: zmq.Socket) -> None:
+    def _shutdown(self) -> None:
+        """Stop taking work, checkpoint a running job, close the sessions, send what is left."""
         self._stop.set()
-        if hasattr(self, "_pool"):
-            self._pool.shutdown(wait=True, cancel_futures=True)
-        if hasattr(self, "jobs"):
-            self.jobs.stop()
-            self.jobs.store.close()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.jobs.stop()
+        self.jobs.store.close()
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
             session.close()
-        if hasattr(self, "outbox"):
-            self.outbox.drain()
-            self.outbox.close()
-        router.close(linger=500)  # lets the reply to `shutdown` leave
-        pub.close(linger=0)
-        if auth is not None:
-            auth.stop()
-        ctx.term()
-        log.info("tha4 daemon stopped")
+        self.outbox.drain()
+        self.outbox.close()
 
     def _heartbeat(self) -> None:
         with self._lock:
@@ -391,6 +389,14 @@ class Daemon:
         log.info("shutdown requested")
         self.stop()
         return {}
+
+
+def _close(ctx: zmq.Context, auth: Any, router: zmq.Socket, pub: zmq.Socket) -> None:
+    router.close(linger=500)  # lets the reply to `shutdown` leave
+    pub.close(linger=0)
+    if auth is not None:
+        auth.stop()
+    ctx.term()
 
 
 def _bound_port(sock: zmq.Socket) -> int:

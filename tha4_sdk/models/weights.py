@@ -5,7 +5,7 @@ from __future__ import annotations
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -27,8 +27,10 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path}: refused to load: the file holds more than plain tensors (weights_only=True rejected it: "
             f"{str(e).splitlines()[0]}). Only load weight files from sources you trust."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise WeightFileError(f"{path}: not a readable PyTorch weight file ({str(e).splitlines()[0]})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, IndexError, KeyError, ValueError) as e:
+        # arbitrary bytes make the weights-only unpickler fail in many ways (e.g. IndexError on an empty stack)
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise WeightFileError(f"{path}: not a readable PyTorch weight file ({detail})") from None
     if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise WeightFileError(f"{path}: expected a state dict of tensors, got {type(sd).__name__}")
     return dict(sd)
@@ -59,7 +61,24 @@ def check_state_dict(module: nn.Module, sd: Mapping[str, torch.Tensor], source: 
 
 def load_weights(module: nn.Module, path: str | Path) -> nn.Module:
     """Load ``path`` into ``module`` strictly; the module is left untouched when anything is wrong."""
-    sd = read_state_dict(path)
-    check_state_dict(module, sd, str(path))
-    module.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True)
+    load_weights_together([(module, path)])
     return module
+
+
+def load_weights_together(pairs: Sequence[tuple[nn.Module, str | Path]], *, assign: bool = False) -> None:
+    """Load several files into several modules, all or nothing: every file is read and checked first.
+
+    A missing file is reported together with the other missing ones. ``assign=True`` adopts the file's
+    tensors instead of copying them (for modules built on the ``meta`` device).
+    """
+    missing = [str(path) for _, path in pairs if not Path(path).is_file()]
+    if missing:
+        raise WeightFileError(f"{missing[0]}: weight file not found" if len(missing) == 1
+                              else f"weight files not found: {', '.join(missing)}")
+    checked = []
+    for module, path in pairs:
+        sd = read_state_dict(path)
+        check_state_dict(module, sd, str(path))
+        checked.append((module, sd))
+    for module, sd in checked:
+        module.load_state_dict({k: v.to(torch.float32) for k, v in sd.items()}, strict=True, assign=assign)

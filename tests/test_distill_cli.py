@@ -1,0 +1,215 @@
+"""`tha4 distill` end to end in real subprocesses: package output, kill -9 / SIGTERM resume, validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+
+from tha4_sdk import plugins
+from tha4_sdk.cli import main as tha4_main
+from tha4_sdk.character import load_character
+from tha4_sdk.distill.cli import EXIT_STOPPED, distill_command, distill_eval_command
+from tha4_sdk.models.weights import read_state_dict
+from tha4_sdk.pose import Pose
+from tha4_sdk.render.base import open_renderer
+
+#: a tiny but complete job: 4 face + 2 body examples, one at a time, a checkpoint after every example
+SMALL = ["--face-examples", "4", "--body-examples", "2", "--batch-size", "1", "--checkpoint-every", "1",
+         "--sample-every", "2", "--eval-poses", "1", "--progress-json"]
+
+
+def job_args(lambda_00: Path, out: Path, *extra: str) -> list[str]:
+    return [str(lambda_00 / "character.png"), "--face-mask", str(lambda_00 / "face_mask.png"),
+            "--teacher", f"student:{lambda_00}", "-o", str(out), *SMALL, *extra]
+
+
+def start(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "tha4_sdk.distill", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def records_until(proc: subprocess.Popen[str], **match: Any) -> list[dict[str, Any]]:
+    """Read JSON lines until one has all the ``match`` fields (or the process ends)."""
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(json.loads(line))
+        if all(seen[-1].get(k) == v for k, v in match.items()):
+            break
+    return seen
+
+
+def finish(proc: subprocess.Popen[str]) -> tuple[int, list[dict[str, Any]], str]:
+    out, err = proc.communicate(timeout=600)
+    return proc.returncode, [json.loads(line) for line in out.splitlines()], err
+
+
+@pytest.fixture(scope="module")
+def finished(lambda_00: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, Any]]]:
+    """An uninterrupted run (the reference for the resume test)."""
+    out = tmp_path_factory.mktemp("job") / "straight"
+    code, records, err = finish(start(job_args(lambda_00, out)))
+    assert code == 0, err
+    return out, records
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return {f"{net}.{k}": v for net in ("face_morpher", "body_morpher")
+            for k, v in read_state_dict(out / f"{net}.pt").items()}
+
+
+def test_output_is_a_package_the_student_renderer_loads(finished: tuple[Path, list[dict[str, Any]]],
+                                                        lambda_00: Path) -> None:
+    out, records = finished
+    events = [r["event"] for r in records]
+    assert events[0] == "start" and events[-1] == "done" and "progress" in events
+    assert records[-1]["output"] == str(out)
+    assert {r["phase"] for r in records if r["event"] == "checkpoint"} == {"face", "body"}
+    assert all(set(r) >= {"phase", "examples", "total", "loss", "examples_per_s", "eta_s"}
+               for r in records if r["event"] == "progress")
+    assert sorted(p.name for p in (out / "distill" / "samples").iterdir()) == [
+        "body_0000000002.png", "face_0000000002.png", "face_0000000004.png"]
+    official = yaml.safe_load((out / "character_model.yaml").read_text())
+    assert official == {"character_image_file_name": "character.png", "face_morpher_file_name": "face_morpher.pt",
+                        "body_morpher_file_name": "body_morpher.pt"}
+    for source in (out, out / "character_model.yaml"):
+        character = load_character(source)
+        assert character.has_student
+        with open_renderer("student", character, device="cpu") as session:
+            frame = session.render(Pose.rest().with_values(mouth_aaa=1.0, head_x=0.5))[0]
+        assert frame.rgba.shape == (512, 512, 4) and frame.rgba[..., 3].max() == 255
+    assert np.array_equal(np.asarray(Image.open(out / "character.png")),
+                          np.asarray(Image.open(lambda_00 / "character.png")))
+    assert np.array_equal(load_character(out).face_mask(), load_character(lambda_00).face_mask())
+    report = json.loads((out / "distill" / "report.json").read_text())
+    assert report["psnr"] == records[-1]["psnr"] and set(report["history"]) == {"face", "body"}
+
+
+@pytest.mark.slow
+def test_resume_after_kill_9_and_sigterm_is_bitwise_identical(finished: tuple[Path, list[dict[str, Any]]],
+                                                               lambda_00: Path, tmp_path: Path) -> None:
+    reference, reference_records = finished
+    out = tmp_path / "interrupted"
+    proc = start(job_args(lambda_00, out))
+    records_until(proc, event="checkpoint", phase="face", examples=2)
+    proc.kill()  # SIGKILL in the middle of the face morpher
+    proc.wait()
+    assert (out / "distill" / "checkpoint.pt").is_file() and not (out / "character.yaml").exists()
+
+    proc = start(job_args(lambda_00, out, "--resume"))
+    seen = records_until(proc, event="checkpoint", phase="body", examples=1)
+    assert seen[0]["event"] == "start" and seen[0]["resumed"]["phase"] == "face"
+    assert seen[0]["resumed"]["examples"] >= 2
+    proc.send_signal(signal.SIGTERM)  # cancel as the daemon does
+    code, rest, _ = finish(proc)
+    assert code == EXIT_STOPPED
+    assert rest[-1]["event"] == "stopped" and rest[-1]["exit_code"] == EXIT_STOPPED
+    assert rest[-1]["checkpoint"] == str(out / "distill" / "checkpoint.pt")
+
+    code, last, err = finish(start(job_args(lambda_00, out, "--resume")))
+    assert code == 0, err
+    assert last[0]["resumed"]["phase"] == "body" and last[-1]["event"] == "done"
+    got, want = weights(out), weights(reference)
+    assert got.keys() == want.keys()
+    assert all(torch.equal(got[k], want[k]) for k in want), "resumed weights differ from the uninterrupted run"
+    assert last[-1]["psnr"] == reference_records[-1]["psnr"]
+
+    code, again, _ = finish(start(job_args(lambda_00, out, "--resume")))
+    assert code == 0 and [r["event"] for r in again] == ["done"]
+
+
+def test_distill_eval_matches_the_jobs_final_psnr(finished: tuple[Path, list[dict[str, Any]]],
+                                                  lambda_00: Path) -> None:
+    out, records = finished
+    result = CliRunner().invoke(distill_eval_command, [str(out), "--teacher", f"student:{lambda_00}", "--poses", "1",
+                                                       "--json", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["psnr"] == records[-1]["psnr"]  # same held-out pose, same numbers
+    same = CliRunner().invoke(distill_eval_command, [str(lambda_00), "--teacher", f"student:{lambda_00}",
+                                                     "--poses", "1", "--device", "cpu"])
+    assert same.exit_code == 0 and same.output.count("inf dB") == 3, same.output
+
+
+def run_cli(args: list[str]) -> tuple[int, str, list[dict[str, Any]]]:
+    result = CliRunner().invoke(distill_command, args)
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return result.exit_code, result.stderr, lines
+
+
+def test_bad_inputs_get_clear_errors(lambda_00: Path, tmp_path: Path) -> None:
+    small = tmp_path / "small.png"
+    Image.new("RGBA", (256, 256)).save(small)
+    code, err, lines = run_cli(job_args(lambda_00, tmp_path / "o1")[:0] + [
+        str(small), "--face-mask", str(lambda_00 / "face_mask.png"), "--teacher", f"student:{lambda_00}",
+        "-o", str(tmp_path / "o1"), "--progress-json"])
+    assert code == 1 and "256×256; THA4 needs 512×512" in err
+    assert lines[-1]["event"] == "error" and "512×512" in lines[-1]["message"]
+
+    grey = tmp_path / "grey.png"
+    Image.new("RGB", (512, 512), (128, 128, 128)).save(grey)
+    args = job_args(lambda_00, tmp_path / "o2")
+    args[2] = str(grey)
+    code, err, _ = run_cli(args)
+    assert code == 1 and "black (0) and white (255)" in err
+
+    args = job_args(lambda_00, tmp_path / "o3")
+    args[4] = "teacher-from-nowhere"
+    code, err, _ = run_cli(args)
+    assert code == 1 and "unknown teacher" in err
+
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    code, err, _ = run_cli(job_args(lambda_00, tmp_path / "busy"))
+    assert code == 1 and "not an empty folder" in err
+    assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
+
+
+def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any]]], lambda_00: Path) -> None:
+    out, _ = finished
+    code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--seed", "1"))
+    assert code == 1 and "seed was 0 when the run started and is 1 now" in err
+    code, err, _ = run_cli(job_args(lambda_00, out))
+    assert code == 1 and "pass --resume" in err
+
+
+def test_commands_are_plugins_and_python_m_works() -> None:
+    assert {"distill", "distill-eval"} <= {c.name for c in plugins.cli_commands()}
+    listing = CliRunner().invoke(tha4_main, ["--help"])
+    assert "distill-eval" in listing.output
+    help_text = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", "--help"], capture_output=True, text=True,
+                               env={**os.environ, "COLUMNS": "200"})
+    assert help_text.returncode == 0 and "--progress-json" in help_text.stdout and "--resume" in help_text.stdout
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_one(lambda_00: Path, tmp_path: Path) -> None:
+    """torch.distributed (gloo on CPU, as nccl on GPUs): two processes with half a batch each ≈ one process."""
+    args = ["--face-examples", "4", "--body-examples", "2", "--batch-size", "2", "--eval-poses", "1",
+            "--sample-every", "0", "--progress-json"]
+    common = [str(lambda_00 / "character.png"), "--face-mask", str(lambda_00 / "face_mask.png"),
+              "--teacher", f"student:{lambda_00}", *args]
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
+                          "29517", "-m", "tha4_sdk.distill", *common, "-o", str(tmp_path / "two")],
+                         capture_output=True, text=True, timeout=600)
+    assert two.returncode == 0, two.stderr[-2000:]
+    records = [json.loads(line) for line in two.stdout.splitlines() if line.startswith("{")]
+    assert [r["event"] for r in records].count("start") == 1, "only rank 0 reports"
+    assert records[0]["world_size"] == 2 and records[-1]["event"] == "done"
+    one = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", *common, "-o", str(tmp_path / "one")],
+                         capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stderr[-2000:]
+    a, b = weights(tmp_path / "two"), weights(tmp_path / "one")
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("face"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-3) for k in a)  # Adam amplifies rounding of tiny gradients

@@ -1,0 +1,152 @@
+"""``tha4 distill`` (also ``python -m tha4_sdk.distill``) and ``tha4 distill-eval``.
+
+Exit codes of ``tha4 distill``: 0 done; 1 bad input or failure (message on stderr, and an ``error``
+record with --progress-json); 2 bad command line; 75 stopped by SIGTERM or Ctrl-C after writing a
+checkpoint (continue with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from tha4_sdk.character import CharacterError, load_character
+from tha4_sdk.device import resolve_device
+from tha4_sdk.distill.checkpoint import CheckpointError
+from tha4_sdk.distill.evaluate import student_psnr
+from tha4_sdk.distill.poses import fixed_poses, load_pose_file
+from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.run import EVAL_SEED, DistillConfig, DistillError, distill
+from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES
+from tha4_sdk.distill.teacher import open_teacher
+from tha4_sdk.distill.trainer import PRECISIONS, StopFlag, Stopped
+from tha4_sdk.hookspecs import hookimpl
+from tha4_sdk.models.student.poser import StudentPoser
+from tha4_sdk.models.weights import WeightFileError
+from tha4_sdk.pose import PoseError
+
+EXIT_STOPPED = 75
+INPUT_ERRORS = (CharacterError, PoseError, DistillError, CheckpointError, WeightFileError)
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _fail(progress: Progress, message: str) -> None:
+    progress.event("error", message=message)
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.command("distill")
+@click.argument("image", type=FILE)
+@click.option("--face-mask", type=FILE, required=True, help="512×512 RGB black/white mask of the eyes and mouth.")
+@click.option("--teacher", required=True, metavar="tha4|student:DIR",
+              help="The five-network THA4 teacher, or an existing student character folder.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="New folder for the character package (the job's checkpoint lives in OUTPUT/distill/).")
+@click.option("--examples", type=click.IntRange(min=2), default=OFFICIAL_EXAMPLES, show_default=True,
+              help="Training examples for both networks, split 2:3 face:body; schedules scale to it.")
+@click.option("--face-examples", type=click.IntRange(min=1), help="Override the face morpher's share.")
+@click.option("--body-examples", type=click.IntRange(min=1), help="Override the body morpher's share.")
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT's checkpoint (starts afresh if there is none).")
+@click.option("--progress-json", is_flag=True, help="One JSON object per line on stdout instead of a progress bar.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--poses", "pose_file", type=FILE, help="Train on the poses of an N×45 .npy file instead of sampling.")
+@click.option("--checkpoint-every", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Examples between checkpoints.")
+@click.option("--sample-every", type=click.IntRange(min=0), default=10_000, show_default=True,
+              help="Examples between teacher|student sample sheets (0: none).")
+@click.option("--eval-every", type=click.IntRange(min=0), default=100_000, show_default=True,
+              help="Examples between PSNR evaluations (0: only at the end of each network).")
+@click.option("--eval-poses", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Held-out poses for PSNR during and after training.")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+              help="auto: tf32 on CUDA, fp32 on CPU; bf16: autocast.")
+@click.option("--teacher-cache-mb", type=click.IntRange(min=0), default=1024, show_default=True,
+              help="Memory for teacher outputs of repeated poses (evaluation poses, a --poses file).")
+@click.option("--name", help="Character name (default: the image file name).")
+@click.option("--attribution", default="", help="Credit line stored in character.yaml.")
+@click.option("--license", "license_", default="", help="Licence stored in character.yaml.")
+def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, resume: bool, progress_json: bool,
+                    license_: str, **options: Any) -> None:
+    """Train a real-time student for the character in IMAGE (512×512 RGBA) from a teacher.
+
+    \b
+    Example:
+      tha4 distill character.png --face-mask face_mask.png --teacher tha4 -o my_character
+    """
+    progress = Progress(json_lines=progress_json)
+    stop = StopFlag()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.request()
+        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    config = DistillConfig(image=image, face_mask=face_mask, teacher=teacher, output=output, license=license_,
+                           **options)
+    try:
+        distill(config, resume=resume, progress=progress, stop=stop)
+    except Stopped as e:
+        progress.event("stopped", f"stopped; checkpoint {e.path}; continue with --resume",
+                       checkpoint=None if e.path is None else str(e.path), exit_code=EXIT_STOPPED)
+        sys.exit(EXIT_STOPPED)
+    except INPUT_ERRORS as e:
+        _fail(progress, str(e))
+    except (ValueError, RuntimeError) as e:
+        _fail(progress, f"{type(e).__name__}: {e}")
+
+
+@click.command("distill-eval")
+@click.argument("character", type=click.Path(exists=True, path_type=Path))
+@click.option("--teacher", required=True, metavar="tha4|student:DIR")
+@click.option("--poses", "num_poses", type=click.IntRange(min=1), default=1000, show_default=True,
+              help="Number of held-out poses (the paper uses 1000).")
+@click.option("--pose-file", type=FILE, help="Evaluate on the poses of an N×45 .npy file instead.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def distill_eval_command(character: Path, teacher: str, num_poses: int, pose_file: Path | None, batch_size: int,
+                         device: str, as_json: bool) -> None:
+    """PSNR of CHARACTER's student against a teacher over fixed held-out poses.
+
+    \b
+    Reports face (face patch vs the teacher's face crop), body (body morpher on the teacher's
+    face-morphed image) and full (the student end to end), in dB, data range [-1, 1].
+    Example:
+      tha4 distill-eval my_character --teacher tha4 --poses 1000
+    """
+    try:
+        char = load_character(character)
+        if not char.has_student:
+            raise CharacterError(f"{character}: no student weights to evaluate")
+        poses = load_pose_file(pose_file) if pose_file else fixed_poses(num_poses, EVAL_SEED)
+        dev = resolve_device(device)
+        image = char.image_tensor()
+        assert char.face_morpher_path and char.body_morpher_path
+        poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)
+        scores = student_psnr(poser, image, open_teacher(teacher, image, dev), poses, batch_size, dev)
+    except INPUT_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        click.echo(json.dumps({"character": str(character), "teacher": teacher, "poses": len(poses), "psnr": scores}))
+    else:
+        click.echo(f"{char.name} vs {teacher} over {len(poses)} poses: "
+                   + ", ".join(f"{k} {v:.2f} dB" for k, v in scores.items()))
+
+
+@hookimpl
+def tha4_cli_commands() -> list[click.Command]:
+    return [distill_command, distill_eval_command]
+
+
+def main() -> None:
+    """``python -m tha4_sdk.distill`` (the same options as ``tha4 distill``)."""
+    distill_command(prog_name="python -m tha4_sdk.distill")

@@ -1,0 +1,70 @@
+"""Progress reporting for people (a tqdm bar on stderr) or programs (JSON lines on stdout).
+
+With ``json_lines`` every event is one JSON object on its own stdout line (schema in
+docs/distillation.md, "Progress records"); ``progress`` records are sent at most once per
+``min_interval`` seconds, every other event at once. Without it, a tqdm bar shows examples/s and
+the ETA and notable events are printed above the bar.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+from tqdm import tqdm
+
+
+class Progress:
+    def __init__(self, json_lines: bool = False, *, stream: TextIO | None = None, min_interval: float = 1.0,
+                 enabled: bool = True) -> None:
+        self.json_lines = json_lines
+        self.stream = stream or sys.stdout
+        self.min_interval = min_interval
+        self.enabled = enabled
+        self._bar: tqdm | None = None
+        self._last_sent = 0.0
+        self._phase = ""
+        self._total = 0
+        self._start_examples = 0
+        self._start_time = 0.0
+
+    def event(self, event: str, text: str | None = None, **fields: Any) -> None:
+        """Report an event; ``text`` is what a person sees (JSON consumers get the fields)."""
+        if not self.enabled:
+            return
+        if self.json_lines:
+            self.stream.write(json.dumps({"event": event, "t": round(time.time(), 3), **fields}) + "\n")
+            self.stream.flush()
+        elif text:
+            (self._bar.write if self._bar is not None else tqdm.write)(text, file=sys.stderr)
+
+    def start_phase(self, phase: str, total: int, examples: int) -> None:
+        self._phase, self._total, self._start_examples = phase, total, examples
+        self._start_time = time.perf_counter()
+        self.event("phase", f"{phase} morpher: {examples:,} of {total:,} examples done",
+                   phase=phase, examples=examples, total=total)
+        if self.enabled and not self.json_lines:
+            self._bar = tqdm(total=total, initial=examples, desc=f"{phase} morpher", unit="ex", unit_scale=True,
+                             dynamic_ncols=True, file=sys.stderr)
+
+    def advance(self, examples: int, loss: float) -> None:
+        """Report that ``examples`` examples of the current phase are done; ``loss`` is the latest batch's."""
+        if self._bar is not None:
+            self._bar.update(examples - self._bar.n)
+            self._bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        now = time.perf_counter()
+        if not self.json_lines or (now - self._last_sent < self.min_interval and examples < self._total):
+            return
+        self._last_sent = now
+        elapsed = now - self._start_time
+        rate = (examples - self._start_examples) / elapsed if elapsed > 0 else 0.0
+        eta = (self._total - examples) / rate if rate > 0 else None
+        self.event("progress", phase=self._phase, examples=examples, total=self._total, loss=loss,
+                   examples_per_s=round(rate, 3), eta_s=None if eta is None else round(eta, 1))
+
+    def end_phase(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

@@ -1,0 +1,206 @@
+"""A whole distillation job: validate inputs, train the face then the body morpher, write the package.
+
+The output folder becomes a character package (character.yaml, character_model.yaml,
+character.png, face_mask.png, face_morpher.pt, body_morpher.pt) that the student renderer loads;
+the job's own files live in its ``distill/`` subfolder: ``checkpoint.pt`` (the only state a resume
+needs), ``samples/`` (teacher | student sheets) and ``report.json`` (loss and PSNR history, final
+PSNR).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from tha4_sdk.character import load_face_mask, load_image_rgba, write_character
+from tha4_sdk.device import resolve_device
+from tha4_sdk.distill.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
+from tha4_sdk.distill.distributed import init_world
+from tha4_sdk.distill.evaluate import student_psnr
+from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
+from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
+from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
+from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
+from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.image import rgba8_to_tensor
+from tha4_sdk.models.student.poser import StudentPoser
+
+CHECKPOINT_FORMAT = 1
+#: evaluation poses are ``fixed_poses(n, EVAL_SEED)``: the same for every run, never trained on
+EVAL_SEED = 20231129
+SAMPLE_POSES = 4
+WORK_DIR = "distill"
+FILES = {"image": "character.png", "face_mask": "face_mask.png", "face": "face_morpher.pt", "body": "body_morpher.pt"}
+
+
+class DistillError(ValueError):
+    """A distillation request that cannot go ahead (the message says what to do)."""
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    image: Path
+    face_mask: Path
+    teacher: str
+    output: Path
+    examples: int = OFFICIAL_EXAMPLES
+    face_examples: int | None = None
+    body_examples: int | None = None
+    batch_size: int = 8
+    seed: int = 0
+    pose_file: Path | None = None
+    checkpoint_every: int = 10_000
+    sample_every: int = 10_000
+    eval_every: int = 100_000
+    eval_poses: int = 100
+    precision: str = "auto"
+    device: str = "auto"
+    teacher_cache_mb: int = 1024
+    name: str | None = None
+    attribution: str = ""
+    license: str = ""
+
+    def budgets(self) -> tuple[int, int]:
+        """(face, body) examples: ``examples`` split 2 : 3 as officially (1M : 1.5M), unless set one by one."""
+        face, body = split_budget(self.examples)
+        return self.face_examples or face, self.body_examples or body
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed run must share with the run that wrote the checkpoint."""
+        face, body = self.budgets()
+        return {"image_sha256": _sha256(self.image), "face_mask_sha256": _sha256(self.face_mask),
+                "pose_file_sha256": _sha256(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
+                "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
+                "eval_poses": self.eval_poses}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _phase_seeds(seed: int, phase: int) -> tuple[int, int]:
+    """Independent (weight init, pose sampler) seeds for phase 0 (face) or 1 (body)."""
+    init, sampler = np.random.SeedSequence([seed, phase]).generate_state(2)
+    return int(init), int(sampler)
+
+
+def _open_output(config: DistillConfig, resume: bool, identity: dict[str, Any]) -> dict[str, Any] | None:
+    """The checkpoint to continue from (None: start afresh), after checking the output folder."""
+    out, path = config.output, config.output / WORK_DIR / "checkpoint.pt"
+    if path.is_file():
+        if not resume:
+            raise DistillError(f"{out} holds a distillation already; pass --resume to continue it "
+                               "or choose another output folder")
+        state = load_checkpoint(path)
+        if state.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(f"{path}: checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
+        for key, value in identity.items():
+            if state["identity"].get(key) != value:
+                raise DistillError(f"cannot resume {out}: {key} was {state['identity'].get(key)!r} when the run "
+                                   f"started and is {value!r} now")
+        return state
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DistillError(f"{out} exists and is not an empty folder; choose a new output folder")
+    return None
+
+
+def distill(config: DistillConfig, *, resume: bool = False, progress: Progress | None = None,
+            stop: StopFlag | None = None) -> Path:
+    """Run (or continue) a distillation job; return the character package folder.
+
+    Raises `tha4_sdk.distill.trainer.Stopped` after checkpointing when ``stop`` is requested.
+    """
+    progress = progress or Progress()
+    stop = stop or StopFlag()
+    rgba = load_image_rgba(config.image)
+    mask = load_face_mask(config.face_mask)
+    pool = load_pose_file(config.pose_file) if config.pose_file else None
+    identity = config.identity()
+    state = _open_output(config, resume, identity)
+    out, work = config.output, config.output / WORK_DIR
+    if state is not None and state["phase"] == "done":
+        progress.event("done", f"already done: {out}", output=str(out), psnr=state["psnr"])
+        return out
+    device = resolve_device(config.device)
+    world, device = init_world(device)
+    if not world.is_main:
+        progress = Progress(enabled=False)
+    precision = resolve_precision(config.precision, device)
+    image = rgba8_to_tensor(rgba)
+    teacher = open_teacher(config.teacher, image, device)
+    cached = CachedTeacher(teacher, config.teacher_cache_mb * 2**20)
+    train_teacher: Teacher = cached if pool is not None else teacher
+    eval_poses = fixed_poses(max(config.eval_poses, SAMPLE_POSES), EVAL_SEED)
+    resumed = None if state is None else {"phase": state["phase"],
+                                          "examples": state["train"]["examples"] if state["train"] else 0}
+    if state is None:
+        state = {"format": CHECKPOINT_FORMAT, "identity": identity, "phase": "face", "weights": {}, "train": None,
+                 "history": {}}
+    face_n, body_n = config.budgets()
+    progress.event("start", f"distilling {config.image} from teacher {teacher.name} into {out} "
+                   f"({face_n:,} face + {body_n:,} body examples, {device}, {precision})",
+                   output=str(out), teacher=teacher.name, face_examples=face_n, body_examples=body_n,
+                   device=str(device), precision=precision, world_size=world.size, resumed=resumed)
+
+    def save(train_state: dict[str, Any] | None) -> Path:
+        state["train"] = train_state
+        return save_checkpoint(work / "checkpoint.pt", state)
+
+    phases: list[tuple[int, Task, Task, int]] = [
+        (0, FaceTask(train_teacher, mask, device), FaceTask(cached, mask, device), face_n),
+        (1, BodyTask(train_teacher), BodyTask(cached), body_n),
+    ]
+    for index, task, eval_task, examples in phases:
+        if task.name in state["weights"]:
+            continue
+        init_seed, sampler_seed = _phase_seeds(config.seed, index)
+        settings = TrainSettings(examples=examples, batch_size=config.batch_size,
+                                 checkpoint_every=config.checkpoint_every, sample_every=config.sample_every,
+                                 eval_every=config.eval_every, eval_batch_size=config.batch_size, precision=precision)
+        trainer = Trainer(task, eval_task, PoseSampler(sampler_seed, pool), settings, seed=init_seed, device=device,
+                          eval_poses=eval_poses[:config.eval_poses], sample_poses=eval_poses[:SAMPLE_POSES],
+                          samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world)
+        module = trainer.run(state["train"])
+        state["weights"][task.name] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+        state["history"][task.name] = trainer.history
+        state["phase"] = "body" if index == 0 else "package"
+        if world.is_main:
+            save(None)
+    if not world.is_main:
+        return out
+    poser = StudentPoser()
+    poser.face_morpher.load_state_dict(state["weights"]["face"])
+    poser.body_morpher.load_state_dict(state["weights"]["body"])
+    poser.to(device).eval().requires_grad_(False)
+    scores = student_psnr(poser, image, cached, eval_poses[:config.eval_poses], config.batch_size, device)
+    _write_package(config, rgba, mask, state["weights"])
+    state.update(phase="done", psnr=scores, weights={})
+    atomic_write(work / "report.json", lambda f: f.write(json.dumps(
+        {"identity": identity, "psnr": scores, "eval_poses": config.eval_poses, "history": state["history"]},
+        indent=1).encode()))
+    save(None)
+    progress.event("done", f"done: {out} (PSNR vs teacher over {config.eval_poses} poses: face "
+                   f"{scores['face']:.2f} dB, body {scores['body']:.2f} dB, full {scores['full']:.2f} dB)",
+                   output=str(out), psnr=scores)
+    return out
+
+
+def _write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
+                   weights: dict[str, dict[str, torch.Tensor]]) -> None:
+    out = config.output
+    atomic_write(out / FILES["image"], lambda f: Image.fromarray(rgba, "RGBA").save(f, format="PNG"))
+    mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)
+    atomic_write(out / FILES["face_mask"], lambda f: Image.fromarray(mask_rgb, "RGB").save(f, format="PNG"))
+    for key in ("face", "body"):
+        atomic_write(out / FILES[key], lambda f, sd=weights[key]: torch.save(sd, f))
+    write_character(out, name=config.name or Path(config.image).stem, image=FILES["image"],
+                    face_mask=FILES["face_mask"], face_morpher=FILES["face"], body_morpher=FILES["body"],
+                    attribution=config.attribution, license=config.license)

@@ -1,0 +1,166 @@
+"""The teacher interface for distillation, its adapters, and a bounded cache of teacher outputs.
+
+A teacher answers two batched questions about one character image:
+
+* `Teacher.face_targets` — the face morpher's target: the 128×128 crop (rows 80:208, cols 192:320)
+  of the teacher's face-morphed image;
+* `Teacher.body_targets` — the body morpher's targets (`BodyTargets`): the posed image, its alpha,
+  direct colour, warped image and appearance flow (grid change), plus the face-morphed full image
+  that the student body morpher gets as its input during training (as in the official recipe).
+
+Adapters: `StudentTeacher` (``student:DIR``, an existing student as the teacher) and the THA4
+five-network teacher (``tha4``). `open_teacher` parses the ``--teacher`` value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+
+from tha4_sdk.character import CharacterError, load_character
+from tha4_sdk.models.student.poser import FACE_POSE_SIZE, StudentPoser, crop_face, paste_face
+
+
+@dataclass(frozen=True)
+class BodyTargets:
+    """What the body morpher learns from, for N poses (all N×C×512×512, the image convention)."""
+
+    posed: torch.Tensor         # C=4: the final (blended) image
+    alpha: torch.Tensor         # C=1: how much of the direct colour the blend takes
+    direct: torch.Tensor        # C=4: direct colour
+    warped: torch.Tensor        # C=4: the input warped by the appearance flow
+    grid_change: torch.Tensor   # C=2: appearance flow (offsets of the identity sampling grid)
+    face_morphed: torch.Tensor  # C=4: the face-morphed full image (the body morpher's input)
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The six tensors in field order (``BodyTargets(*t.tensors())`` rebuilds it)."""
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "BodyTargets":
+        """Apply ``fn`` to every tensor (e.g. ``lambda t: t.to(device)`` or a row slice)."""
+        return BodyTargets(*(fn(t) for t in self.tensors()))
+
+
+class Teacher(Protocol):
+    """Anything that can produce distillation targets for one character image."""
+
+    name: str
+
+    def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
+        """N×45 poses → N×4×128×128 face crops of the teacher's face-morphed image."""
+        ...
+
+    def body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        """N×45 poses → the body morpher's targets and input."""
+        ...
+
+
+class StudentTeacher:
+    """An existing student (character package with weights) used as the teacher.
+
+    Its outputs map one to one: face patch → face target; blended, alpha, colour change, warped
+    image, grid change → posed, alpha, direct, warped, grid_change; the image with the face patch
+    pasted in → face_morphed.
+    """
+
+    def __init__(self, folder: str | Path, image: torch.Tensor, device: torch.device) -> None:
+        character = load_character(folder)
+        if not character.has_student:
+            raise CharacterError(f"{folder}: --teacher student:DIR needs a character with student weights")
+        self.name = f"student:{character.name}"
+        self.poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path).to(device)
+        self.image = image.to(device).unsqueeze(0)
+        self.device = device
+
+    @torch.no_grad()
+    def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
+        return self.poser.face_morpher(poses.to(self.device)[:, :FACE_POSE_SIZE])
+
+    @torch.no_grad()
+    def body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        poses = poses.to(self.device)
+        face_morphed = paste_face(self.image, self.face_targets(poses))
+        blended, alpha, color, warped, grid = self.poser.body_morpher(face_morphed, poses)
+        return BodyTargets(blended, alpha, color, warped, grid, face_morphed)
+
+
+class THA4Teacher:
+    """The official five-network teacher (needs its weights; see `tha4 models`)."""
+
+    name = "tha4"
+
+    def __init__(self, image: torch.Tensor, device: torch.device) -> None:
+        try:
+            from tha4_sdk.render.teacher import TeacherPipeline  # type: ignore[attr-defined]
+        except ImportError:
+            raise CharacterError(
+                "--teacher tha4 needs the THA4 teacher (tha4_sdk.render.teacher), which this installation "
+                "does not have; use --teacher student:DIR"
+            ) from None
+        self.pipeline = TeacherPipeline(device=device)
+        self.image = image.to(device).unsqueeze(0)
+        self.device = device
+
+    @torch.no_grad()
+    def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
+        return crop_face(self.pipeline.face_morphed(self.image, poses.to(self.device)))
+
+    @torch.no_grad()
+    def body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        out = self.pipeline.outputs(self.image, poses.to(self.device))
+        return BodyTargets(posed=out[0], alpha=out[1], direct=out[4], warped=out[2], grid_change=out[3],
+                           face_morphed=out[5])
+
+
+def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
+    """``tha4`` → the five-network teacher; ``student:DIR`` → that character's student."""
+    if spec == "tha4":
+        return THA4Teacher(image, device)
+    kind, sep, folder = spec.partition(":")
+    if kind == "student" and sep and folder:
+        return StudentTeacher(folder, image, device)
+    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4' or 'student:DIR' (a character folder with weights)")
+
+
+class CachedTeacher:
+    """Remembers a teacher's outputs per pose until ``max_bytes`` are held (then computes the rest).
+
+    It pays where poses repeat: the fixed evaluation and sample poses, and a finite pose file
+    reused over many epochs. Entries are kept on the CPU; the first ones stay (no eviction), which
+    for a cyclic walk over a pose set beats evicting. Misses are computed in one batched call.
+    """
+
+    def __init__(self, teacher: Teacher, max_bytes: int) -> None:
+        self.teacher = teacher
+        self.name = teacher.name
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._face: dict[bytes, tuple[torch.Tensor, ...]] = {}
+        self._body: dict[bytes, tuple[torch.Tensor, ...]] = {}
+
+    def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
+        return self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))[0]
+
+    def body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        return BodyTargets(*self._cached(poses, self._body, lambda p: self.teacher.body_targets(p).tensors()))
+
+    def _cached(self, poses: torch.Tensor, table: dict[bytes, tuple[torch.Tensor, ...]],
+                compute: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+        keys = [p.cpu().numpy().tobytes() for p in poses]
+        missing = [i for i, k in enumerate(keys) if k not in table]
+        fresh: dict[bytes, tuple[torch.Tensor, ...]] = {}
+        if missing:
+            computed = compute(poses[missing])
+            for j, i in enumerate(missing):
+                entry = tuple(t[j:j + 1].cpu() for t in computed)
+                fresh[keys[i]] = entry
+                nbytes = sum(t.numel() * t.element_size() for t in entry)
+                if keys[i] not in table and self.bytes + nbytes <= self.max_bytes:
+                    table[keys[i]] = entry
+                    self.bytes += nbytes
+        rows = [fresh[k] if k in fresh else table[k] for k in keys]
+        return tuple(torch.cat([r[c] for r in rows]).to(poses.device) for c in range(len(rows[0])))

@@ -1,0 +1,36 @@
+"""How the teacher networks turn head outputs into images: colour blends (§0.2) and float32 warps (§0.1)."""
+
+from __future__ import annotations
+
+import torch
+
+from tha4_sdk.models.warp import warp
+
+
+def blend(alpha: torch.Tensor, color: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """``color·alpha + image·(1 − alpha)`` on all channels."""
+    return color * alpha + image * (1 - alpha)
+
+
+def rgb_blend(alpha: torch.Tensor, color: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """`blend` on RGB; the alpha channel is ``image``'s, unchanged."""
+    return torch.cat([blend(alpha, color[:, 0:3], image[:, 0:3]), image[:, 3:4]], dim=1)
+
+
+def warp32(image: torch.Tensor, grid_change: torch.Tensor) -> torch.Tensor:
+    """`warp` always in float32, also under fp16/bf16 autocast: a half-precision sampling grid would be
+    off by up to a quarter pixel at 512×512."""
+    with torch.autocast(device_type=image.device.type, enabled=False):
+        return warp(image.float(), grid_change.float())
+
+
+def direct_warp_merge(image: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+    """The U-Net networks' 7-channel output → ``[merged, alpha, warped, grid_change, direct]`` (§8, §9).
+
+    Channels 0–3 are the directly painted colour, 4–5 the grid change applied to ``image``, 6 the
+    (pre-sigmoid) alpha that mixes the two.
+    """
+    direct, grid = y[:, 0:4], y[:, 4:6]
+    alpha = torch.sigmoid(y[:, 6:7])
+    warped = warp32(image, grid)
+    return [blend(alpha, direct, warped), alpha, warped, grid, direct]

@@ -1,0 +1,160 @@
+"""The official teacher pipeline ("five-step poser", TEACHER_ARCHITECTURE §10) and its named outputs.
+
+``TeacherPoser()(image, pose)`` returns the official list of 33 tensors; `TeacherOutputs` gives each
+of them a name (field order = official index; see docs/teacher.md). The eyebrow decomposition does
+not depend on the pose: pass a cached ``decomposition`` (from `TeacherPoser.decompose`) to skip it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tha4_sdk.image import IMAGE_SIZE
+from tha4_sdk.models.teacher.body_morpher import HALF_SIZE, BodyMorpher
+from tha4_sdk.models.teacher.eyebrow_decomposer import EYEBROW_SIZE, EyebrowDecomposer
+from tha4_sdk.models.teacher.eyebrow_morphing_combiner import EyebrowMorphingCombiner
+from tha4_sdk.models.teacher.face_morpher import FACE_SIZE, FaceMorpher
+from tha4_sdk.models.teacher.upscaler import Upscaler
+from tha4_sdk.models.weights import load_weights_together
+from tha4_sdk.pose import EYEBROW_SLICE, FACE_SLICE, POSE_SIZE, ROTATION_SLICE
+
+#: the network names, which are also the official weight files' stems (``<name>.pt``)
+NETWORKS: tuple[str, ...] = ("eyebrow_decomposer", "eyebrow_morphing_combiner", "face_morpher", "body_morpher",
+                             "upscaler")
+FACE_TOP, FACE_LEFT = 32, 160     # the 192×192 face crop: rows 32..223, columns 160..351
+EYEBROW_IN_FACE = 32              # the 128×128 eyebrow crop sits at (32, 32) inside the face crop
+EYEBROW_TOP, EYEBROW_LEFT = FACE_TOP + EYEBROW_IN_FACE, FACE_LEFT + EYEBROW_IN_FACE  # rows 64..191, cols 192..319
+
+
+def weight_files(folder: str | Path) -> dict[str, Path]:
+    """``{network: folder/<network>.pt}`` for the five official files."""
+    return {name: Path(folder) / f"{name}.pt" for name in NETWORKS}
+
+
+@dataclass(frozen=True)
+class TeacherOutputs:
+    """The 33 official outputs by name, in official order (``astuple(o)[i]`` is official output ``i``).
+
+    Fields 0–4 are the full-resolution (512) body outputs a student body morpher distills from;
+    ``face_crop_image`` (11) is the face morpher's 192×192 output.
+    """
+
+    final_image: torch.Tensor                      # 0  upscaler merged (the rendered frame), 4×512×512
+    body_alpha: torch.Tensor                       # 1  upscaler alpha, 1×512×512
+    body_warped: torch.Tensor                      # 2  upscaler warped image, 4×512×512
+    body_grid_change: torch.Tensor                 # 3  upscaler grid change (appearance flow), 2×512×512
+    body_direct: torch.Tensor                      # 4  upscaler direct colour, 4×512×512
+    face_morphed_full: torch.Tensor                # 5  input image with the face crop pasted back, 4×512×512
+    half_body_image: torch.Tensor                  # 6  body morpher merged, 4×256×256
+    half_body_alpha: torch.Tensor                  # 7
+    half_body_warped: torch.Tensor                 # 8
+    half_body_grid_change: torch.Tensor            # 9
+    half_body_direct: torch.Tensor                 # 10
+    face_crop_image: torch.Tensor                  # 11 face morpher output, 4×192×192
+    face_eye_alpha: torch.Tensor                   # 12
+    face_eye_color: torch.Tensor                   # 13
+    face_iris_mouth_image: torch.Tensor            # 14
+    face_iris_mouth_alpha: torch.Tensor            # 15
+    face_iris_mouth_color: torch.Tensor            # 16
+    face_iris_mouth_warped: torch.Tensor           # 17
+    face_iris_mouth_grid_change: torch.Tensor      # 18
+    eyebrow_image: torch.Tensor                    # 19 combiner output with combine alpha, 4×128×128
+    eyebrow_combine_alpha: torch.Tensor            # 20
+    eyebrow_image_no_combine_alpha: torch.Tensor   # 21 what the pipeline pastes into the face crop
+    eyebrow_morphed_layer: torch.Tensor            # 22
+    eyebrow_morphed_alpha: torch.Tensor            # 23
+    eyebrow_morphed_color: torch.Tensor            # 24
+    eyebrow_warped_layer: torch.Tensor             # 25
+    eyebrow_grid_change: torch.Tensor              # 26
+    decomposed_eyebrow_layer: torch.Tensor         # 27 eyebrow decomposer outputs, 128×128
+    decomposed_eyebrow_alpha: torch.Tensor         # 28
+    decomposed_eyebrow_color: torch.Tensor         # 29
+    decomposed_background_layer: torch.Tensor      # 30
+    decomposed_background_alpha: torch.Tensor      # 31
+    decomposed_background_color: torch.Tensor      # 32
+
+    @classmethod
+    def from_list(cls, outputs: list[torch.Tensor]) -> "TeacherOutputs":
+        if len(outputs) != len(fields(cls)):
+            raise ValueError(f"the teacher has {len(fields(cls))} outputs, got {len(outputs)}")
+        return cls(*outputs)
+
+    def to_list(self) -> list[torch.Tensor]:
+        return list(astuple(self))
+
+    @classmethod
+    def index(cls, name: str) -> int:
+        """The official output index of a field."""
+        return [f.name for f in fields(cls)].index(name)
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+
+
+class TeacherPoser(nn.Module):
+    """The five teacher networks; ``forward(image, pose)`` returns the official 33 outputs.
+
+    ``image`` is N×4×512×512 (or 4×512×512), ``pose`` N×45 (or 45). One image with N poses renders the
+    image in N poses (the eyebrow decomposition runs once).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.eyebrow_decomposer = EyebrowDecomposer()
+        self.eyebrow_morphing_combiner = EyebrowMorphingCombiner()
+        self.face_morpher = FaceMorpher()
+        self.body_morpher = BodyMorpher()
+        self.upscaler = Upscaler()
+
+    @classmethod
+    def from_folder(cls, folder: str | Path) -> "TeacherPoser":
+        """Load the five official files from ``folder`` (all checked before any is used); eval, no grad."""
+        with torch.device("meta"):
+            poser = cls()
+        files = weight_files(folder)
+        load_weights_together([(getattr(poser, name), path) for name, path in files.items()], assign=True)
+        return poser.eval().requires_grad_(False)
+
+    def decompose(self, image: torch.Tensor) -> list[torch.Tensor]:
+        """Step 1, pose-independent: the eyebrow decomposer's six outputs for N×4×512×512 images."""
+        crop = image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
+        return self.eyebrow_decomposer(crop)
+
+    def forward(self, image: torch.Tensor, pose: torch.Tensor,
+                decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        if image.dim() == 3:
+            image = image.unsqueeze(0)
+        if pose.dim() == 1:
+            pose = pose.unsqueeze(0)
+        if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
+            raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
+                             f"{tuple(pose.shape)}")
+        n = pose.shape[0]
+        if image.shape[0] not in (1, n):
+            raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
+        d = self.decompose(image) if decomposition is None else decomposition
+        d = [x.expand(n, -1, -1, -1) for x in d]
+        image = image.expand(n, -1, -1, -1)
+
+        c = self.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
+        face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
+        face[:, :, EYEBROW_IN_FACE:EYEBROW_IN_FACE + EYEBROW_SIZE, EYEBROW_IN_FACE:EYEBROW_IN_FACE + EYEBROW_SIZE] = c[2]
+        m = self.face_morpher(face, pose[:, FACE_SLICE])
+        face_morphed_full = image.clone()
+        face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
+
+        rotation = pose[:, ROTATION_SLICE]
+        r = self.body_morpher(_resize(face_morphed_full, HALF_SIZE), rotation)
+        u = self.upscaler(face_morphed_full, _resize(r[0], IMAGE_SIZE), _resize(r[3], IMAGE_SIZE), rotation)
+        return u + [face_morphed_full] + r + m + c + d
+
+    def outputs(self, image: torch.Tensor, pose: torch.Tensor,
+                decomposition: list[torch.Tensor] | None = None) -> TeacherOutputs:
+        """`forward` with every output named."""
+        return TeacherOutputs.from_list(self(image, pose, decomposition))

@@ -1,0 +1,306 @@
+"""The fast student path: the official student networks re-arranged for speed, same six outputs.
+
+Every SIREN level is a per-pixel MLP whose first layer sees ``[features, x, y, pose]``. Rewritten as
+
+* pose terms: constant over the pixels → one bias per frame;
+* position terms: x varies along columns, y along rows → a column vector and a row vector, added;
+* upsampled features (levels 1, 2): the first layer is linear in them and bilinear weights sum to 1,
+  so the linear map runs at the previous level's (4× smaller) resolution, before the upsample;
+* the position terms of levels 1 and 2 are added there too (the upsample reproduces them exactly
+  except on the outermost rows and columns, which get a fixed correction), so the first layer is
+  one upsample into a buffer;
+* ω0 = 30 folded into the weights; pixels × channels (NHWC) layout, ``mm`` into reused buffers,
+  in-place bias add and ``sin_``;
+* on the CPU the pixels go through a whole level in tiles of a few thousand, so every intermediate
+  stays in cache, and the tiles are shared out to single-threaded workers (one per torch thread).
+
+All of it is exact up to float rounding. The face paste and the final warp are the official
+operations in float32. ``dtype`` float16/bfloat16 runs only the matmuls in that precision (the
+sines stay float32); on this CPU they are not faster, float16 is for CUDA.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tha4_sdk.character import Character
+from tha4_sdk.models.student.body_morpher import LEVELS, POSE_SIZE, compose_body_outputs
+from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE, FACE_SIZE
+from tha4_sdk.models.student.poser import StudentPoser, paste_face
+from tha4_sdk.models.student.siren import OMEGA_0
+from tha4_sdk.models.warp import identity_grid
+from tha4_sdk.render.base import RenderSession
+
+#: activation values per tile on the CPU (5.6 MiB of float32; 32 rows of every level of the student),
+#: the fastest of 1/4×…4× this on a 2-core Xeon (L2 2 MiB/core)
+CPU_TILE_VALUES = 16384 * 90
+
+
+def _matrix(conv: nn.Conv2d, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 1×1 conv as (in × out weight, bias), both multiplied by ``scale``."""
+    return (conv.weight[:, :, 0, 0] * scale).t().contiguous(), conv.bias * scale
+
+
+def _coords(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The position grid's x (per column) and y (per row) values, exactly as the networks see them."""
+    grid = identity_grid(1, size, size, device=torch.device("cpu"), dtype=torch.float32)[0]  # S × S × (x, y)
+    return grid[0, :, 0], grid[:, 0, 1]
+
+
+@dataclass
+class _Terms:
+    """A first sine layer's position, bias and pose terms at one resolution (everything but the features)."""
+
+    col: torch.Tensor  # S × C: x(j) · w_x
+    row: torch.Tensor  # S × C: y(i) · w_y + bias
+    pose_w: torch.Tensor  # P × C
+
+    @classmethod
+    def of(cls, w: torch.Tensor, b: torch.Tensor, features: int, size: int) -> "_Terms":
+        """Terms of the first layer (in × out weight ``w``, rows ``[features…, x, y, pose…]``) on an S×S grid."""
+        x, y = _coords(size)
+        return cls(x[:, None] * w[features], y[:, None] * w[features + 1] + b, w[features + 2:].contiguous())
+
+    def rows(self, pose: torch.Tensor) -> torch.Tensor:
+        """N × S × C: the per-row part for N poses (the pose term is constant over the pixels)."""
+        return (pose @ self.pose_w)[:, None, :] + self.row
+
+    def to(self, device: torch.device) -> "_Terms":
+        return _Terms(self.col.to(device), self.row.to(device), self.pose_w.to(device))
+
+
+@dataclass
+class _Level:
+    """One coordinate-MLP level: first sine layer, hidden sine layers, a final linear map.
+
+    The first layer's pre-activation is ``terms`` alone (face, body level 0) or the 2× bilinear upsample of
+    the previous level's output plus ``edges``: the previous level adds this level's terms at its own,
+    half resolution (exact in the interior: the upsampled coordinates equal the fine ones there), and
+    ``edges`` fixes the outermost rows and columns. The output is ``x @ out_w`` plus ``out_b`` (the head)
+    or the next level's ``out_terms``.
+    """
+
+    size: int
+    terms: _Terms | None
+    edges: tuple[torch.Tensor, torch.Tensor] | None  # (first/last row, first/last column) corrections, 2 × C each
+    hidden: list[tuple[torch.Tensor, torch.Tensor]]  # (in × out weight, bias), ω0 folded in
+    out_w: torch.Tensor
+    out_b: torch.Tensor | None = None
+    out_terms: _Terms | None = None
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> "_Level":
+        """Everything feeding the sines stays float32; the matmul weights take ``dtype``."""
+        return _Level(
+            size=self.size, terms=self.terms and self.terms.to(device),
+            edges=self.edges and (self.edges[0].to(device), self.edges[1].to(device)),
+            hidden=[(w.to(device, dtype), b.to(device)) for w, b in self.hidden],
+            out_w=self.out_w.to(device, dtype), out_b=None if self.out_b is None else self.out_b.to(device),
+            out_terms=self.out_terms and self.out_terms.to(device),
+        )
+
+
+def _edges(w: torch.Tensor, features: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """What upsampling the half-resolution position terms misses on the border rows and columns."""
+    (xf, yf), (xc, yc) = _coords(size), _coords(size // 2)
+    ends = [0, -1]
+    return (yf[ends] - yc[ends])[:, None] * w[features + 1], (xf[ends] - xc[ends])[:, None] * w[features]
+
+
+def _mm(x: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``out = x @ w`` in float32, the product itself computed in ``w.dtype``."""
+    if w.dtype == x.dtype:
+        return torch.mm(x, w, out=out)
+    return out.copy_(torch.mm(x.to(w.dtype), w))
+
+
+def _single_threaded_workers(count: int) -> ThreadPoolExecutor:
+    """``count`` worker threads whose torch ops each run on one thread: the tiles are the parallelism.
+
+    Independent tiles keep both cores busy without an OpenMP barrier per op, which matters when the
+    cores are shared with other processes.
+    """
+    saved = torch.get_num_threads()
+    started = threading.Barrier(count)
+    pool = ThreadPoolExecutor(count, thread_name_prefix="tha4-student", initializer=torch.set_num_threads,
+                              initargs=(1,))
+    list(pool.map(lambda _: started.wait(), range(count)))  # start every worker now
+    torch.set_num_threads(saved)  # the workers' setting also became the default of threads started later
+    return pool
+
+
+class _Runner:
+    """Evaluates levels tile by tile (on worker threads), reusing float32 scratch buffers."""
+
+    def __init__(self, tile_values: int, workers: int) -> None:
+        self.tile_values = tile_values  # 0: no tiles
+        self.workers = workers if tile_values else 1
+        self._pool = _single_threaded_workers(workers) if self.workers > 1 else None
+        self._local = threading.local()
+        self._outputs: dict[int, torch.Tensor] = {}
+
+    def _buffer(self, slot: int, numel: int, device: torch.device) -> torch.Tensor:
+        """A scratch buffer of this thread."""
+        scratch = self._local.__dict__.setdefault("scratch", {})
+        buf = scratch.get(slot)
+        if buf is None or buf.numel() < numel:
+            buf = scratch[slot] = torch.empty(numel, device=device)
+        return buf[:numel]
+
+    def run(self, level: _Level, pose: torch.Tensor, feat: torch.Tensor | None, *, keep: bool = True) -> torch.Tensor:
+        """The level's output for N poses: N × S × S × out float32 (NHWC); ``keep=False`` reuses a buffer."""
+        n, s = pose.shape[0], level.size
+        shape = (n, s, s, level.out_w.shape[1])
+        if keep:
+            out = torch.empty(shape, device=pose.device)
+        else:
+            buf = self._outputs.get(s)
+            if buf is None or buf.numel() < math.prod(shape):
+                buf = self._outputs[s] = torch.empty(math.prod(shape), device=pose.device)
+            out = buf[:math.prod(shape)].view(shape)
+        own_rows = level.terms.rows(pose) if level.terms else None
+        out_rows = level.out_terms.rows(pose) if level.out_terms else None
+        if not self.tile_values:  # the whole batch at once
+            frames, rows = n, s
+        else:  # bands of an even number of rows, at least two per worker
+            width = max(w.shape[0] for w, _ in level.hidden)
+            tiles = max(math.ceil(width * s * s / self.tile_values), 2 * self.workers)
+            frames, rows = 1, min(s, 2 * math.ceil(s / tiles / 2))
+
+        def tile(start: tuple[int, int]) -> None:
+            f0, r0 = start
+            f1, r1 = min(n, f0 + frames), min(s, r0 + rows)
+            band = slice(f0, f1), slice(r0, r1)
+            with torch.inference_mode():
+                x = self._first(level, own_rows[band] if own_rows is not None else None,
+                                feat[f0:f1] if feat is not None else None, r0, r1)
+                self._rest(level, x, out[band], out_rows[band] if out_rows is not None else None)
+
+        starts = [(f0, r0) for f0 in range(0, n, frames) for r0 in range(0, s, rows)]
+        if self._pool is None:
+            for start in starts:
+                tile(start)
+        else:
+            list(self._pool.map(tile, starts))
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def _first(self, level: _Level, rows: torch.Tensor | None, feat: torch.Tensor | None,
+               r0: int, r1: int) -> torch.Tensor:
+        """Pixels × C activations of the first sine layer for rows ``r0:r1`` of some frames."""
+        s, c = level.size, level.hidden[0][0].shape[0]
+        if feat is None:
+            assert rows is not None and level.terms is not None
+            pre = self._buffer(0, rows.shape[0] * (r1 - r0) * s * c, rows.device).view(-1, r1 - r0, s, c)
+            torch.add(rows[:, :, None, :], level.terms.col, out=pre)
+        else:  # upsample the source rows these rows need, one more each side, then keep the wanted rows
+            assert level.edges is not None
+            h = feat.shape[1]
+            a, b = max(r0 // 2 - 1, 0), min(r1 // 2 + 1, h)
+            up = self._buffer(0, feat.shape[0] * 2 * (b - a) * s * c, feat.device).view(-1, 2 * (b - a), s, c)
+            torch.ops.aten.upsample_bilinear2d.out(feat[:, a:b].permute(0, 3, 1, 2), [2 * (b - a), s], False,
+                                                   None, None, out=up.permute(0, 3, 1, 2))
+            pre = up[:, r0 - 2 * a:r1 - 2 * a]
+            edge_rows, edge_cols = level.edges
+            if r0 == 0:
+                pre[:, 0] += edge_rows[0]
+            if r1 == s:
+                pre[:, -1] += edge_rows[1]
+            pre[:, :, 0] += edge_cols[0]
+            pre[:, :, -1] += edge_cols[1]
+        return pre.view(-1, c).sin_()
+
+    def _rest(self, level: _Level, x: torch.Tensor, out: torch.Tensor, out_rows: torch.Tensor | None) -> None:
+        """Hidden sine layers, then the output map (plus head bias or next level's terms) into ``out``."""
+        px = x.shape[0]
+        for k, (w, b) in enumerate(level.hidden):
+            y = self._buffer(1 + k % 2, px * w.shape[1], x.device).view(px, w.shape[1])
+            x = _mm(x, w, y).add_(b).sin_()
+        _mm(x, level.out_w, out.view(px, -1))
+        if level.out_b is not None:
+            out.add_(level.out_b)
+        if out_rows is not None and level.out_terms is not None:
+            out.add_(out_rows[:, :, None, :]).add_(level.out_terms.col)
+
+
+class FastStudentSession(RenderSession):
+    """The student renderer's fast path: the six outputs of `StudentSession`, up to float rounding.
+
+    ``dtype`` sets the matmul precision (float32: ≈110 dB PSNR vs the exact path; float16: ≈48 dB;
+    bfloat16 loses too much, ≈32–40 dB). ``tile_values``: activation values per tile (default
+    `CPU_TILE_VALUES` on the CPU; 0 = the whole batch at once, the default on CUDA); ``workers``: tiles
+    run on this many single-threaded workers (default ``torch.get_num_threads()``; 1 = on the calling
+    thread). A session renders one call at a time (its buffers are reused).
+    """
+
+    def __init__(self, character: Character, device: torch.device, dtype: torch.dtype,
+                 tile_values: int | None = None, workers: int | None = None) -> None:
+        super().__init__(character, device, dtype)
+        if dtype == torch.bfloat16:
+            warnings.warn("bfloat16 matmuls lose detail in the student (measured 32–40 dB PSNR against float32); "
+                          "float16 keeps ≈48 dB", stacklevel=2)
+        assert character.face_morpher_path and character.body_morpher_path
+        poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+        face, body = _levels(poser)
+        self.face, self.body = face.to(device, dtype), [level.to(device, dtype) for level in body]
+        self.image = character.image_tensor().to(device).unsqueeze(0)
+        if tile_values is None:
+            tile_values = CPU_TILE_VALUES if device.type == "cpu" else 0
+        self._runner = _Runner(tile_values, torch.get_num_threads() if workers is None else workers)
+
+    @torch.inference_mode()
+    def outputs(self, poses: torch.Tensor) -> list[torch.Tensor]:
+        """All six official outputs for N×45 poses (blended, alpha, colour, warped, grid, face), float32."""
+        pose = poses.to(self.device, torch.float32)
+        if pose.dim() == 1:
+            pose = pose.unsqueeze(0)
+        face = self._runner.run(self.face, pose[:, :FACE_POSE_SIZE], None).permute(0, 3, 1, 2).contiguous()
+        feat = None
+        for k, level in enumerate(self.body):
+            feat = self._runner.run(level, pose, feat, keep=k + 1 == len(self.body))
+        assert feat is not None
+        head = feat.permute(0, 3, 1, 2).contiguous()  # NCHW like the exact path's outputs
+        return compose_body_outputs(paste_face(self.image, face), head) + [face]
+
+    def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
+        return self.outputs(poses)[0]
+
+    def close(self) -> None:
+        self._runner.close()
+        del self.face, self.body, self.image, self._runner
+
+
+def _levels(poser: StudentPoser) -> tuple[_Level, list[_Level]]:
+    """The face morpher (one level) and the body morpher (three levels) rewritten as `_Level`s."""
+    siren = poser.face_morpher.siren
+    face_layers = [layer.linear for layer in siren.sine_layers]
+    w, b = _matrix(face_layers[0], OMEGA_0)
+    head_w, head_b = _matrix(siren.last_linear, 1.0)
+    face = _Level(FACE_SIZE, terms=_Terms.of(w, b, 0, FACE_SIZE), edges=None,
+                  hidden=[_matrix(c, OMEGA_0) for c in face_layers[1:]], out_w=head_w, out_b=head_b)
+    layers = [[layer.linear for layer in seq] for seq in poser.body_morpher.siren_layers]
+    firsts = [_matrix(seq[0], OMEGA_0) for seq in layers]
+    features = [seq[0].in_channels - 2 - POSE_SIZE for seq in layers]
+    body = []
+    for k, (size, _) in enumerate(LEVELS):
+        w, b = firsts[k]
+        hidden = [_matrix(c, OMEGA_0) for c in layers[k][1:]]
+        if k + 1 < len(LEVELS):  # end with the next level's first layer, applied here at half its resolution
+            w_next, b_next = firsts[k + 1]
+            out: dict = dict(out_w=w_next[:features[k + 1]].contiguous(),
+                             out_terms=_Terms.of(w_next, b_next, features[k + 1], size))
+        else:
+            head_w, head_b = _matrix(poser.body_morpher.last_linear, 1.0)
+            out = dict(out_w=head_w, out_b=head_b)
+        body.append(_Level(size, terms=None if k else _Terms.of(w, b, 0, size),
+                           edges=_edges(w, features[k], size) if k else None, hidden=hidden, **out))
+    return face, body
