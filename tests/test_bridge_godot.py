@@ -10,6 +10,7 @@ Needs `apt-get install -y godot3-server` and `pip install gdtoolkit`."""
 from __future__ import annotations
 
 import configparser
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import msgpack
 import numpy as np
 import pytest
+import yaml
 from bridge_harness import (POSE, RESTART_POSE, frame_pose, read_frame, run_through_restart, solid_rgba,
                             start_daemon, student_rgba)
 
@@ -51,13 +53,16 @@ def stream_job(port: int, lambda_00: Path, renderer: str, fps: float, pose: dict
             "fps": fps, "pose": pose, "sessions": sessions, "frames": frames, "out": str(out)}
 
 
-def test_addon_parses_as_godot4_gdscript():
+def test_addon_parses_as_godot4_gdscript_and_lints_clean():
+    from gdtoolkit.linter import DEFAULT_CONFIG, lint_code
     from gdtoolkit.parser import parser
 
+    config = {**DEFAULT_CONFIG, **yaml.safe_load((engine_bridges.GODOT / "gdlintrc").read_text())}
     scripts = sorted(ADDON.glob("*.gd"))
     assert {p.name for p in scripts} == {"plugin.gd", "tha4_character.gd", *engine_bridges.GODOT_PROTOCOL_FILES}
     for script in scripts:
         parser.parse(script.read_text())  # raises on a syntax error
+        assert lint_code(script.read_text(), config) == [], script.name
     config = configparser.ConfigParser()
     config.read(ADDON / "plugin.cfg")
     assert (ADDON / config["plugin"]["script"].strip('"')).is_file()
@@ -66,6 +71,14 @@ def test_addon_parses_as_godot4_gdscript():
     for api in ("@export var host", "@export var port", "@export var character", "func set_pose(",
                 "signal frame_received(", "signal error(", "signal job_progress("):
         assert api in node
+
+
+def test_docs_example_parses_as_godot4_gdscript():
+    from gdtoolkit.parser import parser
+
+    examples = re.findall(r"```gdscript\n(.*?)```", Path("docs/bridges.md").read_text(), re.S)
+    assert examples and all(parser.parse(example) for example in examples)
+    assert "lam.set_pose(" in examples[0]
 
 
 def test_godot3_port_changes_only_spelling():

@@ -135,3 +135,35 @@ def test_stream_survives_a_daemon_killed_and_restarted(built, lambda_00, tmp_pat
     assert meta["session"] != first_session
     assert "connections 2" in out and "event disconnected" in out
     assert np.array_equal(bottom_up[::-1], solid_rgba(frame_pose(meta, RESTART_POSE)))
+
+
+def test_docs_examples_compile(built, tmp_path):
+    """The C# examples of docs/bridges.md (Unity section) build against the package (and the Unity API stub)."""
+    examples = re.findall(r"```csharp\n(.*?)```", Path("docs/bridges.md").read_text(), re.S)
+    assert len(examples) == 2
+    refs = [f"-r:{built[name]}" for name in ("core", "engine", "runtime")]
+    for i, example in enumerate(examples):
+        source = tmp_path / f"example{i}.cs"
+        source.write_text(example)
+        target = "exe" if "static void Main" in example else "library"
+        result = subprocess.run([engine_bridges.tool("mcs"), "-warnaserror+", f"-target:{target}", *refs,
+                                 f"-out:{tmp_path / f'example{i}.{target[:3]}'}", str(source)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_bench_records_both_engine_bridges(tmp_path):
+    """`tha4 bench bridge-engines` (Unity core under Mono, Godot client in Godot 3) writes both sections."""
+    from click.testing import CliRunner
+
+    from tha4_sdk.bench.bridge_engines import bridge_engines
+
+    out = tmp_path / "benchmarks.md"
+    result = CliRunner().invoke(bridge_engines, ["--seconds", "0.5", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    for key in ("bridge-unity", "bridge-godot"):
+        section = text.split(f"<!-- bench:{key}:begin -->")[1].split(f"<!-- bench:{key}:end -->")[0]
+        rates = [float(n) for n in re.findall(r"\| (\d+) \|", section)]
+        assert len(rates) >= 2 and all(rate > 0 for rate in rates), section

@@ -7,7 +7,8 @@
 #   {"mode": "stream", host, port, character, renderer, fps, pose, sessions, frames, out}
 #        stream until `frames` frames showing `pose` came from each of `sessions` sessions (a daemon restart
 #        makes a new one); the last one, turned into an Image as Tha4Character does → out.rgba + out.json
-#   {"mode": "bench", host, port, character, seconds}   frames/s received from a max-rate stream, as JSON
+#   {"mode": "bench", host, port, character, seconds}   frames/s received from a max-rate stream, and made
+#        into Images (the newest of each poll, as Tha4Character shows them), as JSON
 extends SceneTree
 
 const Client = preload("res://addons/tha4_bridge/tha4_client.gd")
@@ -19,6 +20,7 @@ var seen := {}
 var deadline := 0
 var bench_start := 0
 var bench_first := 0
+var shown := 0
 
 
 func _init():
@@ -54,7 +56,7 @@ func _idle(_delta):
 	if job["mode"] == "bench" and bench_start > 0 and now - bench_start >= 1000 * float(job["seconds"]):
 		var frames = client.frames_received - bench_first
 		var seconds = (now - bench_start) / 1000.0
-		print(to_json({"frames": frames, "seconds": seconds, "fps": frames / seconds}))
+		print(to_json({"frames": frames, "seconds": seconds, "fps": frames / seconds, "shown_fps": shown / seconds}))
 		client.stop()
 		quit(0)
 	elif now > deadline:
@@ -72,6 +74,10 @@ func _on_frame(header, pixels):
 		if bench_start == 0:
 			bench_start = OS.get_ticks_msec()
 			bench_first = client.frames_received
+		else:
+			var image = Image.new()  # what Tha4Character does with each frame it shows
+			image.create_from_data(int(header["w"]), int(header["h"]), false, Image.FORMAT_RGBA8, pixels)
+			shown += 1
 		return
 	var description = describe(header, pixels)
 	print("frame ", to_json(description))

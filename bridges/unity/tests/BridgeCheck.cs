@@ -7,7 +7,8 @@
 //   BridgeCheck.exe stream HOST PORT CHARACTER RENDERER FPS POSE SESSIONS FRAMES OUT
 //        CharacterStream until FRAMES frames showing POSE came from each of SESSIONS sessions (a daemon
 //        restart makes a new session); the last one → OUT.rgba (bottom row first, as uploaded to Unity) + OUT.json
-//   BridgeCheck.exe bench HOST PORT CHARACTER SECONDS      frames/s received from a max-rate stream, as JSON
+//   BridgeCheck.exe bench HOST PORT CHARACTER SECONDS      frames/s received from a max-rate stream, and taken
+//        and flipped for upload by a game loop (as Tha4Character does), as JSON
 //
 // POSE is "name=value,name=value". Progress lines go to stdout: "event …", "frame {json}".
 using System;
@@ -139,16 +140,23 @@ static class BridgeCheck
             long first = stream.FramesReceived;
             var clock = System.Diagnostics.Stopwatch.StartNew();
             long taken = 0;
+            byte[] bottomUp = null;
             while (clock.Elapsed.TotalSeconds < seconds)
             {
-                Tha4Frame frame = stream.TakeLatestFrame();  // a 60 Hz game loop would take at most one per frame
-                if (frame != null) taken++;
-                else Thread.Sleep(1);
+                Tha4Frame frame = stream.TakeLatestFrame();  // as Tha4Character.LateUpdate, without the frame-rate cap
+                if (frame == null)
+                {
+                    Thread.Sleep(1);
+                    continue;
+                }
+                if (bottomUp == null) bottomUp = new byte[frame.Pixels.Length];
+                frame.CopyBottomUp(bottomUp);
+                taken++;
             }
             double elapsed = clock.Elapsed.TotalSeconds;
             long received = stream.FramesReceived - first;
             Console.WriteLine(Json(new Dictionary<string, object> {
-                { "frames", received }, { "seconds", elapsed }, { "fps", received / elapsed }, { "taken", taken },
+                { "frames", received }, { "seconds", elapsed }, { "fps", received / elapsed }, { "shown_fps", taken / elapsed },
             }));
         }
         return 0;

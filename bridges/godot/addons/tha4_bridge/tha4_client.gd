@@ -81,8 +81,10 @@ func set_pose(params: Dictionary, reset := false) -> void:
 		_reset_pending = true
 	for name in params:
 		var value = params[name]
-		if typeof(name) != TYPE_STRING or (typeof(value) != TYPE_INT and typeof(value) != TYPE_FLOAT) or is_nan(value) or is_inf(value):
-			emit_signal("error_reported", "set_pose: %s = %s is not a parameter name with a finite number" % [str(name), str(value)])
+		var number: bool = typeof(value) == TYPE_INT or typeof(value) == TYPE_FLOAT
+		if typeof(name) != TYPE_STRING or not number or is_nan(value) or is_inf(value):
+			var problem := "set_pose: %s = %s is not a parameter name with a finite number"
+			emit_signal("error_reported", problem % [str(name), str(value)])
 			continue
 		_pose[name] = float(value)
 		_changed[name] = float(value)
@@ -164,16 +166,16 @@ func _on_reply(bytes: PackedByteArray) -> void:
 	var id = envelope.get("id")
 	if typeof(id) != TYPE_INT or not _pending.has(id):
 		return  # a late reply to a request of an earlier connection
-	var request: Dictionary = _pending[id]
+	var sent: Dictionary = _pending[id]
 	_pending.erase(id)
 	var ok: bool = envelope.get("ok", false) == true
 	var result = envelope.get("result", {}) if ok else envelope.get("error", {})
 	if typeof(result) != TYPE_DICTIONARY:
 		result = {}
-	if request["user"]:
+	if sent["user"]:
 		emit_signal("reply_received", id, ok, result)
 		return
-	var op: String = request["op"]
+	var op: String = sent["op"]
 	if not ok:
 		var text := "%s: %s: %s" % [op, str(result.get("code", "internal")), str(result.get("message", ""))]
 		if op == "pose.set" and result.get("code") != "not_found":

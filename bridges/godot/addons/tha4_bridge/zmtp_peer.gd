@@ -98,12 +98,13 @@ func _close(reason: String) -> void:
 	_outbox.clear()
 
 
+## Read only what had arrived when called, so a fast sender cannot keep one poll() going.
 func _read_available() -> void:
+	var available := _tcp.get_available_bytes()
 	while status != CLOSED:
 		if _part.get_position() == _want:
 			_complete_step()
 			continue
-		var available := _tcp.get_available_bytes()
 		if available <= 0:
 			return
 		var take := _want - _part.get_position()
@@ -114,6 +115,7 @@ func _read_available() -> void:
 			_close("connection lost (error %d)" % got[0])
 			return
 		_part.put_data(got[1])
+		available -= take
 
 
 func _expect(step: int, n: int) -> void:

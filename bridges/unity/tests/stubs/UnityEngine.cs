@@ -79,6 +79,7 @@ namespace UnityEngine
         public static float Sin(float f) { return (float)Math.Sin(f); }
         public static float Abs(float f) { return Math.Abs(f); }
         public static float Clamp01(float value) { return Math.Max(0f, Math.Min(1f, value)); }
+        public static float PingPong(float t, float length) { throw new NotSupportedException("stub"); }
     }
 
     public static class Time
@@ -125,9 +126,11 @@ namespace UnityEngine.Events
 {
     public abstract class UnityEventBase { }
 
+    public delegate void UnityAction<T0>(T0 arg0);
+
     public class UnityEvent<T0> : UnityEventBase
     {
-        public void AddListener(Action<T0> call) { throw new NotSupportedException("stub"); }
+        public void AddListener(UnityAction<T0> call) { throw new NotSupportedException("stub"); }
         public void Invoke(T0 arg0) { throw new NotSupportedException("stub"); }
     }
 }
