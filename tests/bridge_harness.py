@@ -23,6 +23,14 @@ from tha4_sdk.render.student import StudentSession
 POSE = {"eye_wink_left": 0.75, "iris_rotation_y": -0.25, "mouth_aaa": 1.0, "head_x": 0.5, "body_z": -0.3}
 # What the frames of the restart test show: the solid renderer's red channel follows head_x.
 RESTART_POSE = {"head_x": 0.5}
+# Set with it: a misspelt name (dropped with an error) and a value beyond its range (clamped to 1).
+RESTART_EXTRA = {"no_such_parameter": 1.0, "head_y": 2.5}
+
+
+def check_restart_extra(meta: dict[str, Any], out: str) -> None:
+    """The bad name was reported and did not stop the pose; the overshoot was clamped."""
+    assert "unknown pose parameter 'no_such_parameter'" in out
+    assert meta["pose"][PARAMETER_NAMES.index("head_y")] == 1.0
 
 
 def pose_arg(pose: dict[str, float]) -> str:

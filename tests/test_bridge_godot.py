@@ -19,8 +19,8 @@ import msgpack
 import numpy as np
 import pytest
 import yaml
-from bridge_harness import (POSE, RESTART_POSE, frame_pose, read_frame, run_through_restart, solid_rgba,
-                            start_daemon, student_rgba)
+from bridge_harness import (POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, read_frame,
+                            run_through_restart, solid_rgba, start_daemon, student_rgba)
 
 from tha4_sdk import engine_bridges
 from tha4_sdk.daemon import protocol
@@ -48,9 +48,9 @@ def run_godot(project: Path, job: dict[str, Any], timeout: float = 150) -> str:
 
 
 def stream_job(port: int, lambda_00: Path, renderer: str, fps: float, pose: dict[str, float], sessions: int,
-               frames: int, out: Path) -> dict[str, Any]:
+               frames: int, out: Path, extra: dict[str, float] | None = None) -> dict[str, Any]:
     return {"mode": "stream", "host": "127.0.0.1", "port": port, "character": str(lambda_00), "renderer": renderer,
-            "fps": fps, "pose": pose, "sessions": sessions, "frames": frames, "out": str(out)}
+            "fps": fps, "pose": pose, "extra": extra or {}, "sessions": sessions, "frames": frames, "out": str(out)}
 
 
 def test_addon_parses_as_godot4_gdscript_and_lints_clean():
@@ -132,9 +132,10 @@ def test_streamed_frame_is_the_student_frame(project, daemon, lambda_00, tmp_pat
 
 def test_stream_survives_a_daemon_killed_and_restarted(project, lambda_00, tmp_path):
     """SIGKILL the daemon mid-stream, start another on the same port: the client reconnects, reloads the
-    character, re-sends the pose, and frames showing it flow again."""
+    character, re-sends the pose, and frames showing it flow again. A misspelt parameter set with it is
+    reported and dropped; a value beyond its range is clamped."""
     def driver_for(port: int) -> tuple[list[str], dict[str, str]]:
-        job = stream_job(port, lambda_00, "solid", 30, RESTART_POSE, 2, 5, tmp_path / "after")
+        job = stream_job(port, lambda_00, "solid", 30, RESTART_POSE, 2, 5, tmp_path / "after", RESTART_EXTRA)
         return engine_bridges.godot3_run(project, job)
 
     first_session, out = run_through_restart(driver_for, tmp_path, lambda_00)
@@ -142,3 +143,4 @@ def test_stream_survives_a_daemon_killed_and_restarted(project, lambda_00, tmp_p
     assert meta["session"] != first_session
     assert "connections 2" in out and "event state: waiting" in out
     assert np.array_equal(rgba, solid_rgba(frame_pose(meta, RESTART_POSE)))
+    check_restart_extra(meta, out)

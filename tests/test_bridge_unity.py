@@ -13,8 +13,8 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from bridge_harness import (POSE, RESTART_POSE, frame_pose, pose_arg, read_frame, run_through_restart,
-                            solid_rgba, start_daemon, student_rgba)
+from bridge_harness import (POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, pose_arg,
+                            read_frame, run_through_restart, solid_rgba, start_daemon, student_rgba)
 
 from tha4_sdk import engine_bridges
 from tha4_sdk.daemon import protocol
@@ -67,7 +67,8 @@ def test_encoder_writes_the_protocol_documents_bytes(built):
     assert bytes.fromhex(hello_hex) == protocol.pack(hello)
     assert hello_hex in Path("docs/protocol.md").read_text()  # the §3 example, byte for byte
     pose = {"v": 1, "id": 3, "op": "pose.set",
-            "args": {"session": "s0123abcd", "params": {"head_x": 0.5, "mouth_aaa": 1.0}, "reset": False}}
+            "args": {"session": "s0123abcd", "params": {"head_x": 0.5, "mouth_aaa": 1.0}, "reset": False,
+                     "clamp": False}}
     assert bytes.fromhex(pose_hex) == protocol.pack(pose)
     assert "04 1c " + ready_hex in Path("docs/protocol.md").read_text()  # READY Socket-Type=DEALER (§2.2)
 
@@ -125,16 +126,19 @@ def test_streamed_frame_uploaded_bottom_up_is_the_student_frame(built, daemon, l
 
 def test_stream_survives_a_daemon_killed_and_restarted(built, lambda_00, tmp_path):
     """SIGKILL the daemon mid-stream, start another on the same port: the stream reloads the character,
-    re-sends the pose set before the restart, and frames showing it flow again."""
+    re-sends the pose set before the restart, and frames showing it flow again. A misspelt parameter set
+    with it is reported and dropped; a value beyond its range is clamped."""
     def driver_for(port: int) -> tuple[list[str], None]:
         return engine_bridges.unity_command(built["driver"], "stream", "127.0.0.1", port, lambda_00, "solid", 30,
-                                            pose_arg(RESTART_POSE), 2, 5, tmp_path / "after"), None
+                                            pose_arg(RESTART_POSE), 2, 5, tmp_path / "after",
+                                            pose_arg(RESTART_EXTRA)), None
 
     first_session, out = run_through_restart(driver_for, tmp_path, lambda_00)
     meta, bottom_up = read_frame(tmp_path / "after")
     assert meta["session"] != first_session
     assert "connections 2" in out and "event disconnected" in out
     assert np.array_equal(bottom_up[::-1], solid_rgba(frame_pose(meta, RESTART_POSE)))
+    check_restart_extra(meta, out)
 
 
 def test_docs_examples_compile(built, tmp_path):

@@ -87,7 +87,8 @@ def bridge_engines(seconds: float, out: Path, no_write: bool) -> None:
                   f"protocol files ported token for token to Godot 3, polled once per main-loop iteration; the "
                   f"newest frame of each poll made into an `Image` as `Tha4Character` does (the texture upload needs "
                   f"a renderer and is not measured), so that column is bounded by the loop rate (the headless "
-                  f"server's loop runs ~150 iterations/s; a game shows one frame per rendered frame anyway). {common}\n\n{godot_table}\n\nThe GDScript client receives at "
+                  f"server's loop ran {godot['loop_hz']:.0f} iterations/s; a game shows one frame per rendered frame "
+                  f"anyway). {common}\n\n{godot_table}\n\nThe GDScript client receives at "
                   f"{godot['fps'] / python['fps']:.2f}× the Python client's rate.\n\n{reproduce}")
     click.echo(unity_table + "\n\n" + godot_table)
     if not no_write:

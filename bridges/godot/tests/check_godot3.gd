@@ -4,11 +4,12 @@
 #
 #   {"mode": "codec", "hex": […]}   hex of the protocol-doc envelopes encoded here, then for each input hex
 #                                   "decoded <hex re-encoded>" or "error <message>"
-#   {"mode": "stream", host, port, character, renderer, fps, pose, sessions, frames, out}
+#   {"mode": "stream", host, port, character, renderer, fps, pose, extra, sessions, frames, out}
 #        stream until `frames` frames showing `pose` came from each of `sessions` sessions (a daemon restart
-#        makes a new one); the last one, turned into an Image as Tha4Character does → out.rgba + out.json
+#        makes a new one); the last one, turned into an Image as Tha4Character does → out.rgba + out.json.
+#        `extra`: more parameters set with `pose` but not looked for in the frames
 #   {"mode": "bench", host, port, character, seconds}   frames/s received from a max-rate stream, and made
-#        into Images (the newest of each poll, as Tha4Character shows them), as JSON
+#        into Images (the newest of each poll, as Tha4Character shows them), and main-loop iterations/s, as JSON
 extends SceneTree
 
 const Client = preload("res://addons/tha4_bridge/tha4_client.gd")
@@ -21,6 +22,8 @@ var deadline := 0
 var bench_start := 0
 var bench_first := 0
 var shown := 0
+var iterations := 0
+var bench_iterations := 0
 
 
 func _init():
@@ -44,6 +47,7 @@ func _init():
 	client.connect("state_changed", self, "_on_event", ["state"])
 	client.connect("error_reported", self, "_on_event", ["error"])
 	client.set_pose(job.get("pose", {}))
+	client.set_pose(job.get("extra", {}))
 	client.start()
 	deadline = OS.get_ticks_msec() + 120000
 
@@ -52,11 +56,13 @@ func _idle(_delta):
 	if client == null:
 		return false
 	client.poll()
+	iterations += 1
 	var now = OS.get_ticks_msec()
 	if job["mode"] == "bench" and bench_start > 0 and now - bench_start >= 1000 * float(job["seconds"]):
 		var frames = client.frames_received - bench_first
 		var seconds = (now - bench_start) / 1000.0
-		print(to_json({"frames": frames, "seconds": seconds, "fps": frames / seconds, "shown_fps": shown / seconds}))
+		print(to_json({"frames": frames, "seconds": seconds, "fps": frames / seconds, "shown_fps": shown / seconds,
+			"loop_hz": (iterations - bench_iterations) / seconds}))
 		client.stop()
 		quit(0)
 	elif now > deadline:
@@ -74,6 +80,7 @@ func _on_frame(header, pixels):
 		if bench_start == 0:
 			bench_start = OS.get_ticks_msec()
 			bench_first = client.frames_received
+			bench_iterations = iterations
 		else:
 			var image = Image.new()  # what Tha4Character does with each frame it shows
 			image.create_from_data(int(header["w"]), int(header["h"]), false, Image.FORMAT_RGBA8, pixels)

@@ -4,9 +4,10 @@
 //   BridgeCheck.exe decode < HEX                            a MessagePack value (hex on stdin) as JSON
 //   BridgeCheck.exe pose-fields                             Tha4Pose names and indexer, as JSON
 //   BridgeCheck.exe render HOST PORT CHARACTER POSE OUT     load, pose.set, render → OUT.rgba + OUT.json
-//   BridgeCheck.exe stream HOST PORT CHARACTER RENDERER FPS POSE SESSIONS FRAMES OUT
+//   BridgeCheck.exe stream HOST PORT CHARACTER RENDERER FPS POSE SESSIONS FRAMES OUT [EXTRA]
 //        CharacterStream until FRAMES frames showing POSE came from each of SESSIONS sessions (a daemon
-//        restart makes a new session); the last one → OUT.rgba (bottom row first, as uploaded to Unity) + OUT.json
+//        restart makes a new session); the last one → OUT.rgba (bottom row first, as uploaded to Unity) + OUT.json.
+//        EXTRA: more parameters set with POSE but not looked for in the frames.
 //   BridgeCheck.exe bench HOST PORT CHARACTER SECONDS      frames/s received from a max-rate stream, and taken
 //        and flipped for upload by a game loop (as Tha4Character does), as JSON
 //
@@ -34,7 +35,8 @@ static class BridgeCheck
                 case "render": return Render(args[1], int.Parse(args[2]), args[3], ParsePose(args[4]), args[5]);
                 case "stream":
                     return Stream(args[1], int.Parse(args[2]), args[3], args[4], Num(args[5]), ParsePose(args[6]),
-                                  int.Parse(args[7]), int.Parse(args[8]), args[9]);
+                                  int.Parse(args[7]), int.Parse(args[8]), args[9],
+                                  ParsePose(args.Length > 10 ? args[10] : ""));
                 case "bench": return Bench(args[1], int.Parse(args[2]), args[3], Num(args[4]));
             }
             Console.Error.WriteLine("unknown command " + args[0]);
@@ -54,7 +56,7 @@ static class BridgeCheck
         };
         var pose = new Dictionary<string, object> {
             { "v", 1 }, { "id", 3 }, { "op", "pose.set" },
-            { "args", DaemonClient.PoseArgs("s0123abcd", new Dictionary<string, double> { { "head_x", 0.5 }, { "mouth_aaa", 1.0 } }, false) },
+            { "args", DaemonClient.PoseArgs("s0123abcd", new Dictionary<string, double> { { "head_x", 0.5 }, { "mouth_aaa", 1.0 } }, false, false) },
         };
         Console.WriteLine(Hex(MsgPack.Encode(hello)));
         Console.WriteLine(Hex(MsgPack.Encode(pose)));
@@ -91,13 +93,15 @@ static class BridgeCheck
     }
 
     static int Stream(string host, int port, string character, string renderer, double fps,
-                      Dictionary<string, double> pose, int sessions, int frames, string output)
+                      Dictionary<string, double> pose, int sessions, int frames, string output,
+                      Dictionary<string, double> extra)
     {
         var seen = new Dictionary<string, int>();
         DateTime deadline = DateTime.UtcNow.AddSeconds(120);
         using (var stream = new CharacterStream(host, port, character, renderer, fps) { ClientName = "unity-test" })
         {
             stream.SetPose(pose);
+            stream.SetPose(extra);
             stream.Start();
             while (DateTime.UtcNow < deadline)
             {

@@ -73,7 +73,8 @@ func stop() -> void:
 
 
 ## Change pose parameters by name (the others keep their values; ``reset`` first returns all to rest).
-## Sent at once when streaming, else with the whole pose once the character is loaded.
+## Sent at once when streaming, else with the whole pose once the character is loaded. Values beyond a
+## parameter's range are clamped; unknown names are dropped with an error.
 func set_pose(params: Dictionary, reset := false) -> void:
 	if reset:
 		_pose.clear()
@@ -85,6 +86,9 @@ func set_pose(params: Dictionary, reset := false) -> void:
 		if typeof(name) != TYPE_STRING or not number or is_nan(value) or is_inf(value):
 			var problem := "set_pose: %s = %s is not a parameter name with a finite number"
 			emit_signal("error_reported", problem % [str(name), str(value)])
+			continue
+		if hello.has("parameters") and not name in hello["parameters"]:
+			emit_signal("error_reported", "set_pose: unknown pose parameter '%s'" % name)
 			continue
 		_pose[name] = float(value)
 		_changed[name] = float(value)
@@ -151,7 +155,8 @@ func _send(op: String, args: Dictionary, user: bool, slow: bool) -> int:
 func _send_pose_changes() -> void:
 	if _pose_in_flight or (_changed.size() == 0 and not _reset_pending):
 		return
-	_send("pose.set", {"session": session, "params": _changed.duplicate(), "reset": _reset_pending}, false, false)
+	var args := {"session": session, "params": _changed.duplicate(), "reset": _reset_pending, "clamp": true}
+	_send("pose.set", args, false, false)
 	_changed.clear()
 	_reset_pending = false
 	_pose_in_flight = true
@@ -201,6 +206,11 @@ func _on_hello(result: Dictionary) -> void:
 		_fail("the daemon does not speak protocol %d (it speaks %s)" % [PROTOCOL, str(result.get("protocols"))])
 		return
 	hello = result
+	for name in _pose.keys():
+		if not name in result.get("parameters", []):
+			_pose.erase(name)
+			_changed.erase(name)
+			emit_signal("error_reported", "set_pose: unknown pose parameter '%s'" % name)
 	_frames = ZmtpPeer.new()
 	_frames.open(host, int(result["frame_port"]), "SUB")
 	_frames.subscribe("event.")
@@ -215,7 +225,7 @@ func _on_loaded(result: Dictionary) -> void:
 	session = str(result.get("session", ""))
 	_previous_session = session
 	_frames.subscribe("frame." + session)
-	_send("pose.set", {"session": session, "params": _pose.duplicate(), "reset": true}, false, false)
+	_send("pose.set", {"session": session, "params": _pose.duplicate(), "reset": true, "clamp": true}, false, false)
 	_changed.clear()
 	_reset_pending = false
 	_pose_in_flight = true

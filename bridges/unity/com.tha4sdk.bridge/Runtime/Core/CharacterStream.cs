@@ -77,7 +77,9 @@ namespace Tha4Sdk.Bridge
         }
 
         /// <summary>Change pose parameters by name (the others keep their values). Thread-safe; the newest
-        /// value of each parameter is sent, and the whole pose is sent again after a reconnection.</summary>
+        /// value of each parameter is sent, and the whole pose is sent again after a reconnection. Values beyond a
+        /// parameter's range are clamped (an Animator may overshoot); unknown names are dropped with an "error"
+        /// event.</summary>
         public void SetPose(IDictionary<string, double> parameters)
         {
             lock (gate)
@@ -165,10 +167,11 @@ namespace Tha4Sdk.Bridge
             lock (gate)
             {
                 session = s;
+                DropUnknown(pose, (List<object>)c.Hello["parameters"]);
                 whole = new Dictionary<string, double>(pose);
                 changed.Clear();
             }
-            c.SetPose(s, whole, true);
+            c.SetPose(s, whole, true, true);
             c.StartStream(s, Fps, Width, Height);
             Publish("loaded", s);
             Interlocked.Increment(ref connections);
@@ -194,6 +197,19 @@ namespace Tha4Sdk.Bridge
             previousSession = null;
         }
 
+        /// <summary>Remove names the daemon does not know (a typo would make every pose.set fail).</summary>
+        void DropUnknown(Dictionary<string, double> values, List<object> known)
+        {
+            var unknown = new List<string>();
+            foreach (string name in values.Keys) if (!known.Contains(name)) unknown.Add(name);
+            foreach (string name in unknown)
+            {
+                values.Remove(name);
+                pose.Remove(name);
+                Publish("error", "unknown pose parameter '" + name + "' (see hello.parameters)");
+            }
+        }
+
         static void UnloadQuietly(DaemonClient c, string s)
         {
             if (s == null) return;
@@ -213,12 +229,14 @@ namespace Tha4Sdk.Bridge
             lock (gate)
             {
                 if (changed.Count == 0) return;
+                DropUnknown(changed, (List<object>)c.Hello["parameters"]);
                 delta = new Dictionary<string, double>(changed);
                 changed.Clear();
             }
+            if (delta.Count == 0) return;
             try
             {
-                c.SetPose(s, delta);
+                c.SetPose(s, delta, false, true);
             }
             catch (DaemonException e)
             {

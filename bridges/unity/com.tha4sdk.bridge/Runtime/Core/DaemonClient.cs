@@ -132,18 +132,22 @@ namespace Tha4Sdk.Bridge
             return (string)Request("character.load", args, timeoutMs).Result["session"];
         }
 
-        /// <summary>Change pose parameters by name; with <paramref name="reset"/> the others return to rest.</summary>
-        public void SetPose(string session, IDictionary<string, double> parameters, bool reset = false)
+        /// <summary>Change pose parameters by name; with <paramref name="reset"/> the others return to rest, with
+        /// <paramref name="clamp"/> values beyond a parameter's range are clamped instead of rejected.</summary>
+        public void SetPose(string session, IDictionary<string, double> parameters, bool reset = false, bool clamp = false)
         {
-            Request("pose.set", PoseArgs(session, parameters, reset));
+            Request("pose.set", PoseArgs(session, parameters, reset, clamp));
         }
 
         /// <summary>The args of a pose.set request.</summary>
-        public static Dictionary<string, object> PoseArgs(string session, IDictionary<string, double> parameters, bool reset)
+        public static Dictionary<string, object> PoseArgs(string session, IDictionary<string, double> parameters,
+                                                          bool reset, bool clamp)
         {
             var values = new Dictionary<string, object>();
             foreach (KeyValuePair<string, double> p in parameters) values[p.Key] = p.Value;
-            return new Dictionary<string, object> { { "session", session }, { "params", values }, { "reset", reset } };
+            return new Dictionary<string, object> {
+                { "session", session }, { "params", values }, { "reset", reset }, { "clamp", clamp },
+            };
         }
 
         /// <summary>Render the session's current pose now (rgba8).</summary>
