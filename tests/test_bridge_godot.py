@@ -10,6 +10,7 @@ Needs `apt-get install -y godot3-server` and `pip install gdtoolkit`."""
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -123,9 +124,12 @@ def test_codec_in_godot(project):
 
 def test_streamed_frame_is_the_student_frame(project, daemon, lambda_00, tmp_path):
     """The client loads lambda_00 by folder, sets the pose, streams; the frame, made into an Image as
-    Tha4Character does, has exactly the student renderer's pixels."""
-    run_godot(project, stream_job(daemon.port, lambda_00, "student", 2, POSE, 1, 1, tmp_path / "frame"))
+    Tha4Character does, has exactly the student renderer's pixels. A request() made meanwhile is answered."""
+    out = run_godot(project, stream_job(daemon.port, lambda_00, "student", 2, POSE, 1, 1, tmp_path / "frame"))
     meta, rgba = read_frame(tmp_path / "frame")
+    request_id = re.search(r"^request (\d+)$", out, re.M)[1]  # request() → reply_received with the same id
+    reply = json.loads(re.search(rf"^reply {request_id} True (.*)$", out, re.M)[1])
+    assert meta["session"] in [s["session"] for s in reply["sessions"]]
     assert (meta["character"], meta["w"], meta["h"]) == ("lambda_00", 512, 512)
     assert np.array_equal(rgba, student_rgba(lambda_00, frame_pose(meta, POSE)))
 

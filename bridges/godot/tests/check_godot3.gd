@@ -44,7 +44,8 @@ func _init():
 	client.fps = float(job.get("fps", 1000))
 	client.client_name = "godot-test"
 	client.connect("frame_received", self, "_on_frame")
-	client.connect("state_changed", self, "_on_event", ["state"])
+	client.connect("state_changed", self, "_on_state")
+	client.connect("reply_received", self, "_on_reply")
 	client.connect("error_reported", self, "_on_event", ["error"])
 	client.set_pose(job.get("pose", {}))
 	client.set_pose(job.get("extra", {}))
@@ -73,6 +74,16 @@ func _idle(_delta):
 
 func _on_event(message, kind):
 	print("event ", kind, ": ", message)
+
+
+func _on_state(state):
+	print("event state: ", state)
+	if state == "streaming" and client.connections == 1:
+		print("request ", client.request("sessions.list", {}))
+
+
+func _on_reply(id, ok, result):
+	print("reply ", id, " ", ok, " ", to_json(result))
 
 
 func _on_frame(header, pixels):

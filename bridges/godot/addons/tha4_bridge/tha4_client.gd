@@ -49,7 +49,7 @@ var _pose := {}
 var _changed := {}
 var _reset_pending := false
 var _pose_in_flight := false
-var _pending := {}  # request id → {"op", "deadline", "user"}
+var _pending := {}  # request id → {"op", "deadline", "timeout" (ms), "user"}
 var _next_id := 1
 var _retry_at := 0
 var _backoff_ms := MIN_BACKOFF_MS
@@ -125,9 +125,16 @@ func poll() -> void:
 		_read_published()
 	if state == "waiting":
 		return
-	for id in _pending:
-		if now > _pending[id]["deadline"]:
-			_fail("no reply to %s from %s:%d (is `tha4 serve` running?)" % [_pending[id]["op"], host, port])
+	for id in _pending.keys():
+		if now <= _pending[id]["deadline"]:
+			continue
+		var sent: Dictionary = _pending[id]
+		var problem := "no reply to %s from %s:%d within %d s" % [sent["op"], host, port, sent["timeout"] / 1000]
+		if sent["user"]:  # a slow request of the game's own: its answer, not the connection, failed
+			_pending.erase(id)
+			emit_signal("reply_received", id, false, {"code": "timeout", "message": problem})
+		else:
+			_fail(problem + " (is `tha4 serve` running?)")
 			return
 	if _frames != null and now - _last_heard > 3000 * float(hello.get("heartbeat_s", 1.0)):
 		_fail("no heartbeat from the daemon for %d ms" % (now - _last_heard))
@@ -147,7 +154,7 @@ func _send(op: String, args: Dictionary, user: bool, slow: bool) -> int:
 	var id := _next_id
 	_next_id += 1
 	var timeout: int = LOAD_TIMEOUT_MS if slow else REQUEST_TIMEOUT_MS
-	_pending[id] = {"op": op, "deadline": Time.get_ticks_msec() + timeout, "user": user}
+	_pending[id] = {"op": op, "deadline": Time.get_ticks_msec() + timeout, "timeout": timeout, "user": user}
 	_control.send([Msgpack.encode({"v": PROTOCOL, "id": id, "op": op, "args": args})])
 	return id
 

@@ -18,7 +18,6 @@ namespace Tha4Sdk.Bridge.Editor
                 EditorGUILayout.LabelField("Session", stream.Session ?? "—");
                 EditorGUILayout.LabelField("Frames received", stream.FramesReceived.ToString());
                 EditorGUILayout.LabelField("Connections", stream.Connections.ToString());
-                Repaint();
             }
             if (GUILayout.Button("Reset pose"))
             {
@@ -26,6 +25,11 @@ namespace Tha4Sdk.Bridge.Editor
                 character.pose = new Tha4Pose();
             }
             DrawDefaultInspector();
+        }
+
+        public override bool RequiresConstantRepaint()
+        {
+            return Application.isPlaying;  // the counters above change every frame
         }
 
         [MenuItem("GameObject/tha4/Character Quad", false, 10)]

@@ -105,16 +105,17 @@ namespace Tha4Sdk.Bridge
 
         void SendPose()
         {
-            var changed = new Dictionary<string, double>();
+            Dictionary<string, double> changed = null;  // allocated only on a change
             for (int i = 0; i < Tha4Pose.Count; i++)
             {
                 float v = pose[i];
                 if (sentAll && v == sent[i]) continue;
                 sent[i] = v;
+                if (changed == null) changed = new Dictionary<string, double>();
                 changed[Tha4Pose.Names[i]] = v;
             }
             sentAll = true;
-            if (changed.Count > 0) Stream.SetPose(changed);
+            if (changed != null) Stream.SetPose(changed);
         }
 
         void ShowNewestFrame()

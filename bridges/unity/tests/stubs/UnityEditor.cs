@@ -9,7 +9,7 @@ namespace UnityEditor
         public UnityEngine.Object target { get { throw new NotSupportedException("stub"); } }
         public virtual void OnInspectorGUI() { }
         public bool DrawDefaultInspector() { throw new NotSupportedException("stub"); }
-        public void Repaint() { throw new NotSupportedException("stub"); }
+        public virtual bool RequiresConstantRepaint() { return false; }
     }
 
     [AttributeUsage(AttributeTargets.Class)]
