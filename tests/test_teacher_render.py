@@ -58,7 +58,7 @@ def poses(reference: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def outputs(session: TeacherSession, poses: np.ndarray) -> dict[int, TeacherOutputs]:
     """All named outputs for poses.npy rows 0 and 5, one pose per call (as the golden was made)."""
-    return {row: session.outputs(torch.from_numpy(poses[row:row + 1])) for row in (0, 5)}
+    return {row: session.outputs(poses[row]) for row in (0, 5)}
 
 
 def _folder_with(folder: Path, weights_dir: Path, replace: dict[str, bytes | Path | None]) -> Path:
