@@ -86,11 +86,11 @@ def test_body_morpher_losses_fall_and_stop_checkpoints(teacher: StudentTeacher, 
     stop = StopFlag()
     saved: list[dict[str, Any]] = []
     settings = TrainSettings(examples=3000, batch_size=1, checkpoint_every=10**9, sample_every=0, eval_every=0)
-    trainer = make_trainer(task, task, settings, tmp_path, pool=pose, progress=StopAfter(5, stop), stop=stop,
+    trainer = make_trainer(task, task, settings, tmp_path, pool=pose, progress=StopAfter(4, stop), stop=stop,
                            saved=saved, eval_poses=1)
     with pytest.raises(Stopped):
         trainer.run()
-    assert [s["examples"] for s in saved] == [5]  # stopped after five steps, with a checkpoint
+    assert [s["examples"] for s in saved] == [4]  # stopped after four steps, with a checkpoint
     poses = torch.from_numpy(pose)
     targets = teacher.body_targets(poses)
     trained = task.new_module(0)

@@ -152,7 +152,7 @@ class Trainer:
         if self.world.is_main:
             if final or _crossed(examples, step, s.eval_every):
                 self._evaluate(module, examples)
-            if s.sample_every > 0 and (final or _crossed(examples, step, s.sample_every)):
+            if _crossed(examples, step, s.sample_every):
                 self._sample(module, examples)
         if not (stop or final or _crossed(examples, step, s.checkpoint_every)):
             return
