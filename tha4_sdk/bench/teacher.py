@@ -160,7 +160,8 @@ def teacher(repeats: int, batch: int, device_names: tuple[str, ...], use_compile
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes slow this run down)"
     body = (f"Random-initialised weights (speed does not depend on them); median of {repeats} timed calls after "
             f"a warm-up; wall time and process CPU time (all threads); {load}. {source}\n\n{networks}\n\n"
-            f"{pipeline}")
+            f"{pipeline}\n\nReproduce: `tha4 bench teacher` (`--device cuda`, `--batch N`, `--compile`; "
+            f"`--official DIR` for the recorded figures).")
     write_section(output, "teacher", "Teacher (five networks)", body)
     click.echo(body)
     click.echo(f"wrote the 'teacher' section of {output}")
