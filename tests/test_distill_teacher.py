@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,11 +11,8 @@ import torch
 
 from tha4_sdk.character import CharacterError, load_character, write_character
 from tha4_sdk.distill.poses import fixed_poses
-from teacher_golden import assert_matches_golden
-from tha4_sdk.distill.teacher import BodyTargets, CachedTeacher, StudentTeacher, THA4Teacher, open_teacher
+from tha4_sdk.distill.teacher import BodyTargets, CachedTeacher, StudentTeacher, open_teacher
 from tha4_sdk.models.student.poser import StudentPoser, crop_face
-from tha4_sdk.models.teacher.poser import NETWORKS, TeacherPoser
-from tha4_sdk.models.warp import warp
 from tha4_sdk.models.weights import WeightFileError
 
 CPU = torch.device("cpu")
@@ -99,33 +94,7 @@ def test_open_teacher_rejects_bad_specs(tmp_path: Path, lambda_00: Path) -> None
         open_teacher(f"student:{tmp_path / 'missing'}", image, CPU)
 
 
-@pytest.fixture(scope="module")
-def tha4_teacher(deterministic_weights: Any, lambda_00: Path) -> THA4Teacher:
-    """The five-network teacher with the conformance suite's deterministic weights, on lambda_00."""
-    poser = TeacherPoser()
-    for name in NETWORKS:
-        network = getattr(poser, name)
-        state = network.state_dict()
-        deterministic_weights.fill_state_dict(state)
-        network.load_state_dict(state)
-    return THA4Teacher(poser.eval().requires_grad_(False), load_character(lambda_00).image_tensor(), CPU)
-
-
-@pytest.mark.slow
-def test_tha4_teacher_gives_the_official_intermediates(tha4_teacher: THA4Teacher, reference: Path) -> None:
-    poses = torch.from_numpy(np.load(reference / "conformance" / "poses.npy")[5:6])
-    golden = {g["pose_index"]: g for g in json.loads(
-        (reference / "conformance" / "teacher_end_to_end_golden.json").read_text())}[5]
-    t = tha4_teacher.body_targets(poses)
-    assert_matches_golden(t.face_morphed, golden["face_morphed_full"], 1e-3, "face_morphed (output 5)")
-    assert_matches_golden(t.posed, golden["final_image"], 3e-2, "posed (output 0)")
-    # the fields are the upscaler's own: merged = direct·alpha + warp(input, grid)·(1 − alpha)
-    assert torch.allclose(t.warped, warp(t.face_morphed, t.grid_change), atol=1e-5)
-    assert torch.allclose(t.posed, t.direct * t.alpha + t.warped * (1 - t.alpha), atol=1e-5)
-    assert t.alpha.min() >= 0 and t.alpha.max() <= 1  # the teacher's alpha is a sigmoid
-    assert torch.equal(tha4_teacher.face_targets(poses), crop_face(t.face_morphed))  # face path skips the body
-
-
 def test_tha4_teacher_without_weights_says_what_to_do(tmp_path: Path) -> None:
+    """(The THA4 adapter's outputs are checked against the pipeline in tests/test_teacher_render.py.)"""
     with pytest.raises(WeightFileError, match="tha4 models fetch teacher"):
         open_teacher(f"tha4:{tmp_path}", torch.zeros(4, 512, 512), CPU)

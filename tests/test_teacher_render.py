@@ -58,7 +58,7 @@ def poses(reference: Path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def outputs(session: TeacherSession, poses: np.ndarray) -> dict[int, TeacherOutputs]:
     """All named outputs for poses.npy rows 0 and 5, one pose per call (as the golden was made)."""
-    return {row: session.outputs(torch.from_numpy(poses[row:row + 1])) for row in (0, 5)}
+    return {row: session.outputs(poses[row]) for row in (0, 5)}
 
 
 def _folder_with(folder: Path, weights_dir: Path, replace: dict[str, bytes | Path | None]) -> Path:
@@ -194,7 +194,8 @@ def test_mismatched_file_names_file_and_first_bad_key(tmp_path: Path, weights_di
     sd = torch.load(weights_dir / "face_morpher.pt", weights_only=True)
     del sd["eye_alpha.0.bias"]
     torch.save(sd, tmp_path / "face_morpher_incomplete.pt")
-    folder = _folder_with(tmp_path / "incomplete", weights_dir, {"face_morpher": tmp_path / "face_morpher_incomplete.pt"})
+    incomplete = {"face_morpher": tmp_path / "face_morpher_incomplete.pt"}
+    folder = _folder_with(tmp_path / "incomplete", weights_dir, incomplete)
     with pytest.raises(WeightFileError, match=r"face_morpher\.pt: missing key 'eye_alpha\.0\.bias'"):
         TeacherPoser.from_folder(folder)
 
@@ -235,3 +236,26 @@ def test_pickle_that_carries_code_is_refused(tmp_path: Path, weights_dir: Path) 
     assert not marker.exists()
     with pytest.raises(pickle.UnpicklingError):
         torch.load(evil, weights_only=True)
+
+
+@pytest.mark.slow
+def test_distillation_teacher_gives_the_pipeline_outputs(weights_dir: Path, lambda_00: Path, poses: np.ndarray,
+                                                         outputs: dict[int, TeacherOutputs],
+                                                         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``--teacher tha4`` for distillation: the fetched weights, face crop and body targets of the same pipeline."""
+    from tha4_sdk.distill.teacher import open_teacher
+    from tha4_sdk.models.student.poser import crop_face
+
+    monkeypatch.setenv("THA4_HOME", str(tmp_path))
+    (tmp_path / "models").mkdir()
+    os.symlink(weights_dir, tmp_path / "models" / "teacher")
+    teacher = open_teacher("tha4", Character.from_image(lambda_00 / "character.png").image_tensor(),
+                           torch.device("cpu"))
+    pose = torch.from_numpy(poses[[5]])
+    assert torch.equal(teacher.face_targets(pose), crop_face(outputs[5].face_morphed_full))
+    body = teacher.body_targets(pose)
+    want = outputs[5]
+    for got, expected in ((body.posed, want.final_image), (body.alpha, want.body_alpha),
+                          (body.direct, want.body_direct), (body.warped, want.body_warped),
+                          (body.grid_change, want.body_grid_change), (body.face_morphed, want.face_morphed_full)):
+        assert torch.equal(got, expected)

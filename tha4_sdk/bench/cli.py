@@ -9,6 +9,7 @@ from tha4_sdk.bench.teacher import teacher
 from tha4_sdk.bench.distill import distill_bench
 from tha4_sdk.bench.bridge import bridge
 from tha4_sdk.bench.bridge_blender import bridge_blender
+from tha4_sdk.bench.bridge_engines import bridge_engines
 
 
 @click.group("bench")
@@ -21,3 +22,4 @@ bench.add_command(teacher)
 bench.add_command(distill_bench)
 bench.add_command(bridge)
 bench.add_command(bridge_blender)
+bench.add_command(bridge_engines)

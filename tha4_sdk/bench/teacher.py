@@ -119,7 +119,8 @@ def bench_pipeline(poser: TeacherPoser, character: Character, devices: list[torc
             session.close()
         poser.to(memory_format=torch.contiguous_format).cpu()
     if official:
-        rows.append(["official code, CPU float32 (recorded)", 1, f"{1 / official:.2f}", f"{official:.3f}", "–", "1×"])
+        rows.append(["official code, CPU float32 (recorded)", 1, f"{1 / official:.2f}", f"{official:.3f}", "–",
+                     "1×"])
     return markdown_table(["pipeline (renderer session, eyebrow decomposition cached)", "batch", "frames/s",
                            "s/frame (median wall)", "CPU s/frame", "ours / official"], rows)
 
@@ -159,7 +160,8 @@ def teacher(repeats: int, batch: int, device_names: tuple[str, ...], use_compile
     load = f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (other processes slow this run down)"
     body = (f"Random-initialised weights (speed does not depend on them); median of {repeats} timed calls after "
             f"a warm-up; wall time and process CPU time (all threads); {load}. {source}\n\n{networks}\n\n"
-            f"{pipeline}")
+            f"{pipeline}\n\nReproduce: `tha4 bench teacher` (`--device cuda`, `--batch N`, `--compile`; "
+            f"`--official DIR` for the recorded figures).")
     write_section(output, "teacher", "Teacher (five networks)", body)
     click.echo(body)
     click.echo(f"wrote the 'teacher' section of {output}")

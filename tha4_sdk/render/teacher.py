@@ -18,7 +18,7 @@ from tha4_sdk.character import Character, Fit
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.teacher.poser import TeacherOutputs, TeacherPoser, weight_files
 from tha4_sdk.models.weights import WeightFileError
-from tha4_sdk.render.base import Renderer, RenderSession
+from tha4_sdk.render.base import PoseLike, Renderer, RenderSession, pose_batch
 
 
 def default_weights_dir() -> Path:
@@ -67,8 +67,10 @@ class TeacherSession(RenderSession):
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
 
     @torch.inference_mode()
-    def outputs(self, poses: torch.Tensor) -> TeacherOutputs:
-        """All 33 official outputs, named, for N×45 poses (see docs/teacher.md)."""
+    def outputs(self, poses: PoseLike | torch.Tensor) -> TeacherOutputs:
+        """All 33 official outputs, named, for a pose, a list of poses or N×45 values (see docs/teacher.md)."""
+        if not isinstance(poses, torch.Tensor):
+            poses = torch.tensor(pose_batch(poses))
         with self._autocast():
             return TeacherOutputs.from_list(self._forward(self.image, poses.to(self.device, torch.float32),
                                                           self.decomposition))

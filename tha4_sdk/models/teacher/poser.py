@@ -93,20 +93,6 @@ class TeacherOutputs:
         return [f.name for f in fields(cls)].index(name)
 
 
-def _batched(image: torch.Tensor, pose: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Add missing batch dimensions and check shapes: one image, or one per pose."""
-    if image.dim() == 3:
-        image = image.unsqueeze(0)
-    if pose.dim() == 1:
-        pose = pose.unsqueeze(0)
-    if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
-        raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
-                         f"{tuple(pose.shape)}")
-    if image.shape[0] not in (1, pose.shape[0]):
-        raise ValueError(f"{image.shape[0]} images for {pose.shape[0]} poses: give one image or one per pose")
-    return image, pose
-
-
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
@@ -140,34 +126,42 @@ class TeacherPoser(nn.Module):
         crop = image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
         return self.eyebrow_decomposer(crop)
 
-    def forward(self, image: torch.Tensor, pose: torch.Tensor,
-                decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
-        image, pose = _batched(image, pose)
-        face_morphed_full, m, c, d = self.morph_face(image, pose, decomposition)
-        rotation = pose[:, ROTATION_SLICE]
-        r = self.body_morpher(_resize(face_morphed_full, HALF_SIZE), rotation)
-        u = self.upscaler(face_morphed_full, _resize(r[0], IMAGE_SIZE), _resize(r[3], IMAGE_SIZE), rotation)
-        return u + [face_morphed_full] + r + m + c + d
-
     def morph_face(self, image: torch.Tensor, pose: torch.Tensor, decomposition: list[torch.Tensor] | None = None
                    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        """Steps 1–4 only: (face_morphed_full, face morpher, combiner and decomposer outputs), no body networks.
+        """Steps 1–4 only: ``(face_morphed_full, face morpher outputs, combiner outputs, decomposer outputs)``.
 
-        What a student face morpher distils from; `forward` continues from here.
+        What a student face morpher distills from, without running the body networks.
         """
-        image, pose = _batched(image, pose)
+        if image.dim() == 3:
+            image = image.unsqueeze(0)
+        if pose.dim() == 1:
+            pose = pose.unsqueeze(0)
+        if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
+            raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
+                             f"{tuple(pose.shape)}")
         n = pose.shape[0]
+        if image.shape[0] not in (1, n):
+            raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
         d = self.decompose(image) if decomposition is None else decomposition
         d = [x.expand(n, -1, -1, -1) for x in d]
         image = image.expand(n, -1, -1, -1)
 
         c = self.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
         face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
-        face[:, :, EYEBROW_IN_FACE:EYEBROW_IN_FACE + EYEBROW_SIZE, EYEBROW_IN_FACE:EYEBROW_IN_FACE + EYEBROW_SIZE] = c[2]
+        inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
+        face[:, :, inside, inside] = c[2]
         m = self.face_morpher(face, pose[:, FACE_SLICE])
         face_morphed_full = image.clone()
         face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
         return face_morphed_full, m, c, d
+
+    def forward(self, image: torch.Tensor, pose: torch.Tensor,
+                decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        face_morphed_full, m, c, d = self.morph_face(image, pose, decomposition)
+        rotation = pose.reshape(-1, POSE_SIZE)[:, ROTATION_SLICE]
+        r = self.body_morpher(_resize(face_morphed_full, HALF_SIZE), rotation)
+        u = self.upscaler(face_morphed_full, _resize(r[0], IMAGE_SIZE), _resize(r[3], IMAGE_SIZE), rotation)
+        return u + [face_morphed_full] + r + m + c + d
 
     def outputs(self, image: torch.Tensor, pose: torch.Tensor,
                 decomposition: list[torch.Tensor] | None = None) -> TeacherOutputs:

@@ -1,0 +1,308 @@
+## Keeps one character streaming from the tha4 daemon, driven by poll() from the game loop (no threads):
+## connect → hello → character.load → pose.set → stream.start → frames. A closed connection, a daemon
+## that stays silent for 3 heartbeats or a request without a reply makes it back off (0.1 s doubling to
+## 2 s) and start over, reloading the character and re-sending the whole pose (docs/protocol.md §9).
+## Shared GDScript only (see msgpack.gd).
+extends RefCounted
+
+## "connecting", "loading", "streaming", "waiting" (to reconnect) or "stopped".
+signal state_changed(state)
+## The newest frame of a poll: its FRAME-HEADER (Dictionary) and RGBA8 pixels, top row first.
+signal frame_received(header, pixels)
+## Something went wrong; the client carries on (reconnecting when it must).
+signal error_reported(message)
+## A daemon event other than frames and heartbeats: job.queued/started/progress/finished, session.*.
+signal daemon_event(kind, data)
+## The reply to a request() call: ok, and the result (ok) or the error map {code, message, …}.
+signal reply_received(id, ok, result)
+
+const Msgpack = preload("msgpack.gd")
+const ZmtpPeer = preload("zmtp_peer.gd")
+const PROTOCOL := 1
+const REQUEST_TIMEOUT_MS := 10000
+const LOAD_TIMEOUT_MS := 300000
+const MIN_BACKOFF_MS := 100
+const MAX_BACKOFF_MS := 2000
+
+var host := "127.0.0.1"
+var port := 47000
+## A name in the daemon's character store, or an absolute folder under one of its --allow-root folders.
+var character := ""
+var renderer := "student"
+var fps := 30.0
+## [] for the native 512×512, or [width, height].
+var size := []
+var client_name := "godot"
+
+var state := "stopped"
+## The daemon session now streaming (a new one after each reconnection), or "".
+var session := ""
+## The daemon's hello result (frame_port, heartbeat_s, parameters, limits, …) of the current connection.
+var hello := {}
+var frames_received := 0
+## How many times the stream was (re)established.
+var connections := 0
+
+var _control = null
+var _frames = null
+var _pose := {}
+var _changed := {}
+var _reset_pending := false
+var _pose_in_flight := false
+var _pending := {}  # request id → {"op", "deadline", "timeout" (ms), "user"}
+var _next_id := 1
+var _retry_at := 0
+var _backoff_ms := MIN_BACKOFF_MS
+var _last_heard := 0
+var _previous_session := ""
+
+
+## Start connecting (poll() does the work).
+func start() -> void:
+	_backoff_ms = MIN_BACKOFF_MS
+	_retry_at = 0
+	_set_state("waiting")
+
+
+## Unload the session (best effort) and close the connections.
+func stop() -> void:
+	if session != "" and _control != null:
+		_send("character.unload", {"session": session}, false, false)
+	_disconnect()
+	_set_state("stopped")
+
+
+## Change pose parameters by name (the others keep their values; ``reset`` first returns all to rest).
+## Sent at once when streaming, else with the whole pose once the character is loaded. Values beyond a
+## parameter's range are clamped; unknown names are dropped with an error.
+func set_pose(params: Dictionary, reset := false) -> void:
+	if reset:
+		_pose.clear()
+		_changed.clear()
+		_reset_pending = true
+	for name in params:
+		var value = params[name]
+		var number: bool = typeof(value) == TYPE_INT or typeof(value) == TYPE_FLOAT
+		if typeof(name) != TYPE_STRING or not number or is_nan(value) or is_inf(value):
+			var problem := "set_pose: %s = %s is not a parameter name with a finite number"
+			emit_signal("error_reported", problem % [str(name), str(value)])
+			continue
+		if hello.has("parameters") and not name in hello["parameters"]:
+			emit_signal("error_reported", "set_pose: unknown pose parameter '%s'" % name)
+			continue
+		_pose[name] = float(value)
+		_changed[name] = float(value)
+
+
+## Send any request (docs/protocol.md §6); its reply comes as reply_received(id, …). -1 when not connected.
+func request(op: String, args: Dictionary) -> int:
+	if _control == null:
+		emit_signal("error_reported", "%s: not connected to the daemon" % op)
+		return -1
+	return _send(op, args, true, false)
+
+
+## Do the client's work: call once per game frame.
+func poll() -> void:
+	if state == "stopped":
+		return
+	var now := Time.get_ticks_msec()
+	if state == "waiting":
+		if now >= _retry_at:
+			_connect()
+		return
+	if _control.poll() == ZmtpPeer.CLOSED:
+		_fail(_control.error)
+		return
+	var message = _control.take_message()
+	while message != null and state != "waiting":
+		_on_reply(message[0])
+		message = _control.take_message()
+	if _frames != null and state != "waiting":
+		if _frames.poll() == ZmtpPeer.CLOSED:
+			_fail(_frames.error)
+			return
+		_read_published()
+	if state == "waiting":
+		return
+	for id in _pending.keys():
+		if now <= _pending[id]["deadline"]:
+			continue
+		var sent: Dictionary = _pending[id]
+		var problem := "no reply to %s from %s:%d within %d s" % [sent["op"], host, port, sent["timeout"] / 1000]
+		if sent["user"]:  # a slow request of the game's own: its answer, not the connection, failed
+			_pending.erase(id)
+			emit_signal("reply_received", id, false, {"code": "timeout", "message": problem})
+		else:
+			_fail(problem + " (is `tha4 serve` running?)")
+			return
+	if _frames != null and now - _last_heard > 3000 * float(hello.get("heartbeat_s", 1.0)):
+		_fail("no heartbeat from the daemon for %d ms" % (now - _last_heard))
+		return
+	if state == "streaming":
+		_send_pose_changes()
+
+
+func _connect() -> void:
+	_control = ZmtpPeer.new()
+	_control.open(host, port, "DEALER")
+	_set_state("connecting")
+	_send("hello", {"client": client_name}, false, false)
+
+
+func _send(op: String, args: Dictionary, user: bool, slow: bool) -> int:
+	var id := _next_id
+	_next_id += 1
+	var timeout: int = LOAD_TIMEOUT_MS if slow else REQUEST_TIMEOUT_MS
+	_pending[id] = {"op": op, "deadline": Time.get_ticks_msec() + timeout, "timeout": timeout, "user": user}
+	_control.send([Msgpack.encode({"v": PROTOCOL, "id": id, "op": op, "args": args})])
+	return id
+
+
+func _send_pose_changes() -> void:
+	if _pose_in_flight or (_changed.size() == 0 and not _reset_pending):
+		return
+	var args := {"session": session, "params": _changed.duplicate(), "reset": _reset_pending, "clamp": true}
+	_send("pose.set", args, false, false)
+	_changed.clear()
+	_reset_pending = false
+	_pose_in_flight = true
+
+
+func _on_reply(bytes: PackedByteArray) -> void:
+	var decoded: Dictionary = Msgpack.decode(bytes)
+	var envelope = decoded["value"]
+	if not decoded["ok"] or typeof(envelope) != TYPE_DICTIONARY:
+		_fail("a reply that is not a MessagePack map: " + decoded["error"])
+		return
+	var id = envelope.get("id")
+	if typeof(id) != TYPE_INT or not _pending.has(id):
+		return  # a late reply to a request of an earlier connection
+	var sent: Dictionary = _pending[id]
+	_pending.erase(id)
+	var ok: bool = envelope.get("ok", false) == true
+	var result = envelope.get("result", {}) if ok else envelope.get("error", {})
+	if typeof(result) != TYPE_DICTIONARY:
+		result = {}
+	if sent["user"]:
+		emit_signal("reply_received", id, ok, result)
+		return
+	var op: String = sent["op"]
+	if not ok:
+		var text := "%s: %s: %s" % [op, str(result.get("code", "internal")), str(result.get("message", ""))]
+		if op == "pose.set" and result.get("code") != "not_found":
+			_pose_in_flight = false
+			emit_signal("error_reported", text)  # a bad value: report it, keep streaming
+		elif op != "character.unload":
+			_fail(text)
+		return
+	if op == "hello":
+		_on_hello(result)
+	elif op == "character.load":
+		_on_loaded(result)
+	elif op == "pose.set":
+		_pose_in_flight = false
+	elif op == "stream.start":
+		connections += 1
+		_backoff_ms = MIN_BACKOFF_MS
+		_set_state("streaming")
+
+
+func _on_hello(result: Dictionary) -> void:
+	if not PROTOCOL in result.get("protocols", []):
+		_fail("the daemon does not speak protocol %d (it speaks %s)" % [PROTOCOL, str(result.get("protocols"))])
+		return
+	hello = result
+	for name in _pose.keys():
+		if not name in result.get("parameters", []):
+			_pose.erase(name)
+			_changed.erase(name)
+			emit_signal("error_reported", "set_pose: unknown pose parameter '%s'" % name)
+	_frames = ZmtpPeer.new()
+	_frames.open(host, int(result["frame_port"]), "SUB")
+	_frames.subscribe("event.")
+	_last_heard = Time.get_ticks_msec()
+	if _previous_session != "":  # a session the daemon kept after we lost the connection
+		_send("character.unload", {"session": _previous_session}, false, false)
+	_send("character.load", {"character": character, "renderer": renderer}, false, true)
+	_set_state("loading")
+
+
+func _on_loaded(result: Dictionary) -> void:
+	session = str(result.get("session", ""))
+	_previous_session = session
+	_frames.subscribe("frame." + session)
+	_send("pose.set", {"session": session, "params": _pose.duplicate(), "reset": true, "clamp": true}, false, false)
+	_changed.clear()
+	_reset_pending = false
+	_pose_in_flight = true
+	var args := {"session": session, "fps": float(fps), "format": "rgba8"}
+	if size.size() == 2:
+		args["size"] = size
+	_send("stream.start", args, false, false)
+
+
+func _read_published() -> void:
+	var newest = null
+	var message = _frames.take_message()
+	while message != null:
+		_last_heard = Time.get_ticks_msec()
+		var decoded: Dictionary = {"ok": false, "error": "no envelope"}
+		if message.size() >= 2:
+			decoded = Msgpack.decode(message[1])
+		if not decoded["ok"] or typeof(decoded["value"]) != TYPE_DICTIONARY:
+			_fail("a published message that is not a MessagePack map: " + decoded["error"])
+			return
+		var envelope: Dictionary = decoded["value"]
+		var kind = envelope.get("event")
+		var data = envelope.get("data")
+		if typeof(data) != TYPE_DICTIONARY:
+			data = {}
+		var ours: bool = session != "" and data.get("session") == session
+		if kind == "frame" and ours and message.size() >= 3:
+			frames_received += 1
+			newest = [data, message[2]]
+		elif kind == "session.unloaded" and ours:
+			_fail("session %s was unloaded" % session)
+			return
+		elif kind == "session.error" and ours:
+			emit_signal("error_reported", str(data.get("message", "")))
+		elif typeof(kind) == TYPE_STRING and kind != "heartbeat" and kind != "frame":
+			emit_signal("daemon_event", kind, data)
+		message = _frames.take_message()
+	if newest != null:
+		var header: Dictionary = newest[0]
+		var pixels: PackedByteArray = newest[1]
+		if header.get("format") != "rgba8" or pixels.size() != int(header.get("w", 0)) * int(header.get("h", 0)) * 4:
+			emit_signal("error_reported", "a frame whose size does not match its header")
+		else:
+			emit_signal("frame_received", header, pixels)
+
+
+func _fail(message: String) -> void:
+	emit_signal("error_reported", message)
+	_disconnect()
+	_retry_at = Time.get_ticks_msec() + _backoff_ms
+	_backoff_ms = _backoff_ms * 2
+	if _backoff_ms > MAX_BACKOFF_MS:
+		_backoff_ms = MAX_BACKOFF_MS
+	_set_state("waiting")
+
+
+func _disconnect() -> void:
+	if _control != null:
+		_control.close()
+	if _frames != null:
+		_frames.close()
+	_control = null
+	_frames = null
+	_pending.clear()
+	_pose_in_flight = false
+	session = ""
+	hello = {}
+
+
+func _set_state(new_state: String) -> void:
+	if new_state != state:
+		state = new_state
+		emit_signal("state_changed", state)
