@@ -26,7 +26,7 @@ GOAL_FPS = 240.0
 GOAL_P99_MS = 2.0
 
 
-def _bench_character(store: Path) -> None:
+def bench_character(store: Path) -> None:
     """A minimal valid character package (the solid renderer never looks at its image)."""
     folder = store / "bench"
     folder.mkdir(parents=True)
@@ -78,7 +78,7 @@ def bridge(seconds: float, size: int, rate: float, out: Path, no_write: bool) ->
     with tempfile.TemporaryDirectory() as tmp, \
             DaemonProcess(Path(tmp) / "store", Path(tmp) / "state") as daemon, \
             daemon.client(timeout=30) as client:
-        _bench_character(Path(tmp) / "store")
+        bench_character(Path(tmp) / "store")
         handle = client.load("bench", renderer="solid")
         click.echo(f"streaming {size}×{size} RGBA8 frames for {seconds:g} s at most speed, then at {rate:g} fps…")
         flat_out = measure_stream(handle, client.hello()["limits"]["max_fps"], seconds, size)
