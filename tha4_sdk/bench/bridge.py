@@ -26,7 +26,7 @@ GOAL_FPS = 240.0
 GOAL_P99_MS = 2.0
 
 
-def _bench_character(store: Path) -> None:
+def bench_character(store: Path) -> None:
     """A minimal valid character package (the solid renderer never looks at its image)."""
     folder = store / "bench"
     folder.mkdir(parents=True)
@@ -70,37 +70,42 @@ def measure_render(handle: CharacterHandle, count: int) -> dict[str, float]:
 @click.option("--seconds", default=5.0, show_default=True, help="Length of each streaming measurement.")
 @click.option("--size", default=512, show_default=True, help="Frame width and height.")
 @click.option("--rate", default=GOAL_FPS, show_default=True, help="Stream rate for the latency measurement.")
+@click.option("--repeats", default=3, show_default=True, help="Latency measurements (the machine's load varies).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True, help="Markdown file to record the results in.")
 @click.option("--no-write", is_flag=True, help="Print only; do not update --out.")
-def bridge(seconds: float, size: int, rate: float, out: Path, no_write: bool) -> None:
+def bridge(seconds: float, size: int, rate: float, repeats: int, out: Path, no_write: bool) -> None:
     """Daemon → client frame bridge on loopback: frames/s and added latency (solid renderer)."""
     with tempfile.TemporaryDirectory() as tmp, \
             DaemonProcess(Path(tmp) / "store", Path(tmp) / "state") as daemon, \
             daemon.client(timeout=30) as client:
-        _bench_character(Path(tmp) / "store")
+        bench_character(Path(tmp) / "store")
         handle = client.load("bench", renderer="solid")
-        click.echo(f"streaming {size}×{size} RGBA8 frames for {seconds:g} s at most speed, then at {rate:g} fps…")
+        click.echo(f"streaming {size}×{size} RGBA8 frames for {seconds:g} s at most speed, then {repeats}× at "
+                   f"{rate:g} fps…")
         flat_out = measure_stream(handle, client.hello()["limits"]["max_fps"], seconds, size)
-        paced = measure_stream(handle, rate, seconds, size)
+        paced = [measure_stream(handle, rate, seconds, size) for _ in range(repeats)]
         render = measure_render(handle, 200)
         load = os.getloadavg()[0]
-    rows = [
-        ["stream, as fast as possible", f"{flat_out['fps']:.0f}", f"{flat_out['p50']:.2f}", f"{flat_out['p99']:.2f}",
-         f"{flat_out['dropped']:.1%}"],
-        [f"stream at {rate:g} fps", f"{paced['fps']:.0f}", f"{paced['p50']:.2f}", f"{paced['p99']:.2f}",
-         f"{paced['dropped']:.1%}"],
-        ["`render` op round trip", f"{1e3 / render['p50']:.0f}", f"{render['p50']:.2f}", f"{render['p99']:.2f}", "–"],
-    ]
+
+    def row(name: str, m: dict[str, float], dropped: bool = True) -> list[str]:
+        return [name, f"{m['fps']:.0f}", f"{m['p50']:.2f}", f"{m['p99']:.2f}", f"{m['dropped']:.1%}" if dropped else "–"]
+
+    rows = [row("stream, as fast as possible (saturated: queueing included)", flat_out)]
+    rows += [row(f"stream at {rate:g} fps, run {n + 1}", m) for n, m in enumerate(paced)]
+    rows.append(row("`render` op round trip", {**render, "fps": 1e3 / render["p50"]}, dropped=False))
     table = markdown_table(["path", "frames/s", "p50 ms", "p99 ms", "dropped"], rows)
-    verdict = (f"Goal: ≥ {GOAL_FPS:g} frames/s and p99 added latency ≤ {GOAL_P99_MS:g} ms at {GOAL_FPS:g} fps — "
-               f"{'met' if flat_out['fps'] >= GOAL_FPS and paced['p99'] <= GOAL_P99_MS else 'NOT met'}.")
+    p99s = [m["p99"] for m in paced]
+    met = sum(m["p99"] <= GOAL_P99_MS and m["fps"] >= 0.98 * rate for m in paced)
+    verdict = (f"Goals: ≥ {GOAL_FPS:g} frames/s — {'met' if flat_out['fps'] >= GOAL_FPS else 'NOT met'} "
+               f"({flat_out['fps']:.0f}); p99 added latency ≤ {GOAL_P99_MS:g} ms at {rate:g} fps — met in {met} of "
+               f"{repeats} runs (p99 {', '.join(f'{p99:.2f}' for p99 in p99s)} ms).")
     body = (f"{size}×{size} RGBA8 frames from a `tha4 serve` subprocess to a `tha4_sdk.client.Client` over "
             "127.0.0.1 (`solid` renderer, so the bridge alone is measured). Latency: client receive time minus "
             f"the frame's render-finished stamp; the `render` row is request → decoded frame. Load average during "
             f"the run: {load:.1f} on {os.cpu_count()} cores (other work on the machine shows in the p99).\n\n"
             f"{table}\n\n{verdict}\n\n"
-            f"Reproduce: `tha4 bench bridge --seconds {seconds:g} --size {size} --rate {rate:g}`.")
+            f"Reproduce: `tha4 bench bridge --seconds {seconds:g} --size {size} --rate {rate:g} --repeats {repeats}`.")
     click.echo(table + "\n" + verdict)
     if not no_write:
         write_section(out, "bridge", "Daemon bridge (frames daemon → client)", body)

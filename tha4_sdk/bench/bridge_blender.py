@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from tha4_sdk.bench.bridge import _bench_character, measure_stream
+from tha4_sdk.bench.bridge import bench_character, measure_stream
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.daemon.process import DaemonProcess
 
@@ -46,7 +46,7 @@ def bridge_blender(seconds: float, renders: int, blender: str | None, bridge_dir
                                "or pass --blender PATH")
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        _bench_character(tmp / "store")
+        bench_character(tmp / "store")
         with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
             max_fps = client.hello()["limits"]["max_fps"]
             python = measure_stream(client.load("bench", renderer="solid"), max_fps, seconds, 512)

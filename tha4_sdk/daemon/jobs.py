@@ -4,9 +4,9 @@ The distiller's contract (docs/distillation.md): ``IMAGE --face-mask MASK --teac
 --examples N --resume --progress-json`` prints one JSON record per line (``event``: start, phase,
 progress, checkpoint, eval, done, stopped, error …), continues from OUTDIR's checkpoint when there is
 one, and on SIGTERM saves a checkpoint and exits with `CHECKPOINT_EXIT`. The runner sends its stdout to ``WORK/JOB/progress.jsonl`` (a file, not a pipe,
-so a distiller outlives a daemon crash long enough to checkpoint) and follows that file. The child dies with
-the daemon (Linux ``PR_SET_PDEATHSIG`` via `tha4_sdk.daemon.launch`); a restarted daemon re-queues the jobs it
-finds ``running`` and launches them again with ``--resume``.
+so a distiller outlives a daemon crash long enough to checkpoint) and follows that file. The distiller runs
+under `tha4_sdk.daemon.launch`, in its own process group, and is asked to stop (once) when the daemon dies;
+a restarted daemon re-queues the jobs it finds ``running`` and launches them again with ``--resume``.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ class JobManager:
         log.info("job %s: %s", job_id, " ".join(argv))
         with (folder / "progress.jsonl").open("ab") as out, (folder / "stderr.log").open("ab") as err:
             proc = subprocess.Popen([*launcher, *argv], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                    cwd=folder, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                    cwd=folder, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         self._proc, self._current, self._terminated_at = proc, job_id, None
         self.store.update(job_id, state="running", started=time.time(), attempts=attempts + 1, pid=proc.pid,
                           error=None)
@@ -187,7 +187,7 @@ class JobManager:
             with self._cond:
                 if self._terminated_at is not None and time.monotonic() - self._terminated_at > GRACE_S:
                     log.warning("job %s did not stop %.0f s after SIGTERM; killing it", job_id, GRACE_S)
-                    proc.kill()
+                    _kill_group(proc.pid)
                 self._cond.wait(POLL_S)
         with self._cond:
             self._proc = self._current = None
@@ -231,7 +231,15 @@ def _wait_for_exit(pid: int | None, timeout: float) -> None:
     while time.monotonic() < deadline and _is_distiller(pid):
         time.sleep(POLL_S)
     if _is_distiller(pid):
-        os.kill(pid, signal.SIGKILL)
+        _kill_group(pid)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a job's launcher and everything it started (its own process group)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _is_distiller(pid: int) -> bool:

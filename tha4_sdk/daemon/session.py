@@ -206,8 +206,9 @@ class CharacterSession:
                 if self._pending or due:
                     pending, self._pending = self._pending, []
                     stream = self._stream if due else None
-                    if stream is not None:
-                        self._next_tick = max(self._next_tick + 1.0 / stream.fps, now)
+                    if stream is not None:  # keep the average rate through jitter; never burst to catch up
+                        period = 1.0 / stream.fps
+                        self._next_tick = max(self._next_tick + period, now - period)
                     return pending, stream
                 self._cond.wait(self._next_tick - now if self._stream is not None else None)
             return None
