@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from tha4_sdk import engine_bridges
-from tha4_sdk.bench.bridge import _bench_character, measure_stream
+from tha4_sdk.bench.bridge import bench_character, measure_stream
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.daemon.process import DaemonProcess
 
@@ -50,7 +50,7 @@ def bridge_engines(seconds: float, out: Path, no_write: bool) -> None:
             tmp = Path(tmp_name)
             built = engine_bridges.build_unity(tmp / "unity")
             project = engine_bridges.godot3_project(tmp / "godot")
-            _bench_character(tmp / "store")
+            bench_character(tmp / "store")
             with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
                 max_fps = client.hello()["limits"]["max_fps"]
                 click.echo(f"streaming 512×512 RGBA8 frames into each client for {seconds:g} s…")
