@@ -145,3 +145,29 @@ def test_plugins_in_packages_are_listed_with_their_distribution() -> None:
     rows = {row["name"]: row for row in plugins.describe()}
     assert rows["timeline"]["module"] == "tha4_plugins.timeline.source" and rows["timeline"]["dist"] == "tha4-sdk"
     assert rows["sliders"]["dist"] == "tha4-sdk"
+
+
+def test_a_plugin_that_fails_to_import_is_skipped_and_listed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A third-party package whose plugin raises on import must not take ``tha4`` down."""
+    dist_info = tmp_path / "shaky_plugin-0.3.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: shaky-plugin\nVersion: 0.3\n")
+    (dist_info / "entry_points.txt").write_text("[tha4_sdk]\nshaky = shaky_plugin\n")
+    (tmp_path / "shaky_plugin.py").write_text("import a_dependency_nobody_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins.manager.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="'shaky'.*shaky-plugin.*a_dependency_nobody_installed"):
+            plugins.manager()
+        assert [(b.name, b.dist) for b in plugins.broken] == [("shaky", "shaky-plugin")]
+        assert "student" in plugins.renderers() and "timeline" in plugins.pose_sources()
+        from click.testing import CliRunner
+
+        from tha4_sdk.cli import main
+        listing = CliRunner().invoke(main, ["plugins"]).output.splitlines()
+        assert any(line.split()[:2] == ["renderer", "student"] for line in listing)
+        assert any(line.split()[:2] == ["BROKEN", "shaky"] and "ModuleNotFoundError" in line for line in listing)
+    finally:
+        monkeypatch.undo()
+        plugins.manager.cache_clear()
+    assert plugins.manager() and not plugins.broken

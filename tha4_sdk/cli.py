@@ -41,13 +41,16 @@ def main() -> None:
 def plugins_cmd() -> None:
     """List installed renderers, pose sources, filters and sinks, and where they come from."""
     rows = plugins.describe()
-    if not rows:
+    if not rows and not plugins.broken:
         click.echo("no plugins installed")
         return
-    width = max(len(r["name"]) for r in rows)
+    width = max((len(r["name"]) for r in rows), default=0)
     for r in rows:
         dist = f" [{r['dist']}]" if r["dist"] else ""
         click.echo(f"{r['kind']:<12} {r['name']:<{width}}  {r['module']}{dist}  {r['summary']}")
+    for b in plugins.broken:
+        dist = f" [{b.dist}]" if b.dist else ""
+        click.echo(f"{'BROKEN':<12} {b.name:<{width}}  {b.value}{dist}  not loaded: {b.error}")
 
 
 @main.command("pose-params")
