@@ -34,9 +34,10 @@ def case(request: pytest.FixtureRequest, reference: Path):
         return character, poses, exact.outputs(poses)
 
 
-@pytest.fixture(scope="module")
-def fast(case) -> FastStudentSession:
-    session = FastStudentSession(case[0], CPU, torch.float32)
+@pytest.fixture(scope="module", params=[True, False], ids=["native-sine", "torch-ops"])
+def fast(case, request: pytest.FixtureRequest) -> FastStudentSession:
+    session = FastStudentSession(case[0], CPU, torch.float32, native=request.param)
+    assert session.native is request.param
     yield session
     session.close()
 
@@ -76,14 +77,22 @@ def test_float16_matmuls_stay_above_45_db(case) -> None:
 
 def test_tiles_and_workers_do_not_change_the_result(case) -> None:
     character, poses, _ = case
-    with FastStudentSession(character, CPU, torch.float32, tile_values=0) as whole:
+    with FastStudentSession(character, CPU, torch.float32, tile_values=0, native=False) as whole:
         want = whole.outputs(poses[:2])
     # odd tile sizes: bands of 2 rows at 512, a short last band, more workers than cores
     for tile_values, workers in [(90 * 512 * 3, 3), (360 * 128 * 20, 1)]:
-        with FastStudentSession(character, CPU, torch.float32, tile_values=tile_values, workers=workers) as s:
+        with FastStudentSession(character, CPU, torch.float32, tile_values=tile_values, workers=workers,
+                                native=False) as s:
             got = s.outputs(poses[:2])
         for w, g in zip(want, got):
             torch.testing.assert_close(g, w, rtol=0, atol=1e-5)
+    # the native runner: its bands per worker change with the worker count, its results must not
+    with FastStudentSession(character, CPU, torch.float32, workers=1, native=True) as one:
+        want = one.outputs(poses[:2])
+    with FastStudentSession(character, CPU, torch.float32, workers=3, native=True) as three:
+        got = three.outputs(poses[:2])
+    for w, g in zip(want, got):
+        torch.testing.assert_close(g, w, rtol=0, atol=0)
 
 
 def test_batch_of_n_poses_gives_n_frames(case, fast: FastStudentSession) -> None:
@@ -118,10 +127,11 @@ def test_bench_student_writes_its_section(lambda_00: Path, tmp_path: Path) -> No
     text = report.read_text()
     assert "other sections stay" in text and "<!-- bench:student:begin -->" in text
     section = text.split("<!-- bench:student:begin -->")[1]
-    for name in ["exact float32", "fast float32", "fast float16 matmuls"]:
+    for name in ["exact float32", "fast float32 (native runner)", "fast float32, PyTorch ops in tiles",
+                 "fast float32, PyTorch ops untiled", "fast float16 matmuls"]:
         assert f"| {name}" in section
-    quality = [line for line in section.splitlines() if line.startswith("| fast float32 |") and "%" in line]
-    assert float(quality[0].split("|")[2]) >= 90.0  # PSNR of the fast float32 path
+    quality = [line for line in section.splitlines() if line.startswith("| fast float32") and "%" in line]
+    assert len(quality) == 3 and all(float(q.split("|")[2]) >= 90.0 for q in quality)  # PSNR of each float32 path
 
 
 def test_bench_student_rejects_a_character_without_student(tmp_path: Path, reference: Path) -> None:

@@ -12,7 +12,10 @@ Every SIREN level is a per-pixel MLP whose first layer sees ``[features, x, y, p
 * ω0 = 30 folded into the weights; pixels × channels (NHWC) layout, ``mm`` into reused buffers,
   in-place bias add and ``sin_``;
 * on the CPU the pixels go through a whole level in tiles of a few thousand, so every intermediate
-  stays in cache, and the tiles are shared out to single-threaded workers (one per torch thread).
+  stays in cache, and the tiles are shared out to single-threaded workers (one per torch thread);
+* on the CPU, where a C compiler is available, a native runner (`student_native`) does a band of rows
+  per call: small cache-sized tiles, bias + sine fused into one pass with a polynomial sine, the
+  upsample fused with the first layer's sine, no Python between the layers.
 
 All of it is exact up to float rounding. The face paste and the final warp are the official
 operations in float32. ``dtype`` float16/bfloat16 runs only the matmuls in that precision (the
@@ -37,6 +40,7 @@ from tha4_sdk.models.student.poser import StudentPoser, paste_face
 from tha4_sdk.models.student.siren import OMEGA_0
 from tha4_sdk.models.warp import identity_grid
 from tha4_sdk.render.base import RenderSession
+from tha4_sdk.render.student_native import NativeRunner, load as load_native
 
 #: activation values per tile on the CPU (5.6 MiB of float32; 32 rows of every level of the student),
 #: the fastest of 1/4×…4× this on a 2-core Xeon (L2 2 MiB/core)
@@ -120,16 +124,21 @@ def _mm(x: torch.Tensor, w: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return out.copy_(torch.mm(x.to(w.dtype), w))
 
 
-def _single_threaded_workers(count: int) -> ThreadPoolExecutor:
-    """``count`` worker threads whose torch ops each run on one thread: the tiles are the parallelism.
+def _single_threaded_workers(count: int, native: NativeRunner | None) -> ThreadPoolExecutor:
+    """``count`` worker threads whose torch ops (and native BLAS calls) each run on one thread: the tiles
+    are the parallelism.
 
     Independent tiles keep both cores busy without an OpenMP barrier per op, which matters when the
     cores are shared with other processes.
     """
+    def single_threaded() -> None:
+        torch.set_num_threads(1)
+        if native is not None:
+            native.single_threaded()
+
     saved = torch.get_num_threads()
     started = threading.Barrier(count)
-    pool = ThreadPoolExecutor(count, thread_name_prefix="tha4-student", initializer=torch.set_num_threads,
-                              initargs=(1,))
+    pool = ThreadPoolExecutor(count, thread_name_prefix="tha4-student", initializer=single_threaded)
     list(pool.map(lambda _: started.wait(), range(count)))  # start every worker now
     torch.set_num_threads(saved)  # the workers' setting also became the default of threads started later
     return pool
@@ -138,10 +147,11 @@ def _single_threaded_workers(count: int) -> ThreadPoolExecutor:
 class _Runner:
     """Evaluates levels tile by tile (on worker threads), reusing float32 scratch buffers."""
 
-    def __init__(self, tile_values: int, workers: int) -> None:
+    def __init__(self, tile_values: int, workers: int, native: NativeRunner | None) -> None:
         self.tile_values = tile_values  # 0: no tiles
-        self.workers = workers if tile_values else 1
-        self._pool = _single_threaded_workers(workers) if self.workers > 1 else None
+        self.native = native
+        self.workers = workers if tile_values or native else 1
+        self._pool = _single_threaded_workers(workers, native) if self.workers > 1 else None
         self._local = threading.local()
         self._outputs: dict[int, torch.Tensor] = {}
 
@@ -166,6 +176,9 @@ class _Runner:
             out = buf[:math.prod(shape)].view(shape)
         own_rows = level.terms.rows(pose) if level.terms else None
         out_rows = level.out_terms.rows(pose) if level.out_terms else None
+        if self.native is not None:
+            self._run_native(level, own_rows, feat, out_rows, out)
+            return out
         if not self.tile_values:  # the whole batch at once
             frames, rows = n, s
         else:  # bands of an even number of rows, at least two per worker
@@ -189,6 +202,30 @@ class _Runner:
         else:
             list(self._pool.map(tile, starts))
         return out
+
+    def _run_native(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
+                    out_rows: torch.Tensor | None, out: torch.Tensor) -> None:
+        """The level through the native runner: bands of rows (four per worker and frame), one call each."""
+        assert self.native is not None
+        n, s = out.shape[0], level.size
+        step = math.ceil(s / (4 * self.workers))
+        native = self.native
+
+        def band(job: tuple[int, int]) -> None:
+            f, r0 = job
+            native.level(rows=(r0, min(s, r0 + step)), hidden=level.hidden, out_w=level.out_w, out=out[f],
+                         row_terms=None if own_rows is None else own_rows[f],
+                         col_terms=None if level.terms is None else level.terms.col,
+                         feat=None if feat is None else feat[f], edges=level.edges, out_b=level.out_b,
+                         out_row_terms=None if out_rows is None else out_rows[f],
+                         out_col_terms=None if level.out_terms is None else level.out_terms.col)
+
+        jobs = [(f, r0) for f in range(n) for r0 in range(0, s, step)]
+        if self._pool is None:
+            for job in jobs:
+                band(job)
+        else:
+            list(self._pool.map(band, jobs))
 
     def close(self) -> None:
         if self._pool is not None:
@@ -239,11 +276,13 @@ class FastStudentSession(RenderSession):
     bfloat16 loses too much, ≈32–40 dB). ``tile_values``: activation values per tile (default
     `CPU_TILE_VALUES` on the CPU; 0 = the whole batch at once, the default on CUDA); ``workers``: tiles
     run on this many single-threaded workers (default ``torch.get_num_threads()``; 1 = on the calling
-    thread). A session renders one call at a time (its buffers are reused).
+    thread); ``native``: the native runner (default: used on the CPU in float32 when it can be built;
+    False = PyTorch ops only; True = required). A session renders one call at a time (its buffers are
+    reused).
     """
 
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype,
-                 tile_values: int | None = None, workers: int | None = None) -> None:
+                 tile_values: int | None = None, workers: int | None = None, native: bool | None = None) -> None:
         super().__init__(character, device, dtype)
         if dtype == torch.bfloat16:
             warnings.warn("bfloat16 matmuls lose detail in the student (measured 32–40 dB PSNR against float32); "
@@ -255,7 +294,12 @@ class FastStudentSession(RenderSession):
         self.image = character.image_tensor().to(device).unsqueeze(0)
         if tile_values is None:
             tile_values = CPU_TILE_VALUES if device.type == "cpu" else 0
-        self._runner = _Runner(tile_values, torch.get_num_threads() if workers is None else workers)
+        runner = load_native() if device.type == "cpu" and dtype == torch.float32 and native is not False else None
+        if native and runner is None:
+            raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
+                               "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
+        self.native = runner is not None
+        self._runner = _Runner(tile_values, torch.get_num_threads() if workers is None else workers, runner)
 
     @torch.inference_mode()
     def outputs(self, poses: torch.Tensor) -> list[torch.Tensor]:
