@@ -24,11 +24,13 @@ sines stay float32); on this CPU they are not faster, float16 is for CUDA.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -165,29 +167,47 @@ class _Runner:
 
     def run(self, level: _Level, pose: torch.Tensor, feat: torch.Tensor | None, *, keep: bool = True) -> torch.Tensor:
         """The level's output for N poses: N × S × S × out float32 (NHWC); ``keep=False`` reuses a buffer."""
-        n, s = pose.shape[0], level.size
-        shape = (n, s, s, level.out_w.shape[1])
-        if keep:
-            out = torch.empty(shape, device=pose.device)
+        return self.run_together([(level, pose, feat, keep)])[0]
+
+    def run_together(self, specs: list[tuple[_Level, torch.Tensor, torch.Tensor | None, bool]]) -> list[torch.Tensor]:
+        """Independent levels (level, pose, feat, keep) in one pass over the workers: no wait between them."""
+        outs, jobs = [], []
+        for level, pose, feat, keep in specs:
+            out = self._output(level, pose, keep)
+            own_rows = level.terms.rows(pose) if level.terms else None
+            out_rows = level.out_terms.rows(pose) if level.out_terms else None
+            make = self._native_jobs if self.native is not None else self._tile_jobs
+            jobs += make(level, own_rows, feat, out_rows, out)
+            outs.append(out)
+        if self._pool is None:
+            for job in jobs:
+                job()
         else:
-            buf = self._outputs.get(s)
-            if buf is None or buf.numel() < math.prod(shape):
-                buf = self._outputs[s] = torch.empty(math.prod(shape), device=pose.device)
-            out = buf[:math.prod(shape)].view(shape)
-        own_rows = level.terms.rows(pose) if level.terms else None
-        out_rows = level.out_terms.rows(pose) if level.out_terms else None
-        if self.native is not None:
-            self._run_native(level, own_rows, feat, out_rows, out)
-            return out
+            list(self._pool.map(lambda job: job(), jobs))
+        return outs
+
+    def _output(self, level: _Level, pose: torch.Tensor, keep: bool) -> torch.Tensor:
+        """A new N × S × S × out tensor, or (``keep=False``) this size's reused buffer."""
+        shape = (pose.shape[0], level.size, level.size, level.out_w.shape[1])
+        if keep:
+            return torch.empty(shape, device=pose.device)
+        buf = self._outputs.get(level.size)
+        if buf is None or buf.numel() < math.prod(shape):
+            buf = self._outputs[level.size] = torch.empty(math.prod(shape), device=pose.device)
+        return buf[:math.prod(shape)].view(shape)
+
+    def _tile_jobs(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
+                   out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
+        """The level as PyTorch ops on tiles: bands of an even number of rows, at least two per worker."""
+        n, s = out.shape[0], level.size
         if not self.tile_values:  # the whole batch at once
             frames, rows = n, s
-        else:  # bands of an even number of rows, at least two per worker
+        else:
             width = max(w.shape[0] for w, _ in level.hidden)
             tiles = max(math.ceil(width * s * s / self.tile_values), 2 * self.workers)
             frames, rows = 1, min(s, 2 * math.ceil(s / tiles / 2))
 
-        def tile(start: tuple[int, int]) -> None:
-            f0, r0 = start
+        def tile(f0: int, r0: int) -> None:
             f1, r1 = min(n, f0 + frames), min(s, r0 + rows)
             band = slice(f0, f1), slice(r0, r1)
             with torch.inference_mode():
@@ -195,24 +215,17 @@ class _Runner:
                                 feat[f0:f1] if feat is not None else None, r0, r1)
                 self._rest(level, x, out[band], out_rows[band] if out_rows is not None else None)
 
-        starts = [(f0, r0) for f0 in range(0, n, frames) for r0 in range(0, s, rows)]
-        if self._pool is None:
-            for start in starts:
-                tile(start)
-        else:
-            list(self._pool.map(tile, starts))
-        return out
+        return [functools.partial(tile, f0, r0) for f0 in range(0, n, frames) for r0 in range(0, s, rows)]
 
-    def _run_native(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
-                    out_rows: torch.Tensor | None, out: torch.Tensor) -> None:
-        """The level through the native runner: bands of rows (four per worker and frame), one call each."""
+    def _native_jobs(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
+                     out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
+        """The level through the native runner: bands of rows (eight per worker and frame), one call each."""
         assert self.native is not None
         n, s = out.shape[0], level.size
-        step = math.ceil(s / (4 * self.workers))
+        step = math.ceil(s / (8 * self.workers))
         native = self.native
 
-        def band(job: tuple[int, int]) -> None:
-            f, r0 = job
+        def band(f: int, r0: int) -> None:
             native.level(rows=(r0, min(s, r0 + step)), hidden=level.hidden, out_w=level.out_w, out=out[f],
                          row_terms=None if own_rows is None else own_rows[f],
                          col_terms=None if level.terms is None else level.terms.col,
@@ -220,12 +233,7 @@ class _Runner:
                          out_row_terms=None if out_rows is None else out_rows[f],
                          out_col_terms=None if level.out_terms is None else level.out_terms.col)
 
-        jobs = [(f, r0) for f in range(n) for r0 in range(0, s, step)]
-        if self._pool is None:
-            for job in jobs:
-                band(job)
-        else:
-            list(self._pool.map(band, jobs))
+        return [functools.partial(band, f, r0) for f in range(n) for r0 in range(0, s, step)]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -307,11 +315,11 @@ class FastStudentSession(RenderSession):
         pose = poses.to(self.device, torch.float32)
         if pose.dim() == 1:
             pose = pose.unsqueeze(0)
-        face = self._runner.run(self.face, pose[:, :FACE_POSE_SIZE], None).permute(0, 3, 1, 2).contiguous()
-        feat = None
-        for k, level in enumerate(self.body):
+        face, feat = self._runner.run_together([(self.face, pose[:, :FACE_POSE_SIZE], None, True),
+                                                 (self.body[0], pose, None, False)])
+        for k, level in enumerate(self.body[1:], start=1):
             feat = self._runner.run(level, pose, feat, keep=k + 1 == len(self.body))
-        assert feat is not None
+        face = face.permute(0, 3, 1, 2).contiguous()
         head = feat.permute(0, 3, 1, 2).contiguous()  # NCHW like the exact path's outputs
         return compose_body_outputs(paste_face(self.image, face), head) + [face]
 
