@@ -57,9 +57,9 @@ def test_position_level_equals_its_pytorch_definition(runner) -> None:
         x = torch.sin(x @ w + b)
     want = (x @ out_w + out_b).reshape(size, size, 7)
     got = torch.full((size, size, 7), float("nan"))
+    level = runner.prepare(hidden=hidden, out_w=out_w, col_terms=cols, out_b=out_b, tile_values=3 * size * 40)
     for band in [(0, 7), (7, 8), (8, size)]:  # bands, one of a single row, as the workers call it
-        runner.level(rows=band, hidden=hidden, out_w=out_w, out=got, row_terms=rows, col_terms=cols, out_b=out_b,
-                     tile_values=3 * size * 40)
+        level.run(band, got, row_terms=rows)
     torch.testing.assert_close(got, want, rtol=0, atol=2e-5)
 
 
@@ -82,8 +82,9 @@ def test_upsampling_level_equals_its_pytorch_definition(runner) -> None:
         x = torch.sin(x @ w + b)
     want = (x @ out_w).reshape(size, size, 5) + next_rows[:, None] + next_cols[None]
     got = torch.empty(size, size, 5)
-    runner.level(rows=(0, size), hidden=hidden, out_w=out_w, out=got, feat=feat, edges=(edge_rows, edge_cols),
-                 out_row_terms=next_rows, out_col_terms=next_cols, tile_values=1)  # one row per tile
+    level = runner.prepare(hidden=hidden, out_w=out_w, edges=(edge_rows, edge_cols), out_col_terms=next_cols,
+                           tile_values=1)  # one row per tile
+    level.run((0, size), got, feat=feat, out_row_terms=next_rows)
     torch.testing.assert_close(got, want, rtol=0, atol=2e-5)
 
 
@@ -92,6 +93,8 @@ def test_the_runner_refuses_layouts_it_cannot_read(runner) -> None:
         runner.sin_(torch.zeros(4, 6).t())
     with pytest.raises(ValueError, match="float64"):
         runner.sin_(torch.zeros(8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="contiguous float32 CPU"):
+        runner.prepare(hidden=[(torch.zeros(4, 4).t(), torch.zeros(4))], out_w=torch.zeros(4, 2))
 
 
 def test_worker_threads_can_make_the_blas_single_threaded(runner) -> None:
@@ -142,3 +145,22 @@ def test_without_a_working_compiler_the_fast_path_uses_torch_ops(tmp_path: Path,
 def test_tha4_native_0_turns_the_runner_off(fresh_load, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("THA4_NATIVE", "0")
     assert fresh_load() is None
+
+
+def test_compose_equals_the_official_warp_and_blend_beyond_the_borders(runner) -> None:
+    from tha4_sdk.models.student.body_morpher import compose_body_outputs
+    from tha4_sdk.models.warp import identity_grid
+
+    g = torch.Generator().manual_seed(2)
+    size = 24
+    head = torch.randn(size, size, 7, generator=g)
+    head[..., :2] *= 0.6  # sampling positions well outside the image too: border padding
+    image = torch.randn(4, size, size, generator=g)
+    grid = identity_grid(1, size, size, device=torch.device("cpu"), dtype=torch.float32)[0]
+    base = grid[0, :, 0].contiguous(), grid[:, 0, 1].contiguous()
+    got = [torch.full((c, size, size), float("nan")) for c in (4, 1, 4, 4, 2)]
+    for band in [(0, 5), (5, size)]:
+        runner.compose(band, head, image, base, got)
+    want = compose_body_outputs(image[None], head.permute(2, 0, 1)[None])
+    for name, w, o in zip(["blended", "alpha", "colour", "warped", "grid change"], want, got):
+        torch.testing.assert_close(o, w[0], rtol=0, atol=2e-6, msg=name)

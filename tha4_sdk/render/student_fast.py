@@ -24,6 +24,7 @@ sines stay float32); on this CPU they are not faster, float16 is for CUDA.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import threading
@@ -42,7 +43,7 @@ from tha4_sdk.models.student.poser import StudentPoser, paste_face
 from tha4_sdk.models.student.siren import OMEGA_0
 from tha4_sdk.models.warp import identity_grid
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.render.student_native import NativeRunner, load as load_native
+from tha4_sdk.render.student_native import NativeLevel, NativeRunner, load as load_native
 
 #: activation values per tile on the CPU (5.6 MiB of float32; 32 rows of every level of the student),
 #: the fastest of 1/4×…4× this on a 2-core Xeon (L2 2 MiB/core)
@@ -100,6 +101,7 @@ class _Level:
     out_w: torch.Tensor
     out_b: torch.Tensor | None = None
     out_terms: _Terms | None = None
+    native: NativeLevel | None = None  # the same level prepared for the native runner (float32, CPU)
 
     def to(self, device: torch.device, dtype: torch.dtype) -> "_Level":
         """Everything feeding the sines stays float32; the matmul weights take ``dtype``."""
@@ -110,6 +112,12 @@ class _Level:
             out_w=self.out_w.to(device, dtype), out_b=None if self.out_b is None else self.out_b.to(device),
             out_terms=self.out_terms and self.out_terms.to(device),
         )
+
+    def prepared(self, runner: NativeRunner) -> "_Level":
+        """This level with its `NativeLevel` for ``runner``."""
+        return dataclasses.replace(self, native=runner.prepare(
+            hidden=self.hidden, out_w=self.out_w, col_terms=self.terms and self.terms.col, edges=self.edges,
+            out_b=self.out_b, out_col_terms=self.out_terms and self.out_terms.col))
 
 
 def _edges(w: torch.Tensor, features: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,11 +187,25 @@ class _Runner:
             make = self._native_jobs if self.native is not None else self._tile_jobs
             jobs += make(level, own_rows, feat, out_rows, out)
             outs.append(out)
+        self.execute(jobs)
+        return outs
+
+    def execute(self, jobs: list[Callable[[], None]]) -> None:
+        """Run independent jobs on the workers (or here, without workers) and wait for all of them."""
         if self._pool is None:
             for job in jobs:
                 job()
         else:
             list(self._pool.map(lambda job: job(), jobs))
+
+    def compose(self, native: NativeRunner, head: torch.Tensor, image: torch.Tensor,
+                base: tuple[torch.Tensor, torch.Tensor]) -> list[torch.Tensor]:
+        """The body morpher's five outputs from the N × S × S × 7 head, in bands on the workers."""
+        n, s = head.shape[0], head.shape[1]
+        outs = [torch.empty(n, c, s, s) for c in (4, 1, 4, 4, 2)]
+        step = math.ceil(s / (8 * self.workers))
+        self.execute([functools.partial(native.compose, (r0, min(s, r0 + step)), head[f], image[f], base,
+                                        [o[f] for o in outs]) for f in range(n) for r0 in range(0, s, step)])
         return outs
 
     def _output(self, level: _Level, pose: torch.Tensor, keep: bool) -> torch.Tensor:
@@ -220,20 +242,14 @@ class _Runner:
     def _native_jobs(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
                      out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
         """The level through the native runner: bands of rows (eight per worker and frame), one call each."""
-        assert self.native is not None
+        assert level.native is not None
         n, s = out.shape[0], level.size
         step = math.ceil(s / (8 * self.workers))
-        native = self.native
-
-        def band(f: int, r0: int) -> None:
-            native.level(rows=(r0, min(s, r0 + step)), hidden=level.hidden, out_w=level.out_w, out=out[f],
-                         row_terms=None if own_rows is None else own_rows[f],
-                         col_terms=None if level.terms is None else level.terms.col,
-                         feat=None if feat is None else feat[f], edges=level.edges, out_b=level.out_b,
-                         out_row_terms=None if out_rows is None else out_rows[f],
-                         out_col_terms=None if level.out_terms is None else level.out_terms.col)
-
-        return [functools.partial(band, f, r0) for f in range(n) for r0 in range(0, s, step)]
+        return [functools.partial(level.native.run, (r0, min(s, r0 + step)), out[f],
+                                  row_terms=None if own_rows is None else own_rows[f],
+                                  feat=None if feat is None else feat[f],
+                                  out_row_terms=None if out_rows is None else out_rows[f])
+                for f in range(n) for r0 in range(0, s, step)]
 
     def close(self) -> None:
         if self._pool is not None:
@@ -307,6 +323,11 @@ class FastStudentSession(RenderSession):
             raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
                                "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
         self.native = runner is not None
+        self._native = runner
+        x, y = _coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
+        self._base = x.contiguous(), y.contiguous()
+        if runner is not None:
+            self.face, self.body = self.face.prepared(runner), [level.prepared(runner) for level in self.body]
         self._runner = _Runner(tile_values, torch.get_num_threads() if workers is None else workers, runner)
 
     @torch.inference_mode()
@@ -320,6 +341,8 @@ class FastStudentSession(RenderSession):
         for k, level in enumerate(self.body[1:], start=1):
             feat = self._runner.run(level, pose, feat, keep=k + 1 == len(self.body))
         face = face.permute(0, 3, 1, 2).contiguous()
+        if self._native is not None:  # warp and blend in bands on the workers, outputs written as planes
+            return self._runner.compose(self._native, feat, paste_face(self.image, face), self._base) + [face]
         head = feat.permute(0, 3, 1, 2).contiguous()  # NCHW like the exact path's outputs
         return compose_body_outputs(paste_face(self.image, face), head) + [face]
 

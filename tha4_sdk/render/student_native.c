@@ -151,3 +151,43 @@ int tha4_level(sgemm_fn sgemm, int size, int c0, int r0, int r1, const float *ro
     free(scratch);
     return 0;
 }
+
+/* Rows r0..r1 of the body morpher's five outputs for one frame, from its head (size x size x 7: grid change
+ * x, y, alpha, colour change RGBA) and the face-pasted image (4 planes of size x size), as the official
+ * compose does: warped = grid_sample(image, identity + grid change; bilinear, border, align_corners=False),
+ * blended = (1 - alpha) * warped + alpha * colour change. base_x/base_y: the identity grid's coordinates.
+ * Outputs are planes (NCHW): blended 4, alpha 1, colour 4, warped 4, grid change 2. */
+void tha4_compose(const float *restrict head, const float *restrict image, const float *restrict base_x,
+                  const float *restrict base_y, int size, int r0, int r1, float *restrict blended,
+                  float *restrict alpha, float *restrict color, float *restrict warped, float *restrict grid) {
+    size_t plane = (size_t)size * size;
+    float last = (float)(size - 1);
+    for (int r = r0; r < r1; r++)
+        for (int j = 0; j < size; j++) {
+            size_t p = (size_t)r * size + j;
+            const float *h = head + p * 7;
+            float ix = ((base_x[j] + h[0] + 1.0f) * (float)size - 1.0f) / 2.0f;
+            float iy = ((base_y[r] + h[1] + 1.0f) * (float)size - 1.0f) / 2.0f;
+            ix = fminf(fmaxf(ix, 0.0f), last);
+            iy = fminf(fmaxf(iy, 0.0f), last);
+            int x0 = (int)floorf(ix), y0 = (int)floorf(iy);
+            int x1 = x0 + 1 < size ? x0 + 1 : -1, y1 = y0 + 1 < size ? y0 + 1 : -1;
+            float ex = ix - (float)x0, wx = (float)(x0 + 1) - ix, ey = iy - (float)y0, wy = (float)(y0 + 1) - iy;
+            float nw = wx * wy, ne = ex * wy, sw = wx * ey, se = ex * ey;
+            float a = h[2];
+            grid[p] = h[0];
+            grid[plane + p] = h[1];
+            alpha[p] = a;
+            for (int c = 0; c < 4; c++) {
+                const float *src = image + c * plane;
+                float v = src[(size_t)y0 * size + x0] * nw;
+                if (x1 >= 0) v += src[(size_t)y0 * size + x1] * ne;
+                if (y1 >= 0) v += src[(size_t)y1 * size + x0] * sw;
+                if (x1 >= 0 && y1 >= 0) v += src[(size_t)y1 * size + x1] * se;
+                float col = h[3 + c];
+                color[c * plane + p] = col;
+                warped[c * plane + p] = v;
+                blended[c * plane + p] = (1.0f - a) * v + a * col;
+            }
+        }
+}

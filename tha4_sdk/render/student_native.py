@@ -51,6 +51,8 @@ class NativeRunner:
         library.tha4_level.argtypes = [_P, _I, _I, _I, _I, _P, _P, _P, _P, _P, _I, _P, _P, _P, _P, _I, _P, _P, _P,
                                        _P, _I]
         library.tha4_level.restype = _I
+        library.tha4_compose.argtypes = [_P, _P, _P, _P, _I, _I, _I, _P, _P, _P, _P, _P]
+        library.tha4_compose.restype = None
 
     def single_threaded(self) -> None:
         """Make the BLAS run on the calling thread only (call it once in each worker thread)."""
@@ -62,21 +64,46 @@ class NativeRunner:
         self._lib.tha4_sin(_pointer(y), y.numel())
         return y
 
-    def level(self, *, rows: tuple[int, int], hidden: list[tuple[torch.Tensor, torch.Tensor]], out_w: torch.Tensor,
-              out: torch.Tensor, row_terms: torch.Tensor | None = None, col_terms: torch.Tensor | None = None,
-              feat: torch.Tensor | None = None, edges: tuple[torch.Tensor, torch.Tensor] | None = None,
-              out_b: torch.Tensor | None = None, out_row_terms: torch.Tensor | None = None,
-              out_col_terms: torch.Tensor | None = None, tile_values: int = TILE_VALUES) -> None:
-        """Rows ``rows`` of one frame's level output ``out`` (S × S × out_c); see ``tha4_level`` in the C file."""
-        size, c0 = out.shape[0], hidden[0][0].shape[0]
-        weights = (_P * len(hidden))(*(_pointer(w) for w, _ in hidden))
-        biases = (_P * len(hidden))(*(_pointer(b) for _, b in hidden))
-        widths = (_I * len(hidden))(*(w.shape[1] for w, _ in hidden))
+    def compose(self, rows: tuple[int, int], head: torch.Tensor, image: torch.Tensor, base: tuple[torch.Tensor, torch.Tensor],
+                outputs: list[torch.Tensor]) -> None:
+        """Rows ``rows`` of one frame's body outputs (blended, alpha, colour, warped, grid change: C × S × S each)
+        from its S × S × 7 ``head`` and 4 × S × S ``image``; ``base``: the identity grid's x per column, y per row."""
+        self._lib.tha4_compose(_pointer(head), _pointer(image), _pointer(base[0]), _pointer(base[1]), head.shape[0],
+                               rows[0], rows[1], *(_pointer(o) for o in outputs))
+
+    def prepare(self, *, hidden: list[tuple[torch.Tensor, torch.Tensor]], out_w: torch.Tensor,
+                col_terms: torch.Tensor | None = None, edges: tuple[torch.Tensor, torch.Tensor] | None = None,
+                out_b: torch.Tensor | None = None, out_col_terms: torch.Tensor | None = None,
+                tile_values: int = TILE_VALUES) -> "NativeLevel":
+        """A level's constant arguments (weights, per-column terms, border corrections), checked once."""
+        return NativeLevel(self, hidden, out_w, col_terms, edges, out_b, out_col_terms, tile_values)
+
+
+class NativeLevel:
+    """One SIREN level ready for ``tha4_level`` calls: see that function in the C file for the arguments."""
+
+    def __init__(self, runner: NativeRunner, hidden: list[tuple[torch.Tensor, torch.Tensor]], out_w: torch.Tensor,
+                 col_terms: torch.Tensor | None, edges: tuple[torch.Tensor, torch.Tensor] | None,
+                 out_b: torch.Tensor | None, out_col_terms: torch.Tensor | None, tile_values: int) -> None:
+        self._keep = (hidden, out_w, col_terms, edges, out_b, out_col_terms)  # the pointers below stay valid
+        self._lib, self._sgemm = runner._lib, runner._sgemm
+        self._c0, self._out_c, self._tile_values = hidden[0][0].shape[0], out_w.shape[1], tile_values
+        self._count = len(hidden)
+        self._weights = (_P * len(hidden))(*(_pointer(w) for w, _ in hidden))
+        self._biases = (_P * len(hidden))(*(_pointer(b) for _, b in hidden))
+        self._widths = (_I * len(hidden))(*(w.shape[1] for w, _ in hidden))
+        self._col, self._out_w, self._out_b = _pointer(col_terms), _pointer(out_w), _pointer(out_b)
+        self._edges = (_pointer(edges[0]), _pointer(edges[1])) if edges else (None, None)
+        self._out_col = _pointer(out_col_terms)
+
+    def run(self, rows: tuple[int, int], out: torch.Tensor, *, row_terms: torch.Tensor | None = None,
+            feat: torch.Tensor | None = None, out_row_terms: torch.Tensor | None = None) -> None:
+        """Rows ``rows`` of one frame's output ``out`` (S × S × out_c), from its S × c0 ``row_terms`` (first
+        level) or its (S/2)² × c0 ``feat`` (upsampling levels), plus the next level's S × out_c ``out_row_terms``."""
         status = self._lib.tha4_level(
-            self._sgemm, size, c0, rows[0], rows[1], _pointer(row_terms), _pointer(col_terms), _pointer(feat),
-            _pointer(edges[0]) if edges else None, _pointer(edges[1]) if edges else None, len(hidden), weights,
-            biases, widths, _pointer(out_w), out_w.shape[1], _pointer(out_b), _pointer(out_row_terms),
-            _pointer(out_col_terms), _pointer(out), tile_values)
+            self._sgemm, out.shape[0], self._c0, rows[0], rows[1], _pointer(row_terms), self._col, _pointer(feat),
+            *self._edges, self._count, self._weights, self._biases, self._widths, self._out_w, self._out_c,
+            self._out_b, _pointer(out_row_terms), self._out_col, _pointer(out), self._tile_values)
         if status:
             raise MemoryError("the native student runner could not allocate its tile buffers")
 
