@@ -35,6 +35,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from daemon_harness import DaemonProcess, make_store
+from tha4_sdk.bench.bridge_blender import blender_environment
 from tha4_sdk.character import load_character
 from tha4_sdk.client import Client
 from tha4_sdk.pose import PARAMETERS, Pose
@@ -203,7 +204,7 @@ def blender_run(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> di
     character = (reference / "characters" / "lambda_00").resolve()
     (tmp / "store").mkdir()
     daemon_args = ("--allow-root", str(character.parent))
-    env = {**os.environ, "THA4_HOME": str(tmp / "home")}
+    env = blender_environment(THA4_HOME=str(tmp / "home"))
     daemons = [DaemonProcess(tmp / "store", tmp / "state", *daemon_args)]
     config = {"addon_zip": str(addon_zip(tmp)), "port": daemons[0].port, "character": str(character),
               "out_dir": str(tmp / "out"), "results": str(tmp / "results.json")}
@@ -270,6 +271,7 @@ def read_rgba(path: str) -> np.ndarray:
 @pytest.mark.slow
 def test_addon_installs_and_connects(blender_run: dict) -> None:
     assert blender_run["installed"]["file"].startswith(blender_run["config"]["addon_zip"].rsplit("/", 1)[0])
+    assert blender_run["installed"]["numpy"], "Blender's Python did not find numpy: see blender_environment()"
     if tuple(blender_run["blender_version"]) >= (4, 2, 0):
         assert blender_run["installed"]["module"] == "bl_ext.user_default.tha4_bridge"
     else:

@@ -9,6 +9,7 @@ Timers do not run in background mode, so this script calls the add-on's timer fu
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
@@ -86,7 +87,7 @@ def main() -> None:
     addon = sys.modules[module]
     bl_info = getattr(addon, "bl_info", None)  # extensions (4.2+) have their manifest instead
     results["installed"] = {"module": module, "file": addon.__file__, "bl_info": bl_info and {
-        k: list(v) if isinstance(v, tuple) else v for k, v in bl_info.items()}}
+        k: list(v) if isinstance(v, tuple) else v for k, v in bl_info.items()}, "numpy": importlib.import_module(f"{module}.pixels").np is not None}
     prefs = bpy.context.preferences.addons[module].preferences
     prefs.host, prefs.port = "127.0.0.1", CONFIG["port"]
     scene = bpy.context.scene

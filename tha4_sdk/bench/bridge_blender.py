@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -21,6 +22,19 @@ from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.daemon.process import DaemonProcess
 
 BRIDGE_DIR = Path(__file__).resolve().parents[2] / "bridges" / "blender"
+
+
+def blender_environment(**extra: str) -> dict[str, str]:
+    """This process's environment for starting Blender as a user's shell would, plus ``extra``.
+
+    A Blender linked against the system libpython (Debian's) takes its Python home from the first
+    ``python3`` on PATH; started from inside a virtualenv or pyenv Python, that is this interpreter's, so
+    Blender would get its standard library without the system's site-packages (and no numpy). This
+    interpreter's own bin folder is taken off PATH.
+    """
+    own = {str(Path(sys.executable).parent), str(Path(sys.prefix) / "bin")}
+    path = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p not in own)
+    return {**os.environ, "PATH": path, **extra}
 
 
 def _blender_version(blender: str) -> str:
@@ -56,7 +70,7 @@ def bridge_blender(seconds: float, renders: int, blender: str | None, bridge_dir
             click.echo(f"streaming 512×512 RGBA8 frames into Blender for 2 × {seconds:g} s…")
             run = subprocess.run([blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python",
                                   str(bridge_dir / "bench_receive.py"), "--", str(tmp / "config.json")],
-                                 capture_output=True, text=True, timeout=600 + 4 * seconds)
+                                 capture_output=True, text=True, timeout=600 + 4 * seconds, env=blender_environment())
             if run.returncode != 0 or not Path(config["results"]).exists():
                 raise click.ClickException(f"the Blender run failed:\n{(run.stdout + run.stderr)[-4000:]}")
             blender_fps = json.loads(Path(config["results"]).read_text())
