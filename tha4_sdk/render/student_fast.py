@@ -322,13 +322,17 @@ class FastStudentSession(RenderSession):
         if native and runner is None:
             raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
                                "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
-        self.native = runner is not None
         self._native = runner
         x, y = _coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
         self._base = x.contiguous(), y.contiguous()
         if runner is not None:
             self.face, self.body = self.face.prepared(runner), [level.prepared(runner) for level in self.body]
         self._runner = _Runner(tile_values, torch.get_num_threads() if workers is None else workers, runner)
+
+    @property
+    def native(self) -> bool:
+        """Whether this session renders through the native runner."""
+        return self._native is not None
 
     @torch.inference_mode()
     def outputs(self, poses: torch.Tensor) -> list[torch.Tensor]:
