@@ -1,7 +1,6 @@
 """Character packages and image validation."""
 
 import shutil
-import warnings
 
 import numpy as np
 import pytest

@@ -90,7 +90,7 @@ def test_newest_source_with_a_pose_wins(client: Client):
     lam.set_pose(head_x=0.5)
     fixed = lam.attach("test_fixed", head_x=-0.25)
     assert lam.render().pose["head_x"] == -0.25
-    later = lam.attach("test_ramp", after=3600.0, tag="later")  # has no pose yet: the older source shows
+    lam.attach("test_ramp", after=3600.0, tag="later")  # has no pose yet: the older source shows
     assert lam.render().pose["head_x"] == -0.25
     ramp = lam.attach("test_ramp", rate=0.5, tag="ramp")
     first = lam.render().pose["head_x"]
