@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import zmq
 
@@ -26,6 +26,9 @@ from tha4_sdk.daemon import protocol
 from tha4_sdk.daemon.curve import ClientKeys
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import Pose
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 
 class DaemonError(RuntimeError):
@@ -51,7 +54,20 @@ class Reply:
     buffers: list[memoryview]
 
 
-class Client:
+class _Closable:
+    """``with obj:`` closes ``obj`` on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Client(_Closable):
     """Connection to a daemon's control channel (and, on demand, its frame channel)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = protocol.DEFAULT_PORT, *, timeout: float = 10.0,
@@ -180,14 +196,9 @@ class Client:
         self._reset()
         self._ctx.destroy(linger=0)
 
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
-class Subscription:
+class Subscription(_Closable):
     """A SUB socket on the frame channel; `receive` returns (envelope, binary frames)."""
 
     def __init__(self, client: Client, sock: zmq.Socket, prefixes: Sequence[str]) -> None:
@@ -206,11 +217,6 @@ class Subscription:
     def close(self) -> None:
         self._sock.close(linger=0)
 
-    def __enter__(self) -> "Subscription":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class CharacterHandle:
