@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tha4_sdk.bench.cli import bench
+from tha4_sdk.cli.bench import bench
 from tha4_sdk.character import load_character
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.metrics import psnr

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.character import Character
-from tha4_sdk.cli_errors import guarded
+from tha4_sdk.cli.errors import guarded
 from tha4_sdk.device import resolve_device
 from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import tensor_to_rgba8

@@ -8,7 +8,7 @@ import webbrowser
 import click
 
 from tha4_sdk.pose import Pose
-from tha4_sdk.render_cli import open_session
+from tha4_sdk.cli.render import open_session
 
 from tha4_plugins.sliders.source import LOOPBACK, SliderSource
 

@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from tha4_sdk import hub
-from tha4_sdk.cli_errors import guarded
+from tha4_sdk.cli.errors import guarded
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
 

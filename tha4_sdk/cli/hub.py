@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tha4_sdk import hub
-from tha4_sdk.cli_errors import guarded
+from tha4_sdk.cli.errors import guarded
 
 
 def _list(kind: str) -> None:

@@ -1,8 +1,10 @@
-"""The ``tha4`` command line. Core commands live here; plugins add theirs through ``tha4_cli_commands``."""
+"""The ``tha4`` command line: the root group and the small core commands.
+
+Each command group has its own module in this package (``render``, ``hub``, ``bench``); plugins add
+theirs through the ``tha4_cli_commands`` hook.
+"""
 
 from __future__ import annotations
-
-import sys
 
 import click
 
@@ -68,15 +70,12 @@ def pose_params(markdown: bool) -> None:
 
 
 def _register_subcommands() -> None:
-    from tha4_sdk.bench.cli import bench
-    from tha4_sdk.hub_cli import characters_cmd, models_cmd
-    from tha4_sdk.render_cli import demo, render
+    from tha4_sdk.cli.bench import bench
+    from tha4_sdk.cli.hub import characters_cmd, models_cmd
+    from tha4_sdk.cli.render import demo, render
 
     for cmd in (render, demo, models_cmd, characters_cmd, bench):
         main.add_command(cmd)
 
 
 _register_subcommands()
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
