@@ -29,22 +29,26 @@ from tha4_sdk.render.teacher import TeacherRenderer
 
 @dataclass(frozen=True)
 class BodyTargets:
-    """What the body morpher learns from, for N poses (all N×C×512×512, the image convention)."""
+    """What the body morpher learns from, for N poses (all N×C×512×512, the image convention).
 
-    posed: torch.Tensor         # C=4: the final (blended) image
-    alpha: torch.Tensor         # C=1: how much of the direct colour the blend takes
-    direct: torch.Tensor        # C=4: direct colour
-    warped: torch.Tensor        # C=4: the input warped by the appearance flow
-    grid_change: torch.Tensor   # C=2: appearance flow (offsets of the identity sampling grid)
-    face_morphed: torch.Tensor  # C=4: the face-morphed full image (the body morpher's input)
+    ``alpha`` and ``direct`` enter no loss; a source that does not keep them (the on-disk teacher
+    cache) leaves them None.
+    """
 
-    def tensors(self) -> tuple[torch.Tensor, ...]:
+    posed: torch.Tensor          # C=4: the final (blended) image
+    alpha: torch.Tensor | None   # C=1: how much of the direct colour the blend takes
+    direct: torch.Tensor | None  # C=4: direct colour
+    warped: torch.Tensor         # C=4: the input warped by the appearance flow
+    grid_change: torch.Tensor    # C=2: appearance flow (offsets of the identity sampling grid)
+    face_morphed: torch.Tensor   # C=4: the face-morphed full image (the body morpher's input)
+
+    def tensors(self) -> tuple[torch.Tensor | None, ...]:
         """The six tensors in field order (``BodyTargets(*t.tensors())`` rebuilds it)."""
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
 
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "BodyTargets":
-        """Apply ``fn`` to every tensor (e.g. ``lambda t: t.to(device)`` or a row slice)."""
-        return BodyTargets(*(fn(t) for t in self.tensors()))
+        """Apply ``fn`` to every tensor that is there (e.g. ``lambda t: t.to(device)`` or a row slice)."""
+        return BodyTargets(*(None if t is None else fn(t) for t in self.tensors()))
 
 
 class Teacher(Protocol):
@@ -146,28 +150,31 @@ class CachedTeacher:
         self.name = teacher.name
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._face: dict[bytes, tuple[torch.Tensor, ...]] = {}
-        self._body: dict[bytes, tuple[torch.Tensor, ...]] = {}
+        self._face: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
+        self._body: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
 
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))[0]
+        face = self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))[0]
+        assert face is not None
+        return face
 
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
         return BodyTargets(*self._cached(poses, self._body, lambda p: self.teacher.body_targets(p).tensors()))
 
-    def _cached(self, poses: torch.Tensor, table: dict[bytes, tuple[torch.Tensor, ...]],
-                compute: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    def _cached(self, poses: torch.Tensor, table: dict[bytes, tuple[torch.Tensor | None, ...]],
+                compute: Callable[[torch.Tensor], tuple[torch.Tensor | None, ...]]) -> tuple[torch.Tensor | None, ...]:
         keys = [p.cpu().numpy().tobytes() for p in poses]
         missing = [i for i, k in enumerate(keys) if k not in table]
-        fresh: dict[bytes, tuple[torch.Tensor, ...]] = {}
+        fresh: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
         if missing:
             computed = compute(poses[missing])
             for j, i in enumerate(missing):
-                entry = tuple(t[j:j + 1].cpu() for t in computed)
+                entry = tuple(None if t is None else t[j:j + 1].cpu() for t in computed)
                 fresh[keys[i]] = entry
-                nbytes = sum(t.numel() * t.element_size() for t in entry)
+                nbytes = sum(t.numel() * t.element_size() for t in entry if t is not None)
                 if keys[i] not in table and self.bytes + nbytes <= self.max_bytes:
                     table[keys[i]] = entry
                     self.bytes += nbytes
         rows = [fresh[k] if k in fresh else table[k] for k in keys]
-        return tuple(torch.cat([r[c] for r in rows]).to(poses.device) for c in range(len(rows[0])))
+        return tuple(None if rows[0][c] is None else torch.cat([r[c] for r in rows]).to(poses.device)  # type: ignore
+                     for c in range(len(rows[0])))

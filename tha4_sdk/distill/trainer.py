@@ -201,7 +201,9 @@ class Trainer:
             raise Stopped(path)
 
     def _evaluate(self, module: nn.Module, examples: int) -> None:
-        value = task_psnr(self.eval_task, module, self.eval_poses, self.settings.eval_batch_size, self.device)
+        name = self.task.name
+        value = task_psnr(self.eval_task, module, self.eval_poses, self.settings.eval_batch_size, self.device,
+                          lambda done, total: self.progress.evaluating(name, done, total))
         self.history["psnr"].append([examples, value])
         self.progress.event("eval", f"{self.task.name} morpher at {examples:,} examples: PSNR {value:.2f} dB",
                             phase=self.task.name, examples=examples, psnr_db=round(value, 3),
