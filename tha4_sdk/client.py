@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import zmq
 
 from tha4_sdk.daemon import protocol
-from tha4_sdk.daemon.curve import ClientKeys
+from tha4_sdk.daemon.curve_auth import ClientKeys
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import Pose
 

@@ -20,7 +20,7 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     from tha4_sdk.audio_clip import AudioError
     from tha4_sdk.render.base import RenderOptionError
     from tha4_sdk.sink import SinkError
-    from tha4_sdk.yaml_document import DocumentError
+    from tha4_plugins.timeline.yaml_document import DocumentError
 
     try:
         return fn(*args, **kwargs)

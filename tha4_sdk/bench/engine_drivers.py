@@ -1,4 +1,4 @@
-"""Build and run the engine bridges' test drivers from a checkout (for tests and ``tha4 bench engines``).
+"""Build and run the engine bridges' test drivers from a checkout (for the bridge tests and ``tha4 bench engines``).
 
 - Unity: the package's UnityEngine-free core compiles with Mono's ``mcs`` and runs under ``mono``; the
   Unity-facing scripts compile against a stub of the UnityEngine/UnityEditor types they use
@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 UNITY = REPO / "bridges" / "unity"
 UNITY_PACKAGE = UNITY / "com.tha4sdk.bridge"
 GODOT = REPO / "bridges" / "godot"
