@@ -45,25 +45,22 @@ def _version(command: list[str]) -> str:
 @click.option("--no-write", is_flag=True, help="Print only; do not update --out.")
 def bridge_engines(seconds: float, out: Path, no_write: bool) -> None:
     """Daemon → Unity bridge (Mono) and Godot add-on (Godot 3) on loopback: frames/s received."""
-    try:
-        with tempfile.TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            built = engine_drivers.build_unity(tmp / "unity")
-            project = engine_drivers.godot3_project(tmp / "godot")
-            bench_character(tmp / "store")
-            with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
-                max_fps = client.hello()["limits"]["max_fps"]
-                click.echo(f"streaming 512×512 RGBA8 frames into each client for {seconds:g} s…")
-                python = measure_stream(client.load("bench", renderer="solid"), max_fps, seconds, 512)
-                unity = _run(engine_drivers.unity_command(built["driver"], "bench", "127.0.0.1", daemon.port, "bench",
-                                                          seconds), None, seconds)
-                godot_job = {"mode": "bench", "host": "127.0.0.1", "port": daemon.port, "character": "bench",
-                             "seconds": seconds}
-                godot = _run(*engine_drivers.godot3_run(project, godot_job), seconds)
-            mono = _version([engine_drivers.tool("mono"), "--version"])
-            godot_version = _version([engine_drivers.tool("godot3-server"), "--version"])
-    except engine_drivers.BridgeToolMissing as e:
-        raise click.ClickException(str(e)) from None
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        built = engine_drivers.build_unity(tmp / "unity")
+        project = engine_drivers.godot3_project(tmp / "godot")
+        bench_character(tmp / "store")
+        with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
+            max_fps = client.hello()["limits"]["max_fps"]
+            click.echo(f"streaming 512×512 RGBA8 frames into each client for {seconds:g} s…")
+            python = measure_stream(client.load("bench", renderer="solid"), max_fps, seconds, 512)
+            unity = _run(engine_drivers.unity_command(built["driver"], "bench", "127.0.0.1", daemon.port, "bench",
+                                                      seconds), None, seconds)
+            godot_job = {"mode": "bench", "host": "127.0.0.1", "port": daemon.port, "character": "bench",
+                         "seconds": seconds}
+            godot = _run(*engine_drivers.godot3_run(project, godot_job), seconds)
+        mono = _version([engine_drivers.tool("mono"), "--version"])
+        godot_version = _version([engine_drivers.tool("godot3-server"), "--version"])
     load = os.getloadavg()[0]
     common = (f"512×512 RGBA8 frames from a `tha4 serve` subprocess over 127.0.0.1, `solid` renderer (so the client "
               f"is measured, not the networks), streams at the daemon's `max_fps`. The Python client (pyzmq) ran "

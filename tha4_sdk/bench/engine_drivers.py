@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tha4_sdk.errors import Tha4Error
+
 REPO = Path(__file__).resolve().parents[2]
 UNITY = REPO / "bridges" / "unity"
 UNITY_PACKAGE = UNITY / "com.tha4sdk.bridge"
@@ -43,7 +45,7 @@ GODOT3_PORT = (
 )
 
 
-class BridgeToolMissing(RuntimeError):
+class BridgeToolMissing(Tha4Error, RuntimeError):
     """A compiler or engine runtime the bridges need is not installed."""
 
 
