@@ -11,7 +11,6 @@ import torch
 from tqdm import tqdm
 
 from tha4_sdk import hub
-from tha4_sdk.cli.errors import guarded
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
 
@@ -46,7 +45,7 @@ def demo_poses(fps: int) -> list[Pose]:
 def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
                  weights: str | None, fit: str) -> RenderSession:
     """Resolve a character spec and open a renderer session on it (CLI option → renderer option)."""
-    ch = guarded(hub.resolve_character, character)
+    ch = hub.resolve_character(character)
     if renderer == "student" and not ch.has_student:
         raise click.ClickException(
             f"{character} has no student weights; render it with --renderer teacher, or distill a student first")
@@ -57,7 +56,7 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
         options["weights"] = weights
     if fit != "reject":
         options["fit"] = fit
-    return guarded(open_renderer, renderer, ch, **options)
+    return open_renderer(renderer, ch, **options)
 
 
 def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
@@ -108,15 +107,15 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
     if timeline_file:
         from tha4_plugins.timeline import load_timeline, render_timeline
 
-        timeline = guarded(load_timeline, timeline_file)
+        timeline = load_timeline(timeline_file)
         session = open_session(character, renderer, device, dtype, fast, weights, fit)
-        count = guarded(render_timeline, session, timeline, output, fps=fps, size=size)
+        count = render_timeline(session, timeline, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
     if poses_file:
-        poses = guarded(validate_batch, np.load(poses_file, allow_pickle=False), clamp=clamp)
+        poses = validate_batch(np.load(poses_file, allow_pickle=False), clamp=clamp)
     else:
-        poses = guarded(Pose.from_dict, guarded(parse_assignments, pose_items), clamp=clamp).array[None]
+        poses = Pose.from_dict(parse_assignments(pose_items), clamp=clamp).array[None]
     if not poses_file and out.suffix.lower() not in (".png", ".npy", ".webp", ".tif", ".tiff"):
         raise click.UsageError(f"-o {output}: use a .png (picture) or .npy (raw tensor) file name")
     session = open_session(character, renderer, device, dtype, fast, weights, fit)
@@ -144,7 +143,7 @@ def demo(character: str, output: str, fps: int, device: str, exact: bool, from_d
         b = hub.bundle(character, "character")
         if not hub.is_fetched(b):
             click.echo(f"fetching {character} ({b.license}; {b.attribution})")
-            guarded(hub.fetch, b, from_dir=from_dir)
+            hub.fetch(b, from_dir=from_dir)
     session = open_session(character, "student", device, "float32", not exact, None, "reject")
     out = Path(output)
     (out / "frames").mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import torch
 from tha4_sdk import plugins
 from tha4_sdk.character import Character
 from tha4_sdk.device import resolve_device, resolve_dtype
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.pose import Pose, validate_batch
@@ -25,7 +26,7 @@ from tha4_sdk.pose import Pose, validate_batch
 PoseLike = Pose | Sequence[Pose] | np.ndarray
 
 
-class RenderOptionError(ValueError):
+class RenderOptionError(Tha4Error, ValueError):
     """A renderer option (device, dtype, …) that the renderer cannot honour."""
 
 
