@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tha4_sdk.character import load_character
-from tha4_sdk.distill.init import new_body_morpher, new_face_morpher
+from tha4_sdk.distill.weight_init import new_body_morpher, new_face_morpher
 from tha4_sdk.distill.poses import fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.tasks import BodyTask, FaceTask

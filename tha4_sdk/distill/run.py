@@ -32,6 +32,7 @@ from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.models.student.poser import StudentPoser
 
@@ -56,7 +57,7 @@ def default_eval_poses(examples: int) -> int:
     return max(MIN_EVAL_POSES, min(MAX_EVAL_POSES, examples // EXAMPLES_PER_EVAL_POSE))
 
 
-class DistillError(ValueError):
+class DistillError(Tha4Error, ValueError):
     """A distillation request that cannot go ahead (the message says what to do)."""
 
 
