@@ -1,6 +1,8 @@
 """The on-disk teacher cache: each teacher pose rendered once, then read back for many epochs.
 
-A cache folder holds N poses and what both trainers learn from at those poses:
+A cache folder holds N poses and what both trainers learn from at those poses (a cache for the face
+morpher alone holds ``face.npy``, N×4×128×128, the teacher's face target, instead of the four 512×512
+fields: it needs only the teacher's face networks):
 
 ```
 manifest.json      format, teacher, image SHA-256, poses SHA-256, N, chunk size, fields and shapes,
@@ -37,8 +39,9 @@ from tha4_sdk.models.student.poser import crop_face
 from tha4_sdk.pose import POSE_SIZE
 
 FORMAT = 1
-FIELDS = {"face_morphed": 4, "posed": 4, "warped": 4, "grid_change": 2}
-SIZE = 512
+#: name → (channels, size), for a cache of both networks' targets and for one of the face morpher's alone
+FIELDS = {"face_morphed": (4, 512), "posed": (4, 512), "warped": (4, 512), "grid_change": (2, 512)}
+FACE_FIELDS = {"face": (4, 128)}
 DTYPE = np.float16
 CHUNK = 8
 
@@ -68,7 +71,7 @@ class TeacherCache:
                                     f"delete {self.folder} to render it again")
         self.poses = np.load(self.folder / "poses.npy", allow_pickle=False)
         self.arrays = {name: np.load(self.folder / f"{name}.npy", mmap_mode="r+", allow_pickle=False)
-                       for name in FIELDS}
+                       for name in self.manifest["fields"]}
         self._verified: set[int] = set()
 
     @property
@@ -78,13 +81,23 @@ class TeacherCache:
 
     @classmethod
     def build(cls, folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256: str,
-              on_chunk: Callable[[int, int], None] | None = None) -> "TeacherCache":
+              on_chunk: Callable[[int, int], None] | None = None, *, face_only: bool = False) -> "TeacherCache":
         """Render ``poses`` with ``teacher`` into ``folder`` (continuing a build that stopped); return the cache."""
+        cache = cls.create(folder, teacher.name, poses, image_sha256, face_only=face_only)
+        cache.render(teacher, len(poses), on_chunk)
+        return cache
+
+    @classmethod
+    def create(cls, folder: Path, teacher_name: str, poses: np.ndarray, image_sha256: str, *,
+               face_only: bool = False) -> "TeacherCache":
+        """Open the cache of these poses in ``folder``, or make an empty one (nothing rendered yet)."""
         folder = Path(folder)
         poses = np.ascontiguousarray(poses, np.float32)
-        identity = {"format": FORMAT, "teacher": teacher.name, "image_sha256": image_sha256,
+        fields = FACE_FIELDS if face_only else FIELDS
+        identity = {"format": FORMAT, "teacher": teacher_name, "image_sha256": image_sha256,
                     "poses_sha256": _sha256(poses), "poses": len(poses), "chunk": CHUNK,
-                    "fields": {name: [c, SIZE, SIZE] for name, c in FIELDS.items()}, "dtype": np.dtype(DTYPE).name}
+                    "fields": {name: [c, size, size] for name, (c, size) in fields.items()},
+                    "dtype": np.dtype(DTYPE).name}
         if (folder / "manifest.json").is_file():
             cache = cls(folder)
             for key, value in identity.items():
@@ -94,33 +107,38 @@ class TeacherCache:
         else:
             folder.mkdir(parents=True, exist_ok=True)
             np.save(folder / "poses.npy", poses)
-            for name, c in FIELDS.items():
+            for name, (c, size) in fields.items():
                 np.lib.format.open_memmap(folder / f"{name}.npy", mode="w+", dtype=DTYPE,
-                                          shape=(len(poses), c, SIZE, SIZE)).flush()
+                                          shape=(len(poses), c, size, size)).flush()
             _write_manifest(folder, {**identity, "chunks": []})
             cache = cls(folder)
-        cache._render(teacher, on_chunk)
         return cache
 
-    def _render(self, teacher: Teacher, on_chunk: Callable[[int, int], None] | None) -> None:
-        n = len(self.poses)
+    def render(self, teacher: Teacher, upto: int, on_chunk: Callable[[int, int], None] | None = None) -> None:
+        """Render the poses not rendered yet, up to (at least) the first ``upto``, chunk by chunk."""
+        n = min(upto, len(self.poses))
         if on_chunk is not None:
-            on_chunk(self.done, n)
+            on_chunk(min(self.done, n), n)
         for start in range(self.done, n, CHUNK):
-            stop = min(n, start + CHUNK)
-            targets = teacher.body_targets(torch.from_numpy(self.poses[start:stop]))
+            stop = min(len(self.poses), start + CHUNK)
+            poses = torch.from_numpy(self.poses[start:stop])
+            if "face" in self.arrays:
+                targets = {"face": teacher.face_targets(poses)}
+            else:
+                body = teacher.body_targets(poses)
+                targets = {name: getattr(body, name) for name in self.arrays}
             for name, array in self.arrays.items():
-                array[start:stop] = getattr(targets, name).detach().cpu().numpy().astype(DTYPE)
+                array[start:stop] = targets[name].detach().cpu().numpy().astype(DTYPE)
                 array.flush()
             self.manifest["chunks"].append(self._chunk_sha256(start, stop))
             _write_manifest(self.folder, self.manifest)
             self._verified.add(start // CHUNK)
             if on_chunk is not None:
-                on_chunk(stop, n)
+                on_chunk(min(stop, n), n)
 
     def _chunk_sha256(self, start: int, stop: int) -> str:
         digest = hashlib.sha256()
-        for name in FIELDS:
+        for name in self.arrays:
             digest.update(memoryview(np.ascontiguousarray(self.arrays[name][start:stop])).cast("B"))
         return digest.hexdigest()
 
@@ -160,9 +178,13 @@ class CacheTeacher:
                 for name, a in self.cache.rows(indices).items()}
 
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return crop_face(self._fields(poses)["face_morphed"]).contiguous()
+        f = self._fields(poses)
+        return f["face"] if "face" in f else crop_face(f["face_morphed"]).contiguous()
 
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
         f = self._fields(poses)
+        if "posed" not in f:
+            raise TeacherCacheError(f"{self.cache.folder} holds face targets only; the body morpher needs a cache "
+                                    "of both networks' targets")
         return BodyTargets(posed=f["posed"], alpha=None, direct=None, warped=f["warped"],
                            grid_change=f["grid_change"], face_morphed=f["face_morphed"])

@@ -130,7 +130,7 @@ def _init_sha256(folder: Path) -> dict[str, str]:
     return {"face": _sha256(character.face_morpher_path), "body": _sha256(character.body_morpher_path)}
 
 
-def _init_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
+def student_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
     """The student weights of the character in ``folder`` (checked against the networks), by network."""
     character = load_character(folder)
     assert character.face_morpher_path and character.body_morpher_path
@@ -181,7 +181,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     pool = load_pose_file(config.pose_file) if config.pose_file else None
     if config.unique_poses:
         pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
-    init = _init_weights(config.init) if config.init else None
+    init = student_weights(config.init) if config.init else None
     identity = config.identity()
     state = _open_output(config, resume, identity)
     out, work = config.output, config.output / WORK_DIR
