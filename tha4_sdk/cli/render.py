@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tha4_sdk import hub
+from tha4_sdk import hub, plugins
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
+from tha4_sdk.render.over_time import render_source_to_file
 
 DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
     (0.0, {}),
@@ -44,11 +45,7 @@ def demo_poses(fps: int) -> list[Pose]:
 
 def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
                  weights: str | None, fit: str) -> RenderSession:
-    """Resolve a character spec and open a renderer session on it (CLI option → renderer option)."""
-    ch = hub.resolve_character(character)
-    if renderer == "student" and not ch.has_student:
-        raise click.ClickException(
-            f"{character} has no student weights; render it with --renderer teacher, or distill a student first")
+    """Open a renderer session on a character spec, the command-line options turned into renderer options."""
     options: dict[str, Any] = {"device": device, "dtype": dtype}
     if fast:
         options["fast"] = True
@@ -56,7 +53,7 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
         options["weights"] = weights
     if fit != "reject":
         options["fit"] = fit
-    return open_renderer(renderer, ch, **options)
+    return open_renderer(renderer, character, **options)
 
 
 def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
@@ -104,12 +101,10 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
     out = Path(output)
     if sum(map(bool, (poses_file, pose_items, timeline_file))) > 1:
         raise click.UsageError("use only one of --pose, --poses and --timeline")
-    if timeline_file:
-        from tha4_plugins.timeline import load_timeline, render_timeline
-
-        timeline = load_timeline(timeline_file)
+    if timeline_file:  # the ``timeline`` pose-source plugin plays the file; the file's suffix picks the sink
+        source = plugins.get("pose_source", "timeline")(timeline_file)
         session = open_session(character, renderer, device, dtype, fast, weights, fit)
-        count = render_timeline(session, timeline, output, fps=fps, size=size)
+        count = render_source_to_file(session, source, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
     if poses_file:

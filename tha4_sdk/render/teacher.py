@@ -86,7 +86,6 @@ class TeacherRenderer(Renderer):
     """The official five-network teacher (~627 MB weights): any 512×512 RGBA character image, no distillation."""
 
     name: ClassVar[str] = "teacher"
-    needs: ClassVar[str] = "image"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  weights: str | Path | None = None, fit: Fit = "reject", channels_last: bool = False,
