@@ -11,6 +11,7 @@ import torch
 from tqdm import tqdm
 
 from tha4_sdk import hub, plugins
+from tha4_sdk.easing import CURVES
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
 from tha4_sdk.render.over_time import render_source_to_file
@@ -31,15 +32,15 @@ DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
 
 
 def demo_poses(fps: int) -> list[Pose]:
-    """The demo animation: eased transitions between expressive keyframes."""
+    """The demo animation: ``ease-in-out`` transitions (`tha4_sdk.easing`) between expressive keyframes."""
+    ease = CURVES["ease-in-out"]
     keys = [(t, Pose.from_dict(p)) for t, p in DEMO_KEYFRAMES]
     poses = []
     for i in range(int(keys[-1][0] * fps)):
         t = i / fps
         k = max(j for j, (kt, _) in enumerate(keys) if kt <= t)
         (t0, a), (t1, b) = keys[k], keys[min(k + 1, len(keys) - 1)]
-        u = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
-        poses.append(lerp(a, b, u * u * (3 - 2 * u)))  # smoothstep easing
+        poses.append(lerp(a, b, ease(0.0 if t1 == t0 else (t - t0) / (t1 - t0))))
     return poses
 
 
