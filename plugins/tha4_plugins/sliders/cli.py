@@ -8,7 +8,7 @@ import webbrowser
 import click
 
 from tha4_sdk.pose import Pose
-from tha4_sdk.cli.render import open_session
+from tha4_sdk.render import open_renderer
 
 from tha4_plugins.sliders.source import LOOPBACK, SliderSource
 
@@ -26,7 +26,7 @@ def pose_ui(character: str, renderer: str, device: str, fast: bool, host: str, p
 
     Stop with Ctrl+C; the final pose is printed as --pose arguments for `tha4 render`.
     """
-    session = open_session(character, renderer, device, "float32", fast, None, "reject")
+    session = open_renderer(renderer, character, device=device, **({"fast": True} if fast else {}))
     if host not in LOOPBACK:
         click.echo(f"warning: serving on {host}: anyone who can reach this address can use the page", err=True)
 
