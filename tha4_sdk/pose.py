@@ -80,6 +80,8 @@ FACE_SLICE = slice(12, 39)
 FACE_MORPHER_SLICE = slice(0, 39)
 ROTATION_SLICE = slice(39, 45)
 MOUTH_SHAPES: tuple[str, ...] = ("mouth_aaa", "mouth_iii", "mouth_uuu", "mouth_eee", "mouth_ooo")
+#: the vowel of each mouth shape, in the same order: "aaa", "iii", "uuu", "eee", "ooo"
+VOWELS: tuple[str, ...] = tuple(name.removeprefix("mouth_") for name in MOUTH_SHAPES)
 
 
 def parameter(name: str) -> Parameter:

@@ -19,7 +19,6 @@ round, so a run cut short by ``--minutes`` still records comparable partial curv
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import tempfile
@@ -45,6 +44,7 @@ from tha4_sdk.distill.schedule import BODY_SCHEDULE, FACE_SCHEDULE
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.files import sha256_file
 from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import rgba8_to_tensor
 
@@ -308,7 +308,7 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     deadline = started + minutes * 60 if minutes > 0 else math.inf
     with tempfile.TemporaryDirectory(prefix="tha4-bench-distill-") as tmp:
         root = cache_dir or Path(tmp)
-        image_sha = hashlib.sha256(image.read_bytes()).hexdigest()
+        image_sha = sha256_file(image)
         all_curves = {net: Curves(net, the_teacher, mask, dev, examples=curve_examples, every=curve_every,
                                   unique_poses=unique_poses, eval_poses=eval_poses, batch_size=batch_size,
                                   micro_batch=micro[net], init=init, cache_dir=root / net, image_sha256=image_sha)

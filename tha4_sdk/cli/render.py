@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tha4_sdk import hub
+from tha4_sdk import hub, plugins
+from tha4_sdk.easing import CURVES
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
+from tha4_sdk.render.over_time import render_source_to_file
 
 DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
     (0.0, {}),
@@ -30,25 +32,21 @@ DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
 
 
 def demo_poses(fps: int) -> list[Pose]:
-    """The demo animation: eased transitions between expressive keyframes."""
+    """The demo animation: ``ease-in-out`` transitions (`tha4_sdk.easing`) between expressive keyframes."""
+    ease = CURVES["ease-in-out"]
     keys = [(t, Pose.from_dict(p)) for t, p in DEMO_KEYFRAMES]
     poses = []
     for i in range(int(keys[-1][0] * fps)):
         t = i / fps
         k = max(j for j, (kt, _) in enumerate(keys) if kt <= t)
         (t0, a), (t1, b) = keys[k], keys[min(k + 1, len(keys) - 1)]
-        u = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
-        poses.append(lerp(a, b, u * u * (3 - 2 * u)))  # smoothstep easing
+        poses.append(lerp(a, b, ease(0.0 if t1 == t0 else (t - t0) / (t1 - t0))))
     return poses
 
 
 def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
                  weights: str | None, fit: str) -> RenderSession:
-    """Resolve a character spec and open a renderer session on it (CLI option → renderer option)."""
-    ch = hub.resolve_character(character)
-    if renderer == "student" and not ch.has_student:
-        raise click.ClickException(
-            f"{character} has no student weights; render it with --renderer teacher, or distill a student first")
+    """Open a renderer session on a character spec, the command-line options turned into renderer options."""
     options: dict[str, Any] = {"device": device, "dtype": dtype}
     if fast:
         options["fast"] = True
@@ -56,7 +54,7 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
         options["weights"] = weights
     if fit != "reject":
         options["fit"] = fit
-    return open_renderer(renderer, ch, **options)
+    return open_renderer(renderer, character, **options)
 
 
 def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
@@ -107,12 +105,10 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
     out = Path(output)
     if sum(map(bool, (poses_file, pose_items, timeline_file))) > 1:
         raise click.UsageError("use only one of --pose, --poses and --timeline")
-    if timeline_file:
-        from tha4_plugins.timeline import load_timeline, render_timeline
-
-        timeline = load_timeline(timeline_file)
+    if timeline_file:  # the ``timeline`` pose-source plugin plays the file; the file's suffix picks the sink
+        source = plugins.get("pose_source", "timeline")(timeline_file)
         session = open_session(character, renderer, device, dtype, fast, weights, fit)
-        count = render_timeline(session, timeline, output, fps=fps, size=size)
+        count = render_source_to_file(session, source, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
     if poses_file:

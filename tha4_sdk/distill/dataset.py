@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from tha4_sdk.distill.checkpoint import atomic_write
+from tha4_sdk.files import atomic_write
 from tha4_sdk.distill.teacher import BodyTargets, Teacher
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.models.student.poser import crop_face
@@ -50,9 +50,8 @@ class TeacherCacheError(Tha4Error):
     """A teacher cache folder that is corrupt or belongs to another job."""
 
 
-def _sha256(data: bytes | np.ndarray) -> str:
-    return hashlib.sha256(memoryview(np.ascontiguousarray(data)).cast("B") if isinstance(data, np.ndarray)
-                          else data).hexdigest()
+def _sha256(array: np.ndarray) -> str:
+    return hashlib.sha256(memoryview(np.ascontiguousarray(array)).cast("B")).hexdigest()
 
 
 class TeacherCache:

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tha4_sdk.distill.checkpoint import atomic_write
 from tha4_sdk.distill.fast import body_forward, face_forward
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import Teacher
+from tha4_sdk.files import atomic_write
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.metrics import psnr_per_image as psnr
 from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE

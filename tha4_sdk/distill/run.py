@@ -9,7 +9,6 @@ PSNR).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from PIL import Image
 
 from tha4_sdk.character import CharacterError, load_character, load_face_mask, load_image_rgba, write_character
 from tha4_sdk.device import resolve_device
-from tha4_sdk.distill.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
+from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
 from tha4_sdk.distill.evaluate import student_psnr
@@ -33,6 +32,7 @@ from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.errors import Tha4Error
+from tha4_sdk.files import atomic_write, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.models.student.poser import StudentPoser
 
@@ -111,15 +111,11 @@ class DistillConfig:
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the run that wrote the checkpoint."""
         face, body = self.budgets()
-        return {"image_sha256": _sha256(self.image), "face_mask_sha256": _sha256(self.face_mask),
-                "pose_file_sha256": _sha256(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
+        return {"image_sha256": sha256_file(self.image), "face_mask_sha256": sha256_file(self.face_mask),
+                "pose_file_sha256": sha256_file(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
                 "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _init_sha256(folder: Path) -> dict[str, str]:
@@ -127,7 +123,7 @@ def _init_sha256(folder: Path) -> dict[str, str]:
     if not character.has_student:
         raise CharacterError(f"{folder}: --init needs a character with student weights")
     assert character.face_morpher_path and character.body_morpher_path
-    return {"face": _sha256(character.face_morpher_path), "body": _sha256(character.body_morpher_path)}
+    return {"face": sha256_file(character.face_morpher_path), "body": sha256_file(character.body_morpher_path)}
 
 
 def student_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
