@@ -37,6 +37,7 @@ from tha4_sdk.character import load_face_mask, load_image_rgba
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.evaluate import task_psnr
+from tha4_sdk.distill.mask import face_mask_from_teacher
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import EVAL_SEED, student_weights
@@ -92,20 +93,6 @@ def teacher_seconds(teacher: Teacher, network: str, poses: np.ndarray, device: t
     t0 = time.perf_counter()
     call(torch.from_numpy(poses).to(device))
     return (time.perf_counter() - t0) / len(poses)
-
-
-def face_mask_from_teacher(teacher: Teacher, poses: np.ndarray, device: torch.device,
-                           threshold: float = 0.05) -> np.ndarray:
-    """A 512×512 0/1 mask of where the teacher's face changes with expression (for an image without a mask).
-
-    The pixels of the face box whose colour moves by more than ``threshold`` (data range 2) from the
-    rest pose in any of ``poses``: eyes, brows, mouth.
-    """
-    rest = teacher.face_targets(torch.zeros(1, poses.shape[1], device=device))
-    moved = (teacher.face_targets(torch.from_numpy(poses).to(device)) - rest).abs().amax(dim=(0, 1))
-    mask = np.zeros((512, 512), np.uint8)
-    mask[80:208, 192:320] = (moved > threshold).cpu().numpy()
-    return mask
 
 
 @dataclass
