@@ -1,10 +1,16 @@
 """The Blender add-on (bridges/blender/tha4_bridge) in a real Blender against a real daemon.
 
-One headless Blender run (tests/blender/bridge_session.py) installs the add-on from a zip, connects to a
-`tha4 serve` subprocess, loads lambda_00, keyframes two poses and checks, here, that the preview Image shows
-exactly the student renderer's frame, that Render Animation writes the student frames as PNG files, that the
-add-on survives a daemon killed and restarted during a stream, and that it follows a distillation job.
-The add-on's pure-Python protocol code is also checked against the protocol document and the daemon directly.
+One headless Blender run (tests/blender/bridge_session.py) installs the add-on from a zip, opens a file made
+by add-on 0.1 (migrated to a character object), connects to a `tha4 serve` subprocess and animates two
+characters (lambda_00 with the student renderer, keyed with keyframes and a preset button; a second one with the
+solid renderer, animated through the NLA). Checked here: the characters' images show exactly the renderers'
+frames, Render Animation writes the student frames as PNG files, lip-sync baked from a sound strip (espeak-ng
+speech) equals the SDK's analysis, an imported timeline's keyframes give the poses the daemon's timeline
+source gives and the exported file reads back the same in the SDK, the add-on survives a daemon killed and
+restarted during a stream and follows a distillation job. A second Blender renders the saved file with
+``blender -b FILE -a`` (Ctrl+F12): the PNG files show both characters, as the renderers draw them.
+The add-on's pure-Python code (protocol, presets, timelines, YAML) is also checked against the protocol
+document, the SDK, PyYAML and the daemon directly.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import msgpack
 import numpy as np
 import pytest
 import torch
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -34,18 +41,24 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from bridge_harness import solid_rgba
 from daemon_harness import DaemonProcess, make_store
+from tha4_plugins.lipsync import LipSyncOptions, analyse_file
+from tha4_plugins.timeline import load_timeline
+from tha4_plugins.timeline.source import TimelineSource
+from tha4_sdk import easing, mixer
+from tha4_sdk import presets as sdk_presets
 from tha4_sdk.bench.bridge_blender import blender_environment
 from tha4_sdk.character import load_character
 from tha4_sdk.client import Client
-from tha4_sdk.pose import PARAMETERS, Pose
+from tha4_sdk.pose import PARAMETER_NAMES, PARAMETERS, Pose
 from tha4_sdk.render.student import StudentSession
 
 REPO = Path(__file__).resolve().parents[1]
 ADDON = REPO / "bridges" / "blender" / "tha4_bridge"
 sys.path.insert(0, str(ADDON.parent))
 
-from tha4_bridge import jobs, msgpack_lite, parameters, pixels, zmtp  # noqa: E402
+from tha4_bridge import jobs, msgpack_lite, parameters, pixels, presets, timeline_io, yaml_lite, zmtp  # noqa: E402
 from tha4_bridge.link import DaemonError, DaemonLink  # noqa: E402
 
 BLENDER_TIMEOUT_S = 900
@@ -57,6 +70,131 @@ def test_parameter_table_matches_the_sdk() -> None:
                                                          for p in PARAMETERS]
     rows = [names for _, _, panel_rows in parameters.PANELS for _, names in panel_rows]
     assert [n for row in rows for n in row] == list(parameters.NAMES)
+
+
+def test_presets_match_the_sdk() -> None:
+    assert {n: (d, v) for n, (d, v) in presets.PRESETS.items()} == {
+        p.name: (p.description, dict(p.values)) for p in sdk_presets.PRESETS.values()}
+    assert list(presets.PRESETS) == list(sdk_presets.PRESETS)
+    library = {n: v for n, (_, v) in presets.PRESETS.items()}
+    for spec in ({"smile": 1, "mouth_smirk": 0.6}, {"happy": 0.7, "surprised": 0.9, "mouth_aaa": 0.0},
+                 {"angry": 1.0, "sad": 1.0, "head_x": -0.5}):
+        assert presets.compose(spec, library) == dict(sdk_presets.compose("x", spec).values), spec
+
+
+def test_expressions_mix_as_the_sdk_mixer() -> None:
+    rng = np.random.default_rng(3)
+    base = {p.name: float(rng.uniform(p.low, p.high)) for p in PARAMETERS}
+    layers = [(dict(sdk_presets.PRESETS[n].values), float(w), m)
+              for n, w, m in (("smile", 0.7, "add"), ("surprised", 0.4, "max"), ("blink", 0.9, "override"),
+                              ("happy", 1.0, "add"))]
+    vec = np.array([base[n] for n in PARAMETER_NAMES], np.float32)
+    for values, weight, mode in layers:
+        pose = sdk_presets.Preset("p", "", values).pose(weight).array
+        vec = mixer.combine(vec, pose, mixer.parameter_mask(values), mode)
+    got = presets.mix(base, layers)
+    np.testing.assert_allclose([got[n] for n in PARAMETER_NAMES], Pose(vec, clamp=True).array, atol=1e-6)
+
+
+def test_spline_tangents_match_the_sdk() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        times = np.cumsum(rng.uniform(0.0, 1.0, 8)).tolist()
+        values = rng.choice([-1.0, 0.0, 0.5, 1.0], 8).tolist() if _ % 2 else rng.uniform(-1, 1, 8).tolist()
+        assert timeline_io.spline_tangents(times, values) == easing.spline_tangents(times, values)
+
+
+_yaml_scalars = (st.none() | st.booleans() | st.integers(-10**12, 10**12)
+                 | st.floats(allow_nan=False, allow_infinity=True, width=64)
+                 | st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20))
+_yaml_values = st.recursive(_yaml_scalars, lambda inner: st.lists(inner, max_size=5)
+                            | st.dictionaries(st.text("abcxyz_-. 0123", min_size=1, max_size=8), inner, max_size=5),
+                            max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_yaml_values)
+def test_yaml_agrees_with_pyyaml(value: object) -> None:
+    """What the add-on writes PyYAML reads back; what PyYAML writes (block and flow style) the add-on reads."""
+    assert yaml.safe_load(yaml_lite.dumps(value)) == value
+    for flow in (False, True, None):
+        assert yaml_lite.loads(yaml.safe_dump(value, default_flow_style=flow, sort_keys=False)) == value
+
+
+def test_yaml_reads_the_timeline_documents_as_pyyaml() -> None:
+    texts = re.findall(r"```yaml\n(.*?)```", (REPO / "docs" / "timeline.md").read_text(), re.S)
+    texts += [p.read_text() for p in (REPO / "plugins" / "tha4_plugins" / "timeline" / "examples").glob("*.yaml")]
+    assert len(texts) >= 4
+    for text in texts:
+        assert yaml_lite.loads(text) == yaml.safe_load(text)
+    for text, line in (("a: 1\nb: &x 2\n", 2), ("a: |\n  text\n", 1), ("a: 1\n---\nb: 2\n", 2),
+                       ("a:\n  - 1\n   - 2\n", 3), ("a: 1\na: 2\n", 2)):
+        with pytest.raises(yaml_lite.YamlError) as err:
+            yaml_lite.loads(text)
+        assert err.value.line == line, text
+
+
+def write_timeline_files(folder: Path) -> Path:
+    """A timeline using every feature the import keeps: presets built on presets and an included file's,
+    default and per-key easing (cubic too), holds, beats, offsets, max mode and a counted loop."""
+    (folder / "moods.yaml").write_text("presets:\n  glare: {angry: 0.5, eye_wink_left: 0.3}\n")
+    path = folder / "scene.yaml"
+    path.write_text("""\
+version: 1
+fps: 24
+duration: 2
+bpm: 120
+ease: ease-in-out
+include: [moods.yaml]
+presets:
+  cheeky: {smile: 1, mouth_smirk: 0.6}   # a comment
+tracks:
+  - param: head_y
+    keys:
+      - {t: 0, value: -0.4}
+      - {t: 0.5, value: 0, hold: 0.5}
+      - {t: 1.5, value: 0.2, ease: cubic}
+      - {t: 1.75, value: -0.1, ease: cubic}
+      - {t: 2, value: 0.3}
+  - preset: cheeky
+    keys: [{t: 0.25, weight: 0}, {t: 0.75, weight: 1, ease: linear}]
+  - preset: glare
+    mode: max
+    keys:
+      - {beat: 1, weight: 0, ease: step}
+      - {beat: 2, weight: 0.8, ease: ease-out}
+      - {beat: 3, weight: 0.2}
+  - param: body_z
+    loop: 2
+    offset: 0.25
+    keys: [{t: 0, value: 0, ease: linear}, {t: 0.5, value: 0.1, ease: ease-in}, {t: 0.75, value: 0}]
+""")
+    return path
+
+
+def test_timeline_reading_keeps_the_sdk_semantics(tmp_path: Path) -> None:
+    """Key times, values and easings as the SDK's own reader resolves them."""
+    path = write_timeline_files(tmp_path)
+    ours, sdk = timeline_io.read_timeline(str(path)), load_timeline(path)
+    assert [(t.kind, t.name, t.mode, t.loop) for t in ours.tracks] == [
+        ("param", "head_y", "override", False), ("preset", "cheeky", "add", False),
+        ("preset", "glare", "max", False), ("param", "body_z", "override", 2)]
+    for mine, theirs in zip(ours.tracks, sdk.tracks):
+        assert mine.keys == [(k.t, k.value, k.ease) for k in theirs.keys]
+        if mine.kind == "preset":
+            assert ours.presets[mine.name] == dict(sdk.presets[mine.name].values)
+    assert (ours.fps, ours.duration) == (sdk.fps, sdk.length)
+    written = tmp_path / "again.yaml"
+    written.write_text(timeline_io.write_timeline(ours, str(written)))
+    again = load_timeline(written)
+    times = np.arange(0, 2.5, 1 / 48)
+    with TimelineSource(sdk) as a, TimelineSource(again) as b:
+        np.testing.assert_allclose([a.pose_at(t).array for t in times], [b.pose_at(t).array for t in times],
+                                   atol=1e-6)
+    with pytest.raises(timeline_io.TimelineError, match="unknown preset 'grin'"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("tracks:\n  - preset: grin\n    keys: [{t: 0}]\n")
+        timeline_io.read_timeline(str(bad))
 
 
 def test_extension_manifest_agrees_with_bl_info() -> None:
@@ -164,18 +302,27 @@ def test_link_speaks_to_the_daemon(tmp_path: Path, lambda_00: Path) -> None:
             link.load("no_such_character", "solid")
         assert err.value.code == "not_found"
         info = link.load("lambda_00", "solid")
+        other = link.load("lambda_00", "solid", key="second")
         link.set_pose({"head_x": 0.6})
+        link.set_pose({"head_x": -0.6}, key="second")
         header, rgba = link.render()
         assert (header["w"], header["h"], header["bytes"]) == (512, 512, len(rgba))
         frame = np.frombuffer(rgba, np.uint8).reshape(512, 512, 4)
         assert frame[0, 0, 0] == round(1.6 * 127.5) and frame[0, 0, 1] == 0 and frame[-1, 0, 1] == 255
         with Client(port=daemon.port) as client:
             assert client.session(info["session"]).pose().to_dict()["head_x"] == pytest.approx(0.6)
+            assert client.session(other["session"]).pose().to_dict()["head_x"] == pytest.approx(-0.6)
         link.start_stream(fps=50)
         got = []
         while len(got) < 3:
             got += [m for m in link.tick() if m.kind == "frame"]
-        assert got[0].data["session"] == link.session and len(got[0].buffers[0]) == 512 * 512 * 4
+        assert {link.key_of(m.data["session"]) for m in got} == {"default"}
+        assert len(got[0].buffers[0]) == 512 * 512 * 4
+        sampled = link.sample_source("timeline", {"timeline": str(write_timeline_files(tmp_path))}, fps=4, frames=3,
+                                     params=["head_y"])
+        assert sampled["poses"] == [[pytest.approx(-0.4)], [pytest.approx(-0.2)], [pytest.approx(0.0, abs=1e-7)]]
+        link.unload("second")
+        assert list(link.characters) == ["default"]
         link.close()
 
 
