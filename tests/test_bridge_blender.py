@@ -327,11 +327,24 @@ def test_link_speaks_to_the_daemon(tmp_path: Path, lambda_00: Path) -> None:
 
 
 # --- the add-on in Blender --------------------------------------------------------------------------------------
-def blender_executable() -> str:
+def blender_command(script: Path, *args: str) -> list[str]:
+    """Run ``script`` in Blender: Debian's ``blender -b`` (or $THA4_BLENDER), or with $THA4_BPY_PYTHON a Python
+    that has the ``bpy`` wheel (Blender as a module: the 4.2+ extension path)."""
+    bpy_python = os.environ.get("THA4_BPY_PYTHON")
+    if bpy_python:
+        return [bpy_python, str(script), "--", *args]
     found = os.environ.get("THA4_BLENDER") or shutil.which("blender")
     if not found:
         pytest.fail("Blender not found: `apt-get install -y blender python3-numpy` (or set THA4_BLENDER)")
-    return found
+    return [found, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--", *args]
+
+
+def render_command(blend: Path, out: str) -> list[str]:
+    """Ctrl+F12 without a window: ``blender -b FILE -o OUT -a`` (with the bpy wheel: the same from Python)."""
+    bpy_python = os.environ.get("THA4_BPY_PYTHON")
+    if bpy_python:
+        return [bpy_python, str(REPO / "tests" / "blender" / "render_animation.py"), "--", str(blend), out]
+    return [os.environ.get("THA4_BLENDER") or shutil.which("blender") or "blender", "-b", str(blend), "-o", out, "-a"]
 
 
 def addon_zip(folder: Path) -> Path:
@@ -344,9 +357,21 @@ def addon_zip(folder: Path) -> Path:
     return path
 
 
+def speech_wav(folder: Path) -> Path:
+    """A real spoken line (espeak-ng) as a WAV file."""
+    espeak = shutil.which("espeak-ng")
+    if not espeak:
+        pytest.fail("espeak-ng not found: apt-get install -y espeak-ng")
+    path = folder / "speech.wav"
+    subprocess.run([espeak, "-w", str(path), "-s", "150", "Hello there, how are you today?"], check=True,
+                   capture_output=True, timeout=60)
+    return path
+
+
 @pytest.fixture(scope="module")
 def blender_run(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> dict:
-    """One Blender session against a daemon that is killed and restarted when the script asks."""
+    """One Blender session against a daemon that is killed and restarted when the script asks, then a second
+    Blender that renders the saved file as Ctrl+F12 does."""
     tmp = tmp_path_factory.mktemp("blender")
     character = (reference / "characters" / "lambda_00").resolve()
     (tmp / "store").mkdir()
@@ -354,13 +379,14 @@ def blender_run(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> di
     env = blender_environment(THA4_HOME=str(tmp / "home"))
     daemons = [DaemonProcess(tmp / "store", tmp / "state", *daemon_args)]
     config = {"addon_zip": str(addon_zip(tmp)), "port": daemons[0].port, "character": str(character),
-              "out_dir": str(tmp / "out"), "results": str(tmp / "results.json")}
+              "out_dir": str(tmp / "out"), "results": str(tmp / "results.json"),
+              "render_blend": str(tmp / "render.blend"), "speech": str(speech_wav(tmp)),
+              "timeline": str(write_timeline_files(tmp)), "timeline_out": str(tmp / "exported.yaml")}
     (tmp / "out").mkdir()
     (tmp / "config.json").write_text(json.dumps(config))
     env.update(BLENDER_USER_SCRIPTS=str(tmp / "user_scripts"), BLENDER_USER_CONFIG=str(tmp / "user_config"),
                BLENDER_USER_EXTENSIONS=str(tmp / "user_extensions"))
-    cmd = [blender_executable(), "-b", "--factory-startup", "--python-exit-code", "1",
-           "--python", str(REPO / "tests" / "blender" / "bridge_session.py"), "--", str(tmp / "config.json")]
+    cmd = blender_command(REPO / "tests" / "blender" / "bridge_session.py", str(tmp / "config.json"))
     log: list[str] = []
     blender = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
@@ -386,7 +412,12 @@ def blender_run(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> di
         results = json.loads(Path(config["results"]).read_text())
         if "error" in results or blender.returncode != 0:
             pytest.fail(f"the Blender script failed (exit {blender.returncode}):\n{''.join(log)[-6000:]}")
-        results.update(config=config, daemon=daemons[-1], restarts=len(daemons) - 1, log="".join(log))
+        render = subprocess.run(render_command(Path(config["render_blend"]), str(tmp / "render" / "f_####")),
+                                env=env, capture_output=True, text=True, timeout=BLENDER_TIMEOUT_S)
+        results.update(config=config, daemon=daemons[-1], restarts=len(daemons) - 1, log="".join(log),
+                       render={"returncode": render.returncode, "log": render.stdout + render.stderr,
+                               "files": sorted(p.name for p in (tmp / "render").glob("*.png")),
+                               "folder": str(tmp / "render")})
         yield results
     finally:
         if blender.poll() is None:
@@ -411,8 +442,16 @@ def student_rgba(student: StudentSession, values: dict[str, float]) -> np.ndarra
     return _student_frames[key]
 
 
-def read_rgba(path: str) -> np.ndarray:
-    return np.frombuffer(Path(path).read_bytes(), np.uint8).reshape(512, 512, 4)
+def read_rgba(path: str, width: int = 512) -> np.ndarray:
+    return np.frombuffer(Path(path).read_bytes(), np.uint8).reshape(512, width, 4)
+
+
+def sdk_effective_pose(props: dict[str, float], smile: float) -> dict[str, float]:
+    """Alice's pose with the smile expression added at ``smile`` weight, by the SDK's mixer."""
+    vec = np.array([props[n] for n in PARAMETER_NAMES], np.float32)
+    values = sdk_presets.PRESETS["smile"].values
+    vec = mixer.combine(vec, sdk_presets.PRESETS["smile"].pose(smile).array, mixer.parameter_mask(values), "add")
+    return Pose(vec, clamp=True).to_dict()
 
 
 @pytest.mark.slow
@@ -426,19 +465,38 @@ def test_addon_installs_and_connects(blender_run: dict) -> None:
         assert blender_run["installed"]["bl_info"]["location"] == "View3D > Sidebar > THA4"
     assert blender_run["hello_parameters"] == list(parameters.NAMES)
     assert re.fullmatch(r"s[0-9a-f]{8}", blender_run["session"])
-    assert blender_run["plane_images"] == ["THA4 Preview"]
+    assert blender_run["plane_images"] == {"Alice": ["THA4 THA4 Character"], "Bob": ["THA4 THA4 Character.001"]}
+    assert blender_run["characters"] == ["Alice", "Bob"]
 
 
 @pytest.mark.slow
-def test_keyframes_drive_the_preview_exactly(blender_run: dict, student: StudentSession) -> None:
-    pose = blender_run["pose_frame_2"]
+def test_an_old_scene_pose_becomes_a_character_object(blender_run: dict) -> None:
+    migrated = blender_run["migrated"]
+    assert migrated["enabled"] and not migrated["scene_pose"] and migrated["scene_curves"] == 0
+    assert (migrated["head_x"], migrated["mouth_aaa"]) == (pytest.approx(0.3), pytest.approx(0.6))
+    assert migrated["keys"] == [[1.0, -0.5], [9.0, 0.5]]
+
+
+@pytest.mark.slow
+def test_keyframes_and_a_preset_button_drive_the_image_exactly(blender_run: dict, student: StudentSession) -> None:
+    props, pose = blender_run["props_frame_2"], blender_run["pose_frame_2"]
+    for name, value in props.items():  # frame 2 lies between the keys at frames 1 and 3
+        a, b = POSE_KEYS[0].get(name, 0.0), POSE_KEYS[1].get(name, 0.0)
+        assert min(a, b) - 1e-6 <= value <= max(a, b) + 1e-6
+    assert blender_run["smile_frame_2"] == pytest.approx(0.5)  # keyed 0 at frame 1 and 1 at frame 3
+    expected = sdk_effective_pose(props, blender_run["smile_frame_2"])
+    assert pose == pytest.approx(expected, abs=1e-6)
+    assert pose["mouth_raised_corner_left"] == pytest.approx(0.4)  # only the smile moves it
     assert blender_run["sent_frame_2"] == pose
-    for name, value in pose.items():  # frame 2 lies between the keys at frames 1 and 3
-        a, b = blender_run["poses"]["1"][name], blender_run["poses"]["3"][name]
-        assert min(a, b) <= value <= max(a, b)
-    assert pose != blender_run["poses"]["1"] and pose != blender_run["poses"]["3"]
-    assert blender_run["poses"]["3"]["head_x"] == pytest.approx(0.5)
     np.testing.assert_array_equal(read_rgba(blender_run["preview_frame_2"]), student_rgba(student, pose))
+
+
+@pytest.mark.slow
+def test_a_second_character_follows_its_nla_strip(blender_run: dict) -> None:
+    assert blender_run["bob_nla"] == {"tracks": 1, "action": False}
+    assert [blender_run["bob_poses"][f]["head_x"] for f in "123"] == pytest.approx([-1.0, 0.0, 1.0])
+    bob = Pose.from_dict(blender_run["bob_frame_2"])
+    np.testing.assert_array_equal(read_rgba(blender_run["bob_preview_2"]), solid_rgba(bob))
 
 
 @pytest.mark.slow
@@ -451,6 +509,75 @@ def test_render_animation_writes_the_student_frames(blender_run: dict, student: 
             np.testing.assert_array_equal(np.asarray(png), student_rgba(student, blender_run["poses"][str(frame)]))
 
 
+def assert_same_picture(got: np.ndarray, expected: np.ndarray) -> None:
+    """Blender's render of a frame: alpha exact, colour exact where opaque; where translucent, Blender works
+    with premultiplied colour (the 8-bit texture is premultiplied when it is read), so there the premultiplied
+    values agree within 2/255, nearly all within 1/255."""
+    np.testing.assert_array_equal(got[..., 3], expected[..., 3])
+    opaque = expected[..., 3] == 255
+    np.testing.assert_array_equal(got[opaque], expected[opaque])
+    translucent = (expected[..., 3] > 0) & ~opaque
+    alpha = expected[..., 3:].astype(np.float64) / 255.0
+    error = np.abs(got[..., :3] * alpha - expected[..., :3] * alpha)[translucent]
+    assert error.max() <= 2.0 and (error <= 1.0).mean() >= 0.99, (error.max(), (error <= 1.0).mean())
+
+
+@pytest.mark.slow
+def test_blender_renders_the_characters_with_ctrl_f12(blender_run: dict, student: StudentSession) -> None:
+    """`blender -b FILE -a` on the saved file: each frame shows Alice (student) and Bob (solid) at that frame."""
+    render = blender_run["render"]
+    assert render["returncode"] == 0 and render["files"] == ["f_0001.png", "f_0002.png", "f_0003.png"], \
+        render["log"][-3000:]
+    for frame in "123":
+        with Image.open(Path(render["folder"]) / f"f_000{frame}.png") as png:
+            assert png.mode == "RGBA" and png.size == (1024, 512)
+            picture = np.asarray(png)
+        assert_same_picture(picture[:, :512], student_rgba(student, blender_run["poses"][frame]))
+        assert_same_picture(picture[:, 512:], solid_rgba(Pose.from_dict(blender_run["bob_poses"][frame])))
+
+
+@pytest.mark.slow
+def test_lipsync_is_baked_from_a_sound_strip(blender_run: dict) -> None:
+    """Mouth keys on every frame the strip plays, equal to the SDK's analysis of the file at those times."""
+    bake = blender_run["lipsync"]
+    fps, start = bake["fps"], bake["strip_start"]
+    first, end = bake["frames"]
+    track = analyse_file(blender_run["config"]["speech"], LipSyncOptions(fps=fps), progress=False)
+    assert end - first == pytest.approx(track.duration * fps, abs=1.5) and first == start == 5
+    expected = np.array([track.weights_at((f - start) / fps) for f in range(first, end)])
+    assert expected.max() > 0.5 and (expected.sum(axis=1) == 0).any()  # speech and pauses
+    for column, name in enumerate(presets.MOUTH_SHAPES):
+        keys = np.array(bake["keys"][name])
+        np.testing.assert_array_equal(keys[:, 0], np.arange(first, end))
+        np.testing.assert_allclose(keys[:, 1], expected[:, column], atol=1e-6)
+
+
+@pytest.mark.slow
+def test_an_imported_timeline_plays_as_the_daemon_plays_it(blender_run: dict) -> None:
+    """Every frame of the keyed timeline equals the daemon's `timeline` source at that time, and the exported
+    file reads back in the SDK as the same animation."""
+    assert blender_run["timeline_fps"] == 24 and blender_run["timeline_range"] == [1, 48]
+    assert blender_run["timeline_expressions"] == [["cheeky", "add"], ["glare", "max"]]
+    frames = sorted(map(int, blender_run["timeline_poses"]))
+    with blender_run["daemon"].client() as client:
+        sampled = client.request("source.sample", {"source": "timeline", "fps": 24, "frames": len(frames),
+                                                   "args": {"timeline": blender_run["config"]["timeline"]}}).result
+    daemon = np.array(sampled["poses"])
+    ours = np.array([[blender_run["timeline_poses"][str(f)][n] for n in PARAMETER_NAMES] for f in frames])
+    assert np.abs(daemon).max() > 0.3
+    np.testing.assert_allclose(ours, daemon, atol=2e-4)
+    exported = load_timeline(blender_run["config"]["timeline_out"])
+    with TimelineSource(exported) as source:
+        again = np.array([source.pose_at((f - 1) / 24).array for f in frames])
+    np.testing.assert_allclose(again, daemon, atol=2e-4)
+    assert [t.label for t in exported.tracks] == ["head_y", "body_z", "cheeky", "glare"]
+
+
+POSE_KEYS = ({"head_x": -0.4, "head_y": 0.25, "mouth_aaa": 1.0, "eye_wink_left": 0.8, "eyebrow_happy_right": 0.6},
+             {"head_x": 0.5, "neck_z": -0.3, "mouth_ooo": 0.9, "eye_surprised_left": 1.0, "eye_surprised_right": 1.0,
+              "iris_rotation_y": 0.7, "breathing": 0.5})
+
+
 @pytest.mark.slow
 def test_addon_reconnects_after_a_daemon_restart(blender_run: dict, student: StudentSession) -> None:
     again = blender_run["reconnect"]
@@ -458,8 +585,8 @@ def test_addon_reconnects_after_a_daemon_restart(blender_run: dict, student: Stu
     assert again["new_session"] != again["old_session"] and again["reconnections"] >= 1
     assert again["pose"] == blender_run["poses"]["1"]
     np.testing.assert_array_equal(read_rgba(again["preview"]), student_rgba(student, again["pose"]))
-    assert [s["session"] for s in again["daemon_sessions"]] == [again["new_session"]]
-    with blender_run["daemon"].client() as client:  # Disconnect unloaded it at the end
+    assert sorted(s["character"] for s in again["daemon_sessions"]) == ["lambda_00", "lambda_00"]
+    with blender_run["daemon"].client() as client:  # Disconnect unloaded both at the end
         assert client.sessions() == []
 
 

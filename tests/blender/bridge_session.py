@@ -96,7 +96,10 @@ def poses_over(obj, frames) -> dict:
 
 
 def make_old_file(path: Path) -> None:
-    """A .blend as add-on 0.1 left it: the pose on the scene, keyed on the scene."""
+    """A .blend as add-on 0.1 left it: the pose on the scene, keyed on the scene (the startup file's cube,
+    light and camera removed)."""
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
     scene = bpy.context.scene
     scene["tha4_pose"] = {"head_x": 0.3, "mouth_aaa": 0.6}
     scene.animation_data_create()
@@ -254,7 +257,7 @@ def main() -> None:
     check(bpy.ops.tha4.export_timeline(filepath=CONFIG["timeline_out"]), "export_timeline")
 
     # --- the daemon is killed and restarted during a stream: the add-on reconnects and continues -------------
-    bpy.data.objects.remove(c)
+    bpy.data.objects.remove(c)  # the timer unloads the session of a deleted (or renamed) object
     scene.frame_start, scene.frame_end = 1, 3
     scene.tha4.live = True
     scene.frame_set(3)

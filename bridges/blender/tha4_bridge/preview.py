@@ -12,6 +12,7 @@ from typing import Any
 import bpy
 
 from . import jobs, pixels
+from .link import DaemonError
 from .state import runtime
 
 STREAM_INTERVAL_S = 1.0 / 60.0
@@ -47,6 +48,11 @@ def tick() -> float | None:
     link = runtime.link
     if link is None:
         return None
+    for key in [k for k in link.characters if k not in bpy.data.objects]:  # its object was deleted
+        try:
+            link.unload(key)
+        except DaemonError:
+            link.characters.pop(key, None)
     newest: dict[str, Any] = {}
     changed = False
     for message in link.tick():

@@ -54,7 +54,17 @@ def on_render_pre(scene: bpy.types.Scene, depsgraph: bpy.types.Depsgraph | None 
 
 @persistent
 def on_render_done(scene: bpy.types.Scene, depsgraph: bpy.types.Depsgraph | None = None) -> None:
+    """The render ended. In ``blender -b`` the process ends next: unload its sessions and disconnect."""
     runtime.rendering = False
+    link = runtime.link
+    if bpy.app.background and link is not None:
+        try:
+            for key in list(link.characters):
+                link.unload(key)
+        except DaemonError as e:
+            print(f"THA4: could not unload the characters after rendering: {e}", file=sys.stderr, flush=True)
+        link.close()
+        runtime.link = None
 
 
 _HANDLERS = (("render_pre", on_render_pre), ("render_complete", on_render_done), ("render_cancel", on_render_done))
