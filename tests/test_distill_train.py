@@ -13,7 +13,7 @@ import torch
 from tha4_sdk.character import load_character
 from tha4_sdk.distill.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from tha4_sdk.distill.evaluate import task_psnr
-from tha4_sdk.distill.init import new_body_morpher, new_face_morpher
+from tha4_sdk.distill.weight_init import new_body_morpher, new_face_morpher
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import EVAL_SEED

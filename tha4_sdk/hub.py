@@ -37,12 +37,14 @@ from tqdm import tqdm
 
 import tha4_sdk
 
+from tha4_sdk.errors import Tha4Error
+
 REPO_CHARACTERS = Path(tha4_sdk.__file__).resolve().parent.parent / "characters"
 MODEL_MANIFESTS = Path(tha4_sdk.__file__).resolve().parent / "models"
 CHUNK = 1 << 20
 
 
-class FetchError(RuntimeError):
+class FetchError(Tha4Error, RuntimeError):
     """A download or offline copy that failed, with what to do about it."""
 
 

@@ -11,11 +11,12 @@ from typing import Any
 import pluggy
 
 from tha4_sdk import hookspecs
+from tha4_sdk.errors import Tha4Error
 
 ENTRY_POINT_GROUP = "tha4_sdk"
 
 
-class PluginError(LookupError):
+class PluginError(Tha4Error, LookupError):
     """A plugin name that is not installed, or two plugins claiming one name."""
 
 

@@ -13,10 +13,12 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from tha4_sdk.errors import Tha4Error
+
 POSE_SIZE = 45
 
 
-class PoseError(ValueError):
+class PoseError(Tha4Error, ValueError):
     """A pose vector or parameter mapping that cannot be used as a THA4 pose."""
 
 

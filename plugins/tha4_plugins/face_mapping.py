@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from tha4_plugins.arkit import FaceFrame, euler_from_rotation, rotation_from_euler
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import PARAMETER_BY_NAME, POSE_SIZE
 
 EYEBROW_DOWN_MODES = ("troubled", "angry", "lowered", "serious")
@@ -37,7 +38,7 @@ DEFAULT_VOWEL_SHAPES: dict[str, tuple[float, ...]] = {
 _INDEX = {name: p.index for name, p in PARAMETER_BY_NAME.items()}
 
 
-class MappingError(ValueError):
+class MappingError(Tha4Error, ValueError):
     """A face mapping or calibration that cannot be used."""
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tha4_sdk.audio_clip import AudioError
-from tha4_sdk.one_euro import OneEuroFilter
+from tha4_plugins.one_euro import OneEuroFilter
 from tha4_sdk.pose import MOUTH_SHAPES, PARAMETER_BY_NAME, Pose
 
 VOWELS = ("aaa", "iii", "uuu", "eee", "ooo")

@@ -10,6 +10,7 @@ import msgpack
 import numpy as np
 from PIL import Image
 
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import Pose
 
@@ -43,7 +44,7 @@ class Limits:
         return asdict(self)
 
 
-class ProtocolError(Exception):
+class ProtocolError(Tha4Error):
     """An error reply: a code from `ERROR_CODES`, a message for humans, and optional extra fields."""
 
     def __init__(self, code: str, message: str, **data: Any) -> None:

@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from tha4_sdk.errors import Tha4Error
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(Tha4Error, RuntimeError):
     """A checkpoint that cannot be read or does not belong to this run."""
 
 

@@ -30,6 +30,7 @@ from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.models.student.poser import StudentPoser
 
@@ -41,7 +42,7 @@ WORK_DIR = "distill"
 FILES = {"image": "character.png", "face_mask": "face_mask.png", "face": "face_morpher.pt", "body": "body_morpher.pt"}
 
 
-class DistillError(ValueError):
+class DistillError(Tha4Error, ValueError):
     """A distillation request that cannot go ahead (the message says what to do)."""
 
 

@@ -340,7 +340,7 @@ class THA4_OT_distill_start(_DaemonOperator):
         character = pose_sync.character_reference((obj.tha4 if obj else settings).character)
         result, _ = link.request("distill.start", {
             "character": character, "output": settings.distill_output.strip(),
-            "examples": settings.distill_examples, "teacher": settings.distill_teacher.strip() or "teacher"})
+            "examples": settings.distill_examples, "teacher": settings.distill_teacher.strip() or "tha4"})
         runtime.jobs[result["job"]["job"]] = result["job"]
         self.report({"INFO"}, f"Distillation job {result['job']['job']} queued")
         return {"FINISHED"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.render.sequence import render_source
+from tha4_sdk.render.over_time import render_source
 from tha4_sdk.sink import FrameSink, open_sink
 
 from tha4_plugins.timeline.document import Timeline, load_timeline
