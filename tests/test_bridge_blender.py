@@ -562,6 +562,8 @@ def test_blender_renders_the_characters_with_ctrl_f12(blender_run: dict, student
 def test_lipsync_is_baked_from_a_sound_strip(blender_run: dict) -> None:
     """Mouth keys on every frame the strip plays, equal to the SDK's analysis of the file at those times."""
     bake = blender_run["lipsync"]
+    if "unsupported" in bake and os.environ.get("THA4_BPY_PYTHON"):
+        pytest.skip(f"this Blender cannot load sounds: {bake['unsupported']}")
     fps, start = bake["fps"], bake["strip_start"]
     first, end = bake["frames"]
     track = analyse_file(blender_run["config"]["speech"], LipSyncOptions(fps=fps), progress=False)
