@@ -134,6 +134,14 @@ def setup_render(scene, a, b) -> None:
     scene.frame_start, scene.frame_end = 1, 3
 
 
+def phase(name: str) -> None:
+    """Record how long the session took to get here (for the test's timing)."""
+    results.setdefault("phases", []).append([name, round(time.monotonic() - STARTED, 2)])
+
+
+STARTED = time.monotonic()
+
+
 def main() -> None:
     global addon
     # --- install and enable, as a user does from Preferences (4.2+: Install from Disk; before: Install…) ---
@@ -155,6 +163,7 @@ def main() -> None:
     bpy.ops.wm.save_userpref()  # so that the `blender -b FILE -a` run has the add-on enabled, as a user's has
     runtime = addon.state.runtime
 
+    phase("installed")
     # --- a file from add-on 0.1: opening it turns the scene's pose into a character object -------------------
     old = OUT / "old.blend"
     make_old_file(old)
@@ -170,6 +179,7 @@ def main() -> None:
     a.name = "Alice"
     a.tha4.character = CONFIG["character"]
 
+    phase("migrated")
     # --- connect; load the first character; add a second one (solid renderer) -----------------------------
     check(bpy.ops.tha4.connect(), "connect")
     results["hello_parameters"] = runtime.link.hello["parameters"]
@@ -186,6 +196,7 @@ def main() -> None:
                                         if n.type == "TEX_IMAGE"] for o in (a, b)}
     results["characters"] = [o.name for o in addon.pose_sync.characters(scene)]
 
+    phase("loaded")
     # --- keyframes on Alice, with a preset button keyed at frames 1 and 3; Bob animated through the NLA -------
     scene.frame_start, scene.frame_end = 1, 3
     keyframe(a, 1, POSE_A)
@@ -218,6 +229,7 @@ def main() -> None:
     results["preview_frame_2"] = image_rgba8(a, "preview_frame_2")
     results["bob_preview_2"] = image_rgba8(b, "bob_preview_2")
 
+    phase("previews")
     # --- render animation through the daemon: Alice's keyframed track into PNG files ------------------------
     scene.tha4.live = False
     results["poses"] = {str(k): v for k, v in poses_over(a, (1, 2, 3)).items()}
@@ -226,10 +238,12 @@ def main() -> None:
     check(bpy.ops.tha4.render_animation(directory=str(OUT / "frames")), "render_animation")
     results["png_files"] = sorted(p.name for p in (OUT / "frames").iterdir())
 
+    phase("render_animation")
     # --- save for `blender -b FILE -a` (F12 / Ctrl+F12 rendering of both characters) ------------------------
     setup_render(scene, a, b)
     bpy.ops.wm.save_as_mainfile(filepath=CONFIG["render_blend"], copy=True)
 
+    phase("saved")
     # --- lip-sync baked from a sound strip on a third character ---------------------------------------------
     scene.tha4.renderer = "solid"
     check(bpy.ops.tha4.add_character(), "add_character (Carol)")
@@ -250,6 +264,7 @@ def main() -> None:
         c.animation_data_clear()
         editor.sequences.remove(strip)
 
+    phase("lipsync")
     # --- a timeline imported as keyframes on Carol, then exported -----------------------------------------
     select(c)
     check(bpy.ops.tha4.import_timeline(filepath=CONFIG["timeline"]), "import_timeline")
@@ -260,6 +275,7 @@ def main() -> None:
     results["timeline_expressions"] = [(e.name, e.mode) for e in c.tha4.expressions]
     check(bpy.ops.tha4.export_timeline(filepath=CONFIG["timeline_out"]), "export_timeline")
 
+    phase("timeline")
     # --- the daemon is killed and restarted during a stream: the add-on reconnects and continues -------------
     bpy.data.objects.remove(c)  # the timer unloads the session of a deleted (or renamed) object
     scene.frame_start, scene.frame_end = 1, 3
@@ -282,6 +298,7 @@ def main() -> None:
                             "daemon_sessions": runtime.link.request("sessions.list")[0]["sessions"]}
     scene.tha4.live = False
 
+    phase("reconnected")
     # --- distillation from the panel's defaults (only a name typed): the daemon must accept the job ----------
     scene.tha4.distill_output = "blender_defaults"
     results["default_teacher"] = scene.tha4.distill_teacher
@@ -290,6 +307,7 @@ def main() -> None:
     wait(lambda: runtime.jobs[default_job]["state"] in addon.jobs.FINISHED, 120, "the default-teacher job to end")
     results["default_job"] = {"id": default_job, "info": runtime.jobs[default_job]}
 
+    phase("default_job")
     # --- distillation: start a job, follow its events until it finishes (or cancel it) -----------------------
     scene.tha4.distill_output = "blender_distilled"
     scene.tha4.distill_examples = 64
@@ -305,14 +323,15 @@ def main() -> None:
             states.append(state)
         return state in addon.jobs.FINISHED
 
-    try:
-        wait(follow, 60, "the distillation job to finish")
-    except TimeoutError:
+    wait(lambda: follow() or states[-1] == "running" and runtime.jobs[job_id].get("progress"), 120,
+         "the distillation job to report progress")
+    if not follow():
         check(bpy.ops.tha4.distill_cancel(job=job_id), "distill_cancel")
         wait(follow, 180, "the cancelled job to stop")
     results["job"] = {"id": job_id, "states": states, "info": runtime.jobs[job_id],
                       "summary": addon.jobs.summary(runtime.jobs[job_id])}
 
+    phase("job")
     check(bpy.ops.tha4.disconnect(), "disconnect")
     results["ok"] = True
 

@@ -48,6 +48,8 @@ def tick() -> float | None:
     link = runtime.link
     if link is None:
         return None
+    if runtime.rendering:  # the render thread is using the link (render_frames)
+        return IDLE_INTERVAL_S
     for key in [k for k in link.characters if k not in bpy.data.objects]:  # its object was deleted
         try:
             link.unload(key)
