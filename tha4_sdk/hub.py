@@ -1,7 +1,7 @@
 """Fetching official files: pinned SHA-256, progress bar, cache (``THA4_HOME``), atomic writes, offline folders.
 
-A *bundle* is a YAML manifest naming files by URL and SHA-256: the sample characters live in the
-repository's ``characters/`` folder, models in ``tha4_sdk/models/**/sources.yaml``. Files land in
+A *bundle* is a YAML manifest naming files by URL and SHA-256, shipped inside the package: the sample
+characters in ``tha4_sdk/sample_characters/``, models in ``tha4_sdk/models/**/sources.yaml``. Files land in
 ``$THA4_HOME/<kind>s/<name>/`` (``THA4_HOME`` defaults to the user cache folder). ``--from DIR``
 takes the files from a local folder instead (verified the same way). ``THA4_MIRROR`` (or
 ``mirror=``) replaces the download host: a file is then fetched from ``MIRROR/<bundle>/<file>``.
@@ -39,7 +39,7 @@ import tha4_sdk
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import CHUNK, atomic_path, sha256_file
 
-REPO_CHARACTERS = Path(tha4_sdk.__file__).resolve().parent.parent / "characters"
+CHARACTER_MANIFESTS = Path(tha4_sdk.__file__).resolve().parent / "sample_characters"
 MODEL_MANIFESTS = Path(tha4_sdk.__file__).resolve().parent / "models"
 
 
@@ -111,8 +111,8 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 def bundles(kind: str | None = None) -> dict[str, Bundle]:
-    """Every known manifest (characters/*.yaml and models/**/sources.yaml), by name."""
-    paths = sorted(REPO_CHARACTERS.glob("*.yaml")) + sorted(MODEL_MANIFESTS.rglob("sources.yaml"))
+    """Every known manifest (sample_characters/*.yaml and models/**/sources.yaml in the package), by name."""
+    paths = sorted(CHARACTER_MANIFESTS.glob("*.yaml")) + sorted(MODEL_MANIFESTS.rglob("sources.yaml"))
     found = {b.name: b for b in map(_parse_bundle, paths)}
     return {n: b for n, b in found.items() if kind is None or b.kind == kind}
 

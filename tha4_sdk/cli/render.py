@@ -60,8 +60,10 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
 def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
     if raw:
         with torch.inference_mode():
-            tensor = session.render_raw(torch.tensor(poses, device=session.device))
-        np.save(out, tensor[0].float().cpu().numpy().astype(np.float32))
+            tensor = session.render_raw(torch.tensor(poses, device=session.device))[0]
+        if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16; float32 holds it exactly
+            tensor = tensor.float()
+        np.save(out, tensor.cpu().numpy())  # the computed dtype: float32, float64 or float16
     else:
         session.render(poses)[0].save(out)
 
@@ -72,10 +74,11 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
               help="Set a pose parameter (official name); repeat for several.")
 @click.option("--poses", "poses_file", type=click.Path(exists=True, dir_okay=False),
               help="An N×45 .npy file of poses; renders N frames into the folder given by -o.")
-@click.option("-o", "--output", required=True, type=click.Path(), help="out.png, out.npy (raw float32), or a folder.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="out.png, out.npy (raw tensor in the computed dtype), or a folder.")
 @click.option("--renderer", default="student", show_default=True, help="Renderer plugin name (student, teacher, …).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
-@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--dtype", default="float32", show_default=True,
+              help="float32 or float64 (every operation in that dtype), float16 or bfloat16 (autocast).")
 @click.option("--fast", is_flag=True, help="Use the renderer's fast path (student: folded SIREN, ≥45 dB).")
 @click.option("--weights", type=click.Path(file_okay=False), help="Teacher: folder with the five official .pt files.")
 @click.option("--fit", type=click.Choice(["reject", "resize", "pad"]), default="reject", show_default=True,

@@ -2,7 +2,7 @@
 
 ``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`;
 ``session.render(poses)`` turns N poses into N `Frame` objects, and ``session.render_raw``
-returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped).
+returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped, in the computed dtype).
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class RenderSession(ABC):
 
     @abstractmethod
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        """N×45 float32 poses → N×4×512×512 float32 image (official value range, unclamped)."""
+        """N×45 float32 poses → N×4×512×512 image (official value range, unclamped) in the dtype the session
+        computes in: float32, float64 when the renderer was asked for it, possibly float16 under autocast."""
 
     @torch.inference_mode()
     def render(self, poses: PoseLike, *, batch_size: int = 8) -> list[Frame]:
