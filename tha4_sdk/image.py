@@ -1,6 +1,6 @@
 """Image conventions shared by every network: PIL ↔ tensor in THA4's linear, premultiplied [-1, 1] RGBA.
 
-See TEACHER_ARCHITECTURE §11. ``pil_to_tensor`` is the official loader; ``tensor_to_rgba8`` turns
+See docs/architecture.md §11. ``pil_to_tensor`` is the official loader; ``tensor_to_rgba8`` turns
 renderer output into straight-alpha sRGB RGBA8 pixels (the `Frame` format).
 """
 

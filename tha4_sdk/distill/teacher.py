@@ -111,7 +111,7 @@ class THA4Teacher:
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition)[0])
+        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition).face_morphed_full)
 
     @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
