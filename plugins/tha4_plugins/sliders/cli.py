@@ -12,7 +12,7 @@ from typing import Iterator
 import click
 
 from tha4_sdk.pose import Pose
-from tha4_sdk.cli.render import open_session
+from tha4_sdk.render import open_renderer
 
 from tha4_plugins.sliders.source import LOOPBACK, SliderSource
 
@@ -51,7 +51,7 @@ def stop_on_sigint() -> Iterator[threading.Event]:
 def serve_until(stopping: threading.Event, character: str, renderer: str, device: str, fast: bool, host: str,
                 port: int, browser: bool) -> Pose:
     """Serve the slider page until ``stopping`` is set; the pose the sliders were left in (rest if none)."""
-    session = open_session(character, renderer, device, "float32", fast, None, "reject")
+    session = open_renderer(renderer, character, device=device, **({"fast": True} if fast else {}))
     try:
         if stopping.is_set():
             return Pose()
