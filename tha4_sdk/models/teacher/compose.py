@@ -18,10 +18,11 @@ def rgb_blend(alpha: torch.Tensor, color: torch.Tensor, image: torch.Tensor) -> 
 
 
 def warp32(image: torch.Tensor, grid_change: torch.Tensor) -> torch.Tensor:
-    """`warp` always in float32, also under fp16/bf16 autocast: a half-precision sampling grid would be
-    off by up to a quarter pixel at 512×512."""
+    """`warp` in at least float32 (float64 stays float64), also under fp16/bf16 autocast: a half-precision
+    sampling grid would be off by up to a quarter pixel at 512×512."""
+    dtype = torch.promote_types(torch.promote_types(image.dtype, grid_change.dtype), torch.float32)
     with torch.autocast(device_type=image.device.type, enabled=False):
-        return warp(image.float(), grid_change.float())
+        return warp(image.to(dtype), grid_change.to(dtype))
 
 
 def direct_warp_merge(image: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:

@@ -93,7 +93,46 @@ class TeacherOutputs:
         return [f.name for f in fields(cls)].index(name)
 
 
-def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+def morph_face(poser: nn.Module, image: torch.Tensor, pose: torch.Tensor,
+               decomposition: list[torch.Tensor] | None = None
+               ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """The face steps shared by THA4 and THA3: decompose the eyebrow crop (or take ``decomposition``), morph
+    the eyebrows, paste them into the face crop, morph the face, paste it back into the full image.
+
+    ``poser`` has ``decompose``, ``eyebrow_morphing_combiner`` and ``face_morpher``. Returns
+    ``(face_morphed_full, face morpher outputs, combiner outputs, decomposer outputs)``.
+    """
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if pose.dim() == 1:
+        pose = pose.unsqueeze(0)
+    if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
+        raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
+                         f"{tuple(pose.shape)}")
+    n = pose.shape[0]
+    if image.shape[0] not in (1, n):
+        raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
+    d = poser.decompose(image) if decomposition is None else decomposition
+    d = [x.expand(n, -1, -1, -1) for x in d]
+    image = image.expand(n, -1, -1, -1)
+
+    c = poser.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
+    face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
+    inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
+    face[:, :, inside, inside] = c[2]
+    m = poser.face_morpher(face, pose[:, FACE_SLICE])
+    face_morphed_full = image.clone()
+    face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
+    return face_morphed_full, m, c, d
+
+
+def crop_eyebrows(image: torch.Tensor) -> torch.Tensor:
+    """The 128×128 eyebrow crop (rows 64..191, columns 192..319) the eyebrow decomposer reads."""
+    return image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize to ``size×size`` (align_corners=False), as the official pipelines do."""
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
 
@@ -123,8 +162,7 @@ class TeacherPoser(nn.Module):
 
     def decompose(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Step 1, pose-independent: the eyebrow decomposer's six outputs for N×4×512×512 images."""
-        crop = image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
-        return self.eyebrow_decomposer(crop)
+        return self.eyebrow_decomposer(crop_eyebrows(image))
 
     def morph_face(self, image: torch.Tensor, pose: torch.Tensor, decomposition: list[torch.Tensor] | None = None
                    ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
@@ -132,35 +170,14 @@ class TeacherPoser(nn.Module):
 
         What a student face morpher distills from, without running the body networks.
         """
-        if image.dim() == 3:
-            image = image.unsqueeze(0)
-        if pose.dim() == 1:
-            pose = pose.unsqueeze(0)
-        if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
-            raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
-                             f"{tuple(pose.shape)}")
-        n = pose.shape[0]
-        if image.shape[0] not in (1, n):
-            raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
-        d = self.decompose(image) if decomposition is None else decomposition
-        d = [x.expand(n, -1, -1, -1) for x in d]
-        image = image.expand(n, -1, -1, -1)
-
-        c = self.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
-        face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
-        inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
-        face[:, :, inside, inside] = c[2]
-        m = self.face_morpher(face, pose[:, FACE_SLICE])
-        face_morphed_full = image.clone()
-        face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
-        return face_morphed_full, m, c, d
+        return morph_face(self, image, pose, decomposition)
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor,
                 decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         face_morphed_full, m, c, d = self.morph_face(image, pose, decomposition)
         rotation = pose.reshape(-1, POSE_SIZE)[:, ROTATION_SLICE]
-        r = self.body_morpher(_resize(face_morphed_full, HALF_SIZE), rotation)
-        u = self.upscaler(face_morphed_full, _resize(r[0], IMAGE_SIZE), _resize(r[3], IMAGE_SIZE), rotation)
+        r = self.body_morpher(resize(face_morphed_full, HALF_SIZE), rotation)
+        u = self.upscaler(face_morphed_full, resize(r[0], IMAGE_SIZE), resize(r[3], IMAGE_SIZE), rotation)
         return u + [face_morphed_full] + r + m + c + d
 
     def outputs(self, image: torch.Tensor, pose: torch.Tensor,
