@@ -13,6 +13,7 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Call ``fn``; a user-facing error (bad input, missing file, failed fetch) becomes a ClickException."""
     from tha4_sdk.character import CharacterError
     from tha4_sdk.device import DeviceError
+    from tha4_sdk.errors import Tha4Error
     from tha4_sdk.hub import FetchError
     from tha4_sdk.models.weights import WeightFileError
     from tha4_sdk.plugins import PluginError
@@ -25,5 +26,5 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, RenderOptionError,
-            DeviceError, FileNotFoundError, DocumentError, SinkError, AudioError) as e:
+            DeviceError, FileNotFoundError, DocumentError, SinkError, AudioError, Tha4Error) as e:
         raise click.ClickException(str(e)) from None
