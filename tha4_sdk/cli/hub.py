@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from tha4_sdk import hub
-from tha4_sdk.cli.errors import guarded
 from tha4_sdk.licensing import licence_of
 
 
@@ -14,7 +13,7 @@ def _list(kind: str) -> None:
     for name, b in hub.bundles(kind).items():
         state = "fetched" if hub.is_fetched(b) else "not fetched"
         size = sum(f.size or 0 for f in b.files) / 1e6
-        licence = guarded(licence_of, b)
+        licence = licence_of(b)
         use = "commercial use OK" if licence.commercial_use else "non-commercial only"
         click.echo(f"{name:<15} {state:<12} {size:8.1f} MB  {licence.license:<13} {use:<19}  {licence.attribution}")
     click.echo(f"cache: {hub.home()}   (licences: docs/licensing.md)")
@@ -33,10 +32,10 @@ def _fetch_command(kind: str) -> click.Command:
                   trust_unpinned: bool) -> None:
         """Download (or copy with --from) and verify files into the cache; default: all of this kind."""
         for name in names or tuple(hub.bundles(kind)):
-            b = guarded(hub.bundle, name, kind)
+            b = hub.bundle(name, kind)
             if b.notes:
                 click.echo(b.notes.strip(), err=True)
-            target = guarded(hub.fetch, b, from_dir=from_dir, mirror=mirror, force=force, trust_unpinned=trust_unpinned)
+            target = hub.fetch(b, from_dir=from_dir, mirror=mirror, force=force, trust_unpinned=trust_unpinned)
             click.echo(f"{name}: {target}")
 
     return fetch_cmd

@@ -16,6 +16,7 @@ import torch
 
 from tha4_sdk import hub
 from tha4_sdk.character import Character, Fit, load_image_rgba
+from tha4_sdk.device import FULL_PRECISION
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.image import rgba8_to_straight_tensor
 from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, Tha3Outputs, Tha3Poser, check_variant, weight_files
@@ -56,13 +57,17 @@ class Tha3Session(RenderSession):
                  *, fit: Fit = "reject") -> None:
         super().__init__(character, device, dtype)
         self.poser = poser
-        self.image = rgba8_to_straight_tensor(load_image_rgba(character.image_path, fit=fit)).unsqueeze(0).to(device)
+        #: the dtype of weights and inputs: float64 when asked for, else float32 (half precision is autocast)
+        self.compute_dtype = dtype if dtype in FULL_PRECISION else torch.float32
+        image = rgba8_to_straight_tensor(load_image_rgba(character.image_path, fit=fit))
+        self.image = image.unsqueeze(0).to(device, self.compute_dtype)
         with torch.inference_mode(), self._autocast():
             self.decomposition = poser.decompose(self.image)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        """fp16/bf16: autocast (weights stay float32, warps run in float32); float32: exact, no autocast."""
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+        """fp16/bf16: autocast (weights stay float32, warps run in float32); float32 and float64: every operation
+        in that dtype, no autocast."""
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype not in FULL_PRECISION)
 
     @torch.inference_mode()
     def outputs(self, poses: PoseLike | torch.Tensor) -> Tha3Outputs:
@@ -70,21 +75,24 @@ class Tha3Session(RenderSession):
         if not isinstance(poses, torch.Tensor):
             poses = torch.tensor(pose_batch(poses))
         with self._autocast():
-            return self.poser(self.image, poses.to(self.device, torch.float32), self.decomposition)
+            return self.poser(self.image, poses.to(self.device, self.compute_dtype), self.decomposition)
 
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        """N×4×512×512 float32 in THA3's own convention: linear, straight alpha, [-1, 1], unclamped."""
-        return self.outputs(poses).final_image.float()
+        """N×4×512×512 in THA3's own convention (linear, straight alpha, [-1, 1], unclamped), computed dtype."""
+        return self.outputs(poses).final_image
 
     def close(self) -> None:
         del self.image, self.decomposition
 
 
 class Tha3Renderer(Renderer):
-    """The official THA3 system (five networks, CC BY 4.0 weights): any 512×512 RGBA character image."""
+    """The official THA3 system (five networks, CC BY 4.0 weights): any 512×512 RGBA character image.
+
+    ``dtype``: float32 (default) or float64 compute every operation in that dtype; float16/bfloat16 run under
+    autocast with float32 weights and float32 warps.
+    """
 
     name: ClassVar[str] = "tha3"
-    needs: ClassVar[str] = "image"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  weights: str | Path | None = None, variant: str = DEFAULT_VARIANT, fit: Fit = "reject") -> None:
@@ -99,7 +107,8 @@ class Tha3Renderer(Renderer):
         """The five networks, loaded (and moved to the device) on first use."""
         if self._poser is None:
             check_weights_present(self.weights, self.variant)
-            self._poser = Tha3Poser.from_folder(self.weights, self.variant).to(self.device)
+            poser = Tha3Poser.from_folder(self.weights, self.variant).to(self.device)
+            self._poser = poser.double() if self.dtype == torch.float64 else poser
         return self._poser
 
     def open(self, character: Character) -> Tha3Session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tha4_sdk.models.teacher.compose import blend, warp32
+from tha4_sdk.models.teacher.compose import blend, full_precision_warp
 from tha4_sdk.models.teacher.encoder_decoder import EncoderDecoder, alpha_head, color_head, grid_head
 
 FACE_SIZE = 192
@@ -35,7 +35,7 @@ def face_heads(heads: nn.Module, f: torch.Tensor, image: torch.Tensor) -> list[t
     """The face morpher's output heads on the trunk feature ``f``: warp the iris and mouth, recolour them,
     then recolour the eyes (the eight outputs listed in `FaceMorpher`)."""
     g = heads.iris_mouth_grid_change(f)
-    im0 = warp32(image, g)
+    im0 = full_precision_warp(image, g)
     imc = heads.iris_mouth_color_change(f)
     ima = heads.iris_mouth_alpha(f)
     im1 = blend(ima, imc, im0)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from tha4_sdk.image import IMAGE_SIZE
-from tha4_sdk.models.teacher.compose import blend, warp32
+from tha4_sdk.models.teacher.compose import blend, full_precision_warp
 from tha4_sdk.models.tha3.resize_conv import ResizeConvUNet, tile_pose
 from tha4_sdk.models.tha3.two_algo_face_body_rotator import ROTATION_POSE_SIZE
 
@@ -37,5 +37,5 @@ class Editor(nn.Module):
         grid_change = coarse_grid_change + self.grid_change_creator(f)
         color_change = self.color_change_creator(f)
         alpha = self.alpha_creator(f)
-        warped = warp32(image, grid_change)
+        warped = full_precision_warp(image, grid_change)
         return [blend(alpha, color_change, warped), alpha, color_change, warped, grid_change]

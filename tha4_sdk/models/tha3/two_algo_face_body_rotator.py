@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tha4_sdk.models.teacher.compose import warp32
+from tha4_sdk.models.teacher.compose import full_precision_warp
 from tha4_sdk.models.tha3.resize_conv import ResizeConvEncoderDecoder, tile_pose
 
 HALF_SIZE = 256
@@ -29,4 +29,4 @@ class TwoAlgoFaceBodyRotator(nn.Module):
         f = self.encoder_decoder(torch.cat([image, tile_pose(pose, image.shape[-1])], dim=1))
         grid_change = self.grid_change_creator(f)
         direct = self.direct_creator(f)
-        return [direct, warp32(image, grid_change), grid_change]
+        return [direct, full_precision_warp(image, grid_change), grid_change]
