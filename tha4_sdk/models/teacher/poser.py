@@ -165,7 +165,49 @@ class TeacherOutputs(NamedOutputs):
     decomposed_background_color: torch.Tensor      # 32
 
 
-def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+def morph_face(poser: nn.Module, image: torch.Tensor, pose: torch.Tensor,
+               decomposition: list[torch.Tensor] | None = None
+               ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
+    """The face steps shared by THA4 and THA3: decompose the eyebrow crop (or take ``decomposition``), morph
+    the eyebrows, paste them into the face crop, morph the face, paste it back into the full image.
+
+    ``poser`` has ``decompose``, ``eyebrow_morphing_combiner`` and ``face_morpher``. Returns
+    ``(face_morphed_full, face morpher outputs, combiner outputs, decomposer outputs)``.
+    """
+    if image.dim() == 3:
+        image = image.unsqueeze(0)
+    if pose.dim() == 1:
+        pose = pose.unsqueeze(0)
+    if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
+        raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
+                         f"{tuple(pose.shape)}")
+    n = pose.shape[0]
+    if image.shape[0] not in (1, n):
+        raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
+    # 1. eyebrow decomposition of the 128×128 eyebrow crop (pose-independent, so it may come cached)
+    d = poser.decompose(image) if decomposition is None else decomposition
+    d = [x.expand(n, -1, -1, -1) for x in d]
+    image = image.expand(n, -1, -1, -1)
+    # 2. eyebrow morphing: the eyebrow layer (d[0]) posed by the 12 eyebrow values, over the background (d[3])
+    c = poser.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
+    # 3. face morphing of the 192×192 face crop, with the posed eyebrows (c[2]) pasted into it
+    face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
+    inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
+    face[:, :, inside, inside] = c[2]
+    m = poser.face_morpher(face, pose[:, FACE_SLICE])
+    # paste the posed face (m[0]) back into the full image (a plain overwrite)
+    face_morphed_full = image.clone()
+    face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
+    return face_morphed_full, m, c, d
+
+
+def crop_eyebrows(image: torch.Tensor) -> torch.Tensor:
+    """The 128×128 eyebrow crop (rows 64..191, columns 192..319) the eyebrow decomposer reads."""
+    return image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
+
+
+def resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize to ``size×size`` (align_corners=False), as the official pipelines do."""
     return F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
 
 
@@ -195,48 +237,24 @@ class TeacherPoser(nn.Module):
 
     def decompose(self, image: torch.Tensor) -> list[torch.Tensor]:
         """Step 1, pose-independent: the eyebrow decomposer's six outputs (`EyebrowDecomposition` order)."""
-        crop = image[:, :, EYEBROW_TOP:EYEBROW_TOP + EYEBROW_SIZE, EYEBROW_LEFT:EYEBROW_LEFT + EYEBROW_SIZE]
-        return self.eyebrow_decomposer(crop)
+        return self.eyebrow_decomposer(crop_eyebrows(image))
 
     def morph_face(self, image: torch.Tensor, pose: torch.Tensor, decomposition: list[torch.Tensor] | None = None
                    ) -> FacePass:
         """Steps 1–3 and the paste back, without the body networks: what a student face morpher distills from."""
-        if image.dim() == 3:
-            image = image.unsqueeze(0)
-        if pose.dim() == 1:
-            pose = pose.unsqueeze(0)
-        if image.shape[1:] != (4, IMAGE_SIZE, IMAGE_SIZE) or pose.shape[1] != POSE_SIZE:
-            raise ValueError(f"expected N×4×512×512 images and N×45 poses, got {tuple(image.shape)} and "
-                             f"{tuple(pose.shape)}")
-        n = pose.shape[0]
-        if image.shape[0] not in (1, n):
-            raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
-        # 1. eyebrow decomposition of the 128×128 eyebrow crop (pose-independent, so it may come cached)
-        found = self.decompose(image) if decomposition is None else decomposition
-        layers = EyebrowDecomposition.from_list([x.expand(n, -1, -1, -1) for x in found])
-        image = image.expand(n, -1, -1, -1)
-        # 2. eyebrow morphing: the eyebrow layer posed by the 12 eyebrow values, over the background layer
-        eyebrows = EyebrowMorph.from_list(
-            self.eyebrow_morphing_combiner(layers.background_layer, layers.eyebrow_layer, pose[:, EYEBROW_SLICE]))
-        # 3. face morphing of the 192×192 face crop, with the posed eyebrows pasted into it
-        face_crop = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
-        inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
-        face_crop[:, :, inside, inside] = eyebrows.image_no_combine_alpha
-        face = FaceMorph.from_list(self.face_morpher(face_crop, pose[:, FACE_SLICE]))
-        # paste the posed face back into the full image (a plain overwrite)
-        face_morphed_full = image.clone()
-        face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = face.image
-        return FacePass(face_morphed_full, face, eyebrows, layers)
+        face_morphed_full, face, eyebrows, layers = morph_face(self, image, pose, decomposition)
+        return FacePass(face_morphed_full, FaceMorph.from_list(face), EyebrowMorph.from_list(eyebrows),
+                        EyebrowDecomposition.from_list(layers))
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor,
                 decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         face = self.morph_face(image, pose, decomposition)
         rotation = pose.reshape(-1, POSE_SIZE)[:, ROTATION_SLICE]
         # 4. body rotation at half resolution (256×256)
-        half = BodyImage.from_list(self.body_morpher(_resize(face.face_morphed_full, HALF_SIZE), rotation))
+        half = BodyImage.from_list(self.body_morpher(resize(face.face_morphed_full, HALF_SIZE), rotation))
         # 5. the upscaler refines the coarse result at 512×512, guided by the upsampled image and flow
-        full = BodyImage.from_list(self.upscaler(face.face_morphed_full, _resize(half.image, IMAGE_SIZE),
-                                                 _resize(half.grid_change, IMAGE_SIZE), rotation))
+        full = BodyImage.from_list(self.upscaler(face.face_morphed_full, resize(half.image, IMAGE_SIZE),
+                                                 resize(half.grid_change, IMAGE_SIZE), rotation))
         return (full.to_list() + [face.face_morphed_full] + half.to_list() + face.face.to_list()
                 + face.eyebrows.to_list() + face.decomposition.to_list())
 
