@@ -27,6 +27,7 @@ from tha4_sdk import engine_bridges
 from tha4_sdk.daemon import protocol
 
 ADDON = engine_bridges.GODOT_ADDON
+VECTORS = Path(__file__).resolve().parents[1] / "docs" / "protocol_vectors.json"
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +121,47 @@ def test_codec_in_godot(project):
                                  "1 bytes after the value", "nested deeper than 32"], errors):
         assert answer.startswith("error ") and expected in answer
     assert len(errors) == len(bad)
+
+
+def test_codec_reads_and_writes_the_protocol_vectors(project):
+    """docs/protocol_vectors.json, shared by every client: each value, envelope and event decodes in Godot and
+    encodes back to the same bytes; what no decoder may accept is refused."""
+    vectors = json.loads(VECTORS.read_text())
+    # GDScript's int is signed 64-bit: a uint 64 above 2**63 - 1 cannot be held (the daemon never sends one)
+    values = [v for v in vectors["msgpack"]["values"] if v["format"] != "uint 64"]
+    pairs = [*values, *vectors["errors"], *vectors["events"], vectors["frame"]["envelope"],
+             *(entry[side] for entry in vectors["ops"].values() for side in ("request", "reply"))]
+    refused = vectors["msgpack"]["invalid"] + vectors["msgpack"]["refused_in_requests"]
+    hexes = [p["hex"] for p in pairs] + [e["hex"] for e in vectors["msgpack"]["decode_only"]] + [r["hex"] for r in refused]
+    answers = [line for line in run_godot(project, {"mode": "codec", "hex": hexes}).splitlines()
+               if line.startswith(("decoded ", "error "))]
+    assert len(answers) == len(hexes)
+    for pair, answer in zip(pairs, answers):
+        assert answer == "decoded " + pair["hex"]
+    for extra, answer in zip(vectors["msgpack"]["decode_only"], answers[len(pairs):]):
+        assert answer == "decoded " + protocol.pack(extra["value"]).hex(), extra["format"]
+    assert all(answer.startswith("error ") for answer in answers[-len(refused):])
+
+
+def test_typed_calls_drive_the_stream(project, daemon, lambda_00, tmp_path):
+    """set_expression, play_timeline, detach, attach_idle and say (the Godot 3 port of tha4_client.gd, as
+    Tha4Character calls it), each seen in the frames' pose; the signals report what was set and attached."""
+    from tha4_plugins.lipsync import synthesize_vowel, write_wav
+
+    timeline = tmp_path / "scene.yaml"
+    timeline.write_text("version: 1\nduration: 60\ntracks:\n  - param: head_x\n    keys:\n"
+                        "      - {t: 0, value: 0.75}\n      - {t: 60, value: 0.75}\n")
+    speech = tmp_path / "aaa.wav"
+    write_wav(speech, synthesize_vowel("aaa", 3.0, sample_rate=16000), 16000)
+    job = {"mode": "typed", "host": "127.0.0.1", "port": daemon.port, "character": str(lambda_00),
+           "renderer": "solid", "fps": 30, "timeline": str(timeline), "speech": str(speech)}
+    out = run_godot(project, job)
+    steps = re.findall(r"^step (\w+)$", out, re.M)
+    assert steps == ["start", "expression", "timeline", "detach", "idle", "say"], out[-3000:]
+    expression = json.loads(re.search(r"^expression surprised (.*)$", out, re.M)[1])
+    assert expression["eye_surprised_left"] == 0.5
+    assert len(re.findall(r"^attached \d+ src\d+$", out, re.M)) == 3  # timeline, idle, audio
+    assert "event error" not in out
 
 
 def test_streamed_frame_is_the_student_frame(project, daemon, lambda_00, tmp_path):
