@@ -71,8 +71,62 @@ def test_addon_parses_as_godot4_gdscript_and_lints_clean():
     node = (ADDON / "tha4_character.gd").read_text()
     assert "class_name Tha4Character\nextends TextureRect" in node
     for api in ("@export var host", "@export var port", "@export var character", "func set_pose(",
-                "signal frame_received(", "signal error(", "signal job_progress("):
+                "signal frame_received(", "signal error(", "signal job_progress(", "func set_expression(",
+                "func play_timeline(", "func attach_idle(", "func say(", "func detach(", "signal expression_set(",
+                "signal attached("):
         assert api in node
+
+
+def test_demo_project_icon_and_license():
+    """bridges/godot is a Godot 4 project: its main scene (the demo) and every resource it names exist, the demo
+    script parses and lints, the node's class icon is an SVG, and the add-on carries its MIT LICENSE."""
+    import xml.etree.ElementTree as ET
+
+    from gdtoolkit.linter import DEFAULT_CONFIG, lint_code
+    from gdtoolkit.parser import parser
+
+    root = engine_bridges.GODOT
+    res = lambda path: root / path.removeprefix("res://")  # noqa: E731
+    project = (root / "project.godot").read_text()
+    assert "config_version=5" in project
+    scene = res(re.search(r'run/main_scene="(res://[^"]+)"', project)[1])
+    resources = re.findall(r'\[ext_resource type="Script" path="(res://[^"]+)"', scene.read_text())
+    assert len(resources) == 2 and all(res(path).is_file() for path in resources)
+    config = {**DEFAULT_CONFIG, **yaml.safe_load((root / "gdlintrc").read_text())}
+    demo = (root / "demo" / "demo.gd").read_text()
+    parser.parse(demo)
+    assert lint_code(demo, config) == []
+    for call in ("set_expression(", "play_timeline(", "attach_idle(", "say(", "detach(", "job_progress.connect"):
+        assert call in demo, call
+    assert yaml.safe_load((root / "demo" / "nod.yaml").read_text())["tracks"]
+    icon = re.search(r'^@icon\("(res://[^"]+)"\)$', (ADDON / "tha4_character.gd").read_text(), re.M)[1]
+    assert ET.parse(res(icon)).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    assert "MIT License" in (ADDON / "LICENSE").read_text()
+
+
+def test_release_zip_has_the_addon_at_its_root(tmp_path):
+    """bridges/godot/release_zip.py: `addons/tha4_bridge/` at the root with exactly the add-on's files (LICENSE,
+    icon, plugin.cfg, scripts), named by the plugin's version, byte-identical when built twice; unpacked into a
+    project, the ported protocol files are the ones the tests run."""
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("release_zip", engine_bridges.GODOT / "release_zip.py")
+    release_zip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(release_zip)
+    first = release_zip.build(tmp_path / "a")
+    config = configparser.ConfigParser()
+    config.read(ADDON / "plugin.cfg")
+    assert first.name == f"tha4_bridge-{config['plugin']['version'].strip(chr(34))}.zip"
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "project")
+    assert names == sorted(f"addons/tha4_bridge/{p.name}" for p in ADDON.iterdir() if p.is_file())
+    assert {"addons/tha4_bridge/LICENSE", "addons/tha4_bridge/icon.svg", "addons/tha4_bridge/plugin.cfg"} <= set(names)
+    assert first.read_bytes() == release_zip.build(tmp_path / "b").read_bytes()
+    unpacked = tmp_path / "project" / "addons" / "tha4_bridge"
+    for name in engine_bridges.GODOT_PROTOCOL_FILES:
+        assert (unpacked / name).read_bytes() == (ADDON / name).read_bytes()
 
 
 def test_docs_example_parses_as_godot4_gdscript():

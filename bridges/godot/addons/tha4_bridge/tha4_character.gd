@@ -1,6 +1,7 @@
 ## A THA4 character rendered by the tha4 daemon (`tha4 serve`), shown as this TextureRect's texture.
 ## Set host/port/character in the Inspector, pose it with set_pose({"head_x": 0.3, "mouth_aaa": 1.0}),
 ## and it keeps streaming across daemon restarts. Call nothing per frame: _process polls the connection.
+@icon("res://addons/tha4_bridge/icon.svg")
 class_name Tha4Character
 extends TextureRect
 
