@@ -347,3 +347,15 @@ def test_addon_follows_a_distillation_job(blender_run: dict) -> None:
     assert daemon_view["state"] == job["info"]["state"]
     assert job["info"]["output"] == "blender_distilled"
     assert job["summary"].startswith(f"blender_distilled: {daemon_view['state']}")
+
+
+@pytest.mark.slow
+def test_a_job_from_the_panel_defaults_reaches_the_distiller(blender_run: dict) -> None:
+    """Only a name typed: the default teacher is one the daemon and `tha4 distill` know (no bad_args); the
+    distiller gets as far as looking for the teacher's weights, which this isolated THA4_HOME lacks."""
+    assert blender_run["default_teacher"] == "tha4"
+    job = blender_run["default_job"]["info"]
+    assert job["output"] == "blender_defaults" and job["teacher"] == "tha4"
+    assert job["state"] == "failed" and "tha4 models fetch teacher" in job["error"], job["error"]
+    with blender_run["daemon"].client() as client:
+        assert client.job(job["job"])["state"] == "failed"

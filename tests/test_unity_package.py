@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from tha4_sdk.engine_bridges import UNITY, UNITY_PACKAGE
+from tha4_sdk.bench.engine_drivers import UNITY, UNITY_PACKAGE
 
 _spec = importlib.util.spec_from_file_location("unity_metas", UNITY / "metas.py")
 metas = importlib.util.module_from_spec(_spec)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import zmq
 
 from tha4_sdk.daemon import protocol
-from tha4_sdk.daemon.curve import ClientKeys
+from tha4_sdk.daemon.curve_auth import ClientKeys
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import Pose
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
 
 
-class DaemonError(RuntimeError):
+class DaemonError(Tha4Error, RuntimeError):
     """An error reply from the daemon: ``code`` (docs/protocol.md §5), ``message`` and extra ``data``."""
 
     def __init__(self, code: str, message: str, data: dict[str, Any] | None = None) -> None:

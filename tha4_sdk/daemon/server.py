@@ -22,7 +22,7 @@ import tha4_sdk
 from tha4_sdk import plugins
 from tha4_sdk.daemon import protocol, schema
 from tha4_sdk.daemon.characters import CharacterLibrary
-from tha4_sdk.daemon.curve import CurveError, ServerKeys, is_loopback
+from tha4_sdk.daemon.curve_auth import CurveError, ServerKeys, is_loopback
 from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.outbox import Outbox, Request
