@@ -64,6 +64,7 @@ def test_package_files_and_test_assemblies():
         assert spec["includePlatforms"] == platforms and spec["defineConstraints"] == ["UNITY_INCLUDE_TESTS"]
         assert spec["overrideReferences"] and spec["precompiledReferences"] == ["nunit.framework.dll"]
         assert not spec["autoReferenced"] and "Tha4Sdk.Bridge.Core" in spec["references"]
+        assert {"UnityEngine.TestRunner", "UnityEditor.TestRunner"} <= set(spec["references"])  # Test Runner
         assert "[TestFixture]" in "".join(p.read_text() for p in asmdef.parent.glob("*.cs"))
     sample = (UNITY_PACKAGE / "Samples~" / "TypedCalls" / "TypedCalls.cs").read_text()
     for call in ("SetExpression(", "PlayTimeline(", "AttachIdle(", "Say(", "OnFrame +=", "OnJobProgress +="):
