@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tha4_sdk.bench.engine_drivers import UNITY, UNITY_PACKAGE
@@ -38,6 +40,8 @@ def test_every_asset_and_folder_has_a_meta_with_a_unique_guid():
 
 
 def test_metas_are_what_the_script_writes_and_guids_do_not_depend_on_the_machine(tmp_path: Path):
+    check = subprocess.run([sys.executable, str(UNITY / "metas.py"), "--check"], capture_output=True, text=True)
+    assert check.returncode == 0 and check.stdout == "all .meta files are current\n", check.stdout
     assert metas.differences() == []
     assert metas.guid("Runtime/Tha4Character.cs") == "ba5701cdcf2115317955f0b388e0a6ac"  # md5 of the package path
     copy = tmp_path / "com.tha4sdk.bridge"
