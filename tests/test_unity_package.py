@@ -36,7 +36,8 @@ def test_every_asset_and_folder_has_a_meta_with_a_unique_guid():
     assert all(len(paths) == 1 for paths in guids.values()), [p for p in guids.values() if len(p) > 1]
     orphans = [m for m in UNITY_PACKAGE.rglob("*.meta") if not m.with_name(m.name[:-5]).exists()]
     assert orphans == []
-    assert not list((UNITY_PACKAGE / "Documentation~").glob("*.meta")) and not (UNITY_PACKAGE / "Samples~.meta").exists()
+    assert not list((UNITY_PACKAGE / "Documentation~").glob("*.meta"))
+    assert not (UNITY_PACKAGE / "Samples~.meta").exists()
 
 
 def test_metas_are_what_the_script_writes_and_guids_do_not_depend_on_the_machine(tmp_path: Path):

@@ -16,10 +16,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent / "com.tha4sdk.bridge"
 
-_COMMON = "  externalObjects: {}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
+_TAIL = "  userData: \n  assetBundleName: \n  assetBundleVariant: \n"
+_COMMON = "  externalObjects: {}\n" + _TAIL
 IMPORTERS = {
-    ".cs": "MonoImporter:\n  externalObjects: {}\n  serializedVersion: 2\n  defaultReferences: []\n  executionOrder: 0\n"
-           "  icon: {instanceID: 0}\n  userData: \n  assetBundleName: \n  assetBundleVariant: \n",
+    ".cs": "MonoImporter:\n  externalObjects: {}\n  serializedVersion: 2\n  defaultReferences: []\n"
+           "  executionOrder: 0\n  icon: {instanceID: 0}\n" + _TAIL,
     ".asmdef": "AssemblyDefinitionImporter:\n" + _COMMON,
     ".md": "TextScriptImporter:\n" + _COMMON,
     ".json": "TextScriptImporter:\n" + _COMMON,
