@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tha4_sdk.daemon import protocol, schema
 from tha4_sdk.daemon.protocol import ProtocolError
 from tha4_sdk.frame import Frame
