@@ -76,6 +76,7 @@ class Bundle:
     files: tuple[FileSpec, ...]
     license: str = ""
     attribution: str = ""
+    license_url: str = ""
     package: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 
@@ -98,7 +99,8 @@ def _parse_bundle(path: Path) -> Bundle:
             for name, spec in data["files"].items()
         )
         return Bundle(name=data["name"], kind=data["kind"], files=files, license=data.get("license", ""),
-                      attribution=data.get("attribution", ""), package=data.get("package") or {},
+                      attribution=data.get("attribution", ""), license_url=data.get("license_url", ""),
+                      package=data.get("package") or {},
                       notes=data.get("notes", ""))
     except (KeyError, TypeError, AttributeError) as e:
         raise FetchError(f"{path}: malformed manifest ({e})") from None
