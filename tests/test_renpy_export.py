@@ -273,3 +273,20 @@ def test_export_errors_say_what_to_change(lambda_00: Path, tmp_path: Path) -> No
                      "--timeline", clash, "--fast", "--device", "cpu")
     assert result.exit_code == 1 and "both an expression and a timeline file name" in result.output
     assert not (game / "tha4_g.rpy").exists()
+
+
+def test_tha4_render_writes_a_side_mask_movie_with_sound(lambda_00: Path, tmp_path: Path) -> None:
+    tone_wav(tmp_path / "tone.wav", 0.5)
+    scene = tmp_path / "nod.yaml"
+    scene.write_text("duration: 0.5\naudio: {file: tone.wav}\ntracks:\n"
+                     "  - param: head_x\n    keys: [{t: 0, value: -1}, {t: 0.5, value: 1}]\n")
+    out = tmp_path / "nod.sidemask.webm"
+    result = run_cli("render", lambda_00, "--renderer", "solid", "--timeline", scene, "-o", out, "--fps", 8,
+                     "--size", 64)
+    assert result.exit_code == 0 and "wrote 4 frames" in result.output, result.output
+    frames = [from_side_mask(f) for f in read_video_rgba(out)]
+    assert len(frames) == 4 and frames[0].shape == (64, 64, 4)
+    assert (frames[0][..., 3] > 250).all()  # the solid pattern is opaque: white on the right half
+    assert frames[0][..., 0].mean() + 60 < frames[-1][..., 0].mean()  # red follows head_x
+    with av.open(str(out)) as movie:
+        assert movie.streams.audio[0].codec_context.name == "opus"
