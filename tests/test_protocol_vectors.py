@@ -33,8 +33,8 @@ def pairs(node: Any) -> list[dict[str, Any]]:
 
 
 def assert_same_shape(real: Any, vector: Any, where: str = "") -> None:
-    """Same map keys all the way down, same kinds of scalars (a nil or an empty list matches anything)."""
-    if real is None or vector is None or real == [] or vector == []:
+    """Same map keys all the way down, same kinds of scalars (a nil or an empty list or map matches anything)."""
+    if any(x is None or x == [] or x == {} for x in (real, vector)):
         return
     if isinstance(vector, dict):
         assert isinstance(real, dict) and set(real) == set(vector), (where, sorted(real), sorted(vector))
@@ -152,6 +152,7 @@ class VectorServer:
     def __init__(self) -> None:
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
         self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
         self.requests: list[dict[str, Any]] = []
         self.thread = threading.Thread(target=self._serve, daemon=True)
@@ -162,6 +163,7 @@ class VectorServer:
             try:
                 routing, body = self.sock.recv_multipart()
             except zmq.ContextTerminated:
+                self.sock.close()  # the socket belongs to this thread: closed here, not by close()
                 return
             request = msgpack.unpackb(body)
             self.requests.append(request)
@@ -171,8 +173,8 @@ class VectorServer:
             self.sock.send_multipart([routing, protocol.pack(reply), *frames])
 
     def close(self) -> None:
-        self.sock.close(linger=0)
         self.ctx.term()
+        self.thread.join(10)
 
 
 def test_the_python_client_sends_and_reads_the_vectors():
@@ -186,6 +188,8 @@ def test_the_python_client_sends_and_reads_the_vectors():
             handle = client.load("lambda_00", "solid")
             handle.set_pose(**vectors.POSE)
             assert handle.pose() == Pose.rest().with_values(**vectors.POSE)
+            assert [p["name"] for p in client.presets()] == ["smile", "blink"]
+            assert handle.set_expression("smile", 0.8)["mouth_raised_corner_left"] == pytest.approx(0.64)
             assert handle.attach("idle", seed=0) == vectors.SOURCE
             handle.detach(vectors.SOURCE)
             assert client.sample("vmc", fps=30, frames=2, params=["head_x"], port=0) == [None, None]

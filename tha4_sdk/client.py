@@ -159,6 +159,10 @@ class Client(_Closable):
                                                "options": options}, timeout=timeout).result
         return CharacterHandle(self, info)
 
+    def presets(self) -> list[dict[str, Any]]:
+        """The daemon's expression presets: ``{name, description, params}`` each."""
+        return self.request("presets.list").result["presets"]
+
     def session(self, session_id: str) -> "CharacterHandle":
         """A handle on a session that is already loaded (by this or another client)."""
         for info in self.sessions():
@@ -246,6 +250,10 @@ class CharacterHandle:
     def set_pose(self, *, reset: bool = False, clamp: bool = False, **params: float) -> None:
         """Change pose parameters by name (others keep their values; ``reset`` starts from the rest pose)."""
         self._request("pose.set", params={k: float(v) for k, v in params.items()}, reset=reset, clamp=clamp)
+
+    def set_expression(self, preset: str, weight: float = 1.0, *, reset: bool = False) -> dict[str, float]:
+        """Set the parameters an expression preset moves (``smile`` at ``weight``); returns what was set."""
+        return self._request("expression.set", preset=preset, weight=float(weight), reset=reset).result["params"]
 
     def pose(self) -> Pose:
         return Pose.from_dict(self._request("pose.get").result["params"])

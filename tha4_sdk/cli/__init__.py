@@ -77,10 +77,11 @@ def pose_params(markdown: bool) -> None:
 
 def _register_subcommands() -> None:
     from tha4_sdk.cli.bench import bench
+    from tha4_sdk.cli.export import export
     from tha4_sdk.cli.hub import characters_cmd, models_cmd
     from tha4_sdk.cli.render import demo, render
 
-    for cmd in (render, demo, models_cmd, characters_cmd, bench):
+    for cmd in (render, demo, models_cmd, characters_cmd, bench, export):
         main.add_command(cmd)
 
 

@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tha4_sdk.daemon import protocol, schema
 from tha4_sdk.daemon.protocol import ProtocolError
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import PARAMETER_NAMES, Pose
+from tha4_sdk.presets import PRESETS
 from tha4_sdk.render.solid import gradient, solid_pixels
 
 PATH = Path(__file__).resolve().parents[2] / "docs" / "protocol_vectors.json"
@@ -101,6 +100,10 @@ def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
         "character.unload": ({"session": SESSION}, {}),
         "pose.set": ({"session": SESSION, "params": POSE, "reset": False, "clamp": False}, {}),
         "pose.get": ({"session": SESSION}, {"params": Pose.rest().with_values(**POSE).to_dict()}),
+        "presets.list": ({}, {"presets": [{"name": p.name, "description": p.description, "params": dict(p.values)}
+                                          for p in (PRESETS["smile"], PRESETS["blink"])]}),
+        "expression.set": ({"session": SESSION, "preset": "smile", "weight": 0.8, "reset": False},
+                           {"params": {k: v * 0.8 for k, v in PRESETS["smile"].values.items()}}),
         "source.attach": ({"session": SESSION, "source": "idle", "args": {"seed": 0}}, {"source": SOURCE}),
         "source.detach": ({"session": SESSION, "source": SOURCE}, {}),
         "source.sample": ({"source": "vmc", "args": {"port": 0}, "fps": 30.0, "frames": 2, "params": ["head_x"]},

@@ -2,7 +2,8 @@
 
 ``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`;
 ``session.render(poses)`` turns N poses into N `Frame` objects, and ``session.render_raw``
-returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped, in the computed dtype).
+returns the network's raw float tensor (linear RGBA in [-1, 1], unclamped, in the computed dtype; colour
+premultiplied by alpha unless the session's ``premultiplied`` is False, as for THA3).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from __future__ import annotations
 import itertools
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar, Sequence
 
 import numpy as np
 import torch
 
-from tha4_sdk import plugins
+from tha4_sdk import hub, plugins
 from tha4_sdk.character import Character
 from tha4_sdk.device import resolve_device, resolve_dtype
 from tha4_sdk.errors import Tha4Error
@@ -42,6 +44,9 @@ def pose_batch(poses: PoseLike) -> np.ndarray:
 class RenderSession(ABC):
     """A renderer bound to one character, holding its weights and cached per-character tensors."""
 
+    #: whether `render_raw`'s colour is premultiplied by alpha (THA4) or straight (THA3)
+    premultiplied: ClassVar[bool] = True
+
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype) -> None:
         self.character = character
         self.device = device
@@ -50,8 +55,9 @@ class RenderSession(ABC):
 
     @abstractmethod
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        """N×45 float32 poses → N×4×512×512 image (official value range, unclamped) in the dtype the session
-        computes in: float32, float64 when the renderer was asked for it, possibly float16 under autocast."""
+        """N×45 float32 poses → N×4×512×512 image (official value range and convention, unclamped) in the dtype
+        the session computes in: float32, float64 when the renderer was asked for it, possibly float16 under
+        autocast."""
 
     @torch.inference_mode()
     def render(self, poses: PoseLike, *, batch_size: int = 8) -> list[Frame]:
@@ -61,7 +67,7 @@ class RenderSession(ABC):
         for start in range(0, len(batch), batch_size):
             chunk = batch[start:start + batch_size]
             raw = self.render_raw(torch.tensor(chunk, device=self.device))
-            pixels = tensor_to_rgba8(raw).cpu().numpy()
+            pixels = tensor_to_rgba8(raw, premultiplied=self.premultiplied).cpu().numpy()
             now = time.time()
             for row, rgba in zip(chunk, pixels):
                 frames.append(Frame(rgba, character=self.character.name, seq=next(self._seq),
@@ -82,8 +88,6 @@ class Renderer(ABC):
     """A renderer plugin. Subclasses set ``name`` and implement `open`."""
 
     name: ClassVar[str]
-    #: what the renderer needs from a character: "student" (weights) or "image" (any image)
-    needs: ClassVar[str] = "image"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32") -> None:
         self.device = resolve_device(device)
@@ -94,7 +98,13 @@ class Renderer(ABC):
         """Load what ``character`` needs and return a session ready to render."""
 
 
-def open_renderer(name: str, character: Character, **options: object) -> RenderSession:
-    """Find the renderer plugin ``name`` and open a session for ``character``."""
+def open_renderer(name: str, character: Character | str | Path, **options: object) -> RenderSession:
+    """Find the renderer plugin ``name`` and open a session for ``character``.
+
+    ``character`` is a `Character` or anything `tha4_sdk.hub.resolve_character` takes: a character
+    folder or YAML file, an image file, or the name of a fetched character.
+    """
     cls = plugins.get("renderer", name)
+    if not isinstance(character, Character):
+        character = hub.resolve_character(character)
     return cls(**options).open(character)

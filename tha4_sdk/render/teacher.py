@@ -95,7 +95,6 @@ class TeacherRenderer(Renderer):
     """
 
     name: ClassVar[str] = "teacher"
-    needs: ClassVar[str] = "image"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  weights: str | Path | None = None, fit: Fit = "reject", channels_last: bool = False,

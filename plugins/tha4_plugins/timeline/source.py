@@ -24,6 +24,9 @@ class TimelineSource(PoseSource):
     def __init__(self, timeline: Timeline | str | Path) -> None:
         self.timeline = timeline if isinstance(timeline, Timeline) else load_timeline(timeline)
         self.duration = None if self.timeline.loop else self.timeline.length
+        self.loop_length = self.timeline.length if self.timeline.loop else None
+        self.frame_rate = self.timeline.fps
+        self.soundtrack = self.timeline.audio.clip if self.timeline.audio else None
         self._mixer: Mixer | None = None
 
     def layers(self) -> list[Layer]:
