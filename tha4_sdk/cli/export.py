@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from tha4_sdk.cli.errors import guarded
 from tha4_sdk.cli.render import open_session
+from tha4_sdk.export.renpy import export_renpy, load_timelines
 
 
 @click.group("export")
@@ -34,12 +34,10 @@ def renpy(character: str, game_dir: str, tag: str, expressions: str | None, time
     \b
     tha4 export renpy lambda_00 -o mygame/game --tag lambda --expressions smile,wink --timeline greeting.yaml
     """
-    from tha4_plugins.renpy_export import export_renpy, load_timelines
-
-    loaded = guarded(load_timelines, timelines)
+    loaded = load_timelines(timelines)
     session = open_session(character, renderer, device, "float32", fast, None, "reject")
     names = [n.strip() for n in expressions.split(",") if n.strip()] if expressions else None
-    result = guarded(export_renpy, session, game_dir, tag, renderer=renderer, expressions=names, timelines=loaded,
-                     fps=fps, size=size)
+    result = export_renpy(session, game_dir, tag, renderer=renderer, expressions=names, timelines=loaded, fps=fps,
+                          size=size)
     click.echo(f"wrote {len(result.sprites)} expressions and {len(result.movies)} movies for `show {tag} …` "
                f"into {result.game_dir / result.folder}, script {result.script}")
