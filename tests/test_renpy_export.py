@@ -307,3 +307,12 @@ def test_default_expressions_are_every_preset_and_the_timelines_own(lambda_00: P
         assert (game / "tha4" / "t" / f"{name}.png").is_file() and f"image t {name} = ConditionSwitch(" in script
     assert "image t tease = Movie(" in script and "define audio.t_tease" not in script  # no sound, no voice line
     assert "Model (" not in script  # a test pattern has no model to credit
+
+
+def test_a_looping_timeline_is_refused_before_anything_is_rendered(lambda_00: Path, tmp_path: Path) -> None:
+    scene = tmp_path / "sway.yaml"
+    scene.write_text("duration: 1\nloop: true\ntracks:\n  - param: body_z\n    keys: [{t: 0, value: 0}, {t: 1, value: 0.1}]\n")
+    result = run_cli("export", "renpy", lambda_00, "--renderer", "solid", "-o", tmp_path / "game", "--tag", "t",
+                     "--timeline", scene)
+    assert result.exit_code == 1 and "timeline 'sway' has no end" in result.output
+    assert not (tmp_path / "game").exists()

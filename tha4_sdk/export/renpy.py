@@ -134,6 +134,10 @@ def export_renpy(session: RenderSession, game_dir: str | Path, tag: str, *, rend
         preset(name, library)  # unknown names fail here, with suggestions
         if name in timelines:
             raise RenpyExportError(f"{name!r} is both an expression and a timeline file name: rename the file")
+    for stem, source in timelines.items():
+        if source.duration is None:
+            raise RenpyExportError(f"timeline {stem!r} has no end (it loops or is live): a Ren'Py movie needs one "
+                                   "(set loop: false)")
     game_dir = Path(game_dir)
     folder = game_dir / "tha4" / tag
     folder.mkdir(parents=True, exist_ok=True)
@@ -150,15 +154,13 @@ def export_renpy(session: RenderSession, game_dir: str | Path, tag: str, *, rend
 
     movies = []
     for stem, source in timelines.items():
-        if source.duration is None:
-            raise RenpyExportError(f"timeline {stem!r} loops forever: a Ren'Py movie needs an end (set loop: false)")
         rate = fps or source.frame_rate or DEFAULT_FPS
         movie = folder / f"{stem}{MOVIE_SUFFIX}"
         count = render_source_to_file(session, source, movie, fps=rate, size=size, progress=progress)
         with source:  # the poses of the first and last frames, played in order like the render did
             poses = [source.pose_at(float(t)) for t in frame_times(source.duration, rate)]
-        for pose, file in zip(session.render([poses[0], poses[-1]]), (f"{stem}_start.png", f"{stem}_end.png")):
-            _save(pose.rgba, folder / file, size)
+        for frame, file in zip(session.render([poses[0], poses[-1]]), (f"{stem}_start.png", f"{stem}_end.png")):
+            _save(frame.rgba, folder / file, size)
         voice = None
         if source.soundtrack is not None:
             voice = f"{rel}/{copy_audio(movie, folder / f'{stem}.opus').name}"
