@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tha4_sdk.daemon import protocol, schema
 from tha4_sdk.daemon.protocol import ProtocolError
 from tha4_sdk.frame import Frame
@@ -108,6 +106,8 @@ def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
                            {"params": {k: v * 0.8 for k, v in PRESETS["smile"].values.items()}}),
         "source.attach": ({"session": SESSION, "source": "idle", "args": {"seed": 0}}, {"source": SOURCE}),
         "source.detach": ({"session": SESSION, "source": SOURCE}, {}),
+        "source.sample": ({"source": "vmc", "args": {"port": 0}, "fps": 30.0, "frames": 2, "params": ["head_x"]},
+                          {"fps": 30.0, "start": 0.0, "params": ["head_x"], "poses": [None, None]}),
         "render": ({"session": SESSION, "format": "rgba8", "size": list(RENDER_SIZE)}, {"frame": header}),
         "stream.start": ({"session": SESSION, "fps": 30.0, "format": "rgba8", "pose": True},
                          {"stream": {"fps": 30.0, "format": "rgba8", "size": None, "pose": True}}),
