@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tha4_sdk.cli.render import open_session
+from tha4_sdk.export.renpy import export_renpy, load_timelines
 
 
 @click.group("export")
@@ -33,8 +34,6 @@ def renpy(character: str, game_dir: str, tag: str, expressions: str | None, time
     \b
     tha4 export renpy lambda_00 -o mygame/game --tag lambda --expressions smile,wink --timeline greeting.yaml
     """
-    from tha4_plugins.renpy_export import export_renpy, load_timelines
-
     loaded = load_timelines(timelines)
     session = open_session(character, renderer, device, "float32", fast, None, "reject")
     names = [n.strip() for n in expressions.split(",") if n.strip()] if expressions else None
