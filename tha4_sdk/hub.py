@@ -5,6 +5,7 @@ repository's ``characters/`` folder, models in ``tha4_sdk/models/**/sources.yaml
 ``$THA4_HOME/<kind>s/<name>/`` (``THA4_HOME`` defaults to the user cache folder). ``--from DIR``
 takes the files from a local folder instead (verified the same way). ``THA4_MIRROR`` (or
 ``mirror=``) replaces the download host: a file is then fetched from ``MIRROR/<bundle>/<file>``.
+Archives (zip, or tar such as npm's ``.tgz``) are verified, their listed members extracted and verified.
 
 Manifest format::
 
@@ -14,22 +15,25 @@ Manifest format::
     attribution: …
     files:
       character.png: {url: https://…, sha256: …, size: 110769}
+      pkg.tgz: {url: https://…, integrity: sha512-…, extract: {a.js: {member: package/dist/a.js, sha256: …}}}
     package: {…}               # characters: the character.yaml body written after fetching
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from platformdirs import user_cache_dir
@@ -62,6 +66,8 @@ class FileSpec:
     sha256: str | None
     size: int | None = None
     extract: tuple[Member, ...] = ()
+    #: a Subresource-Integrity pin (``sha512-<base64>``, as npm publishes it), checked besides ``sha256``
+    integrity: str | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -94,7 +100,8 @@ def _parse_bundle(path: Path) -> Bundle:
     try:
         files = tuple(
             FileSpec(name, spec["url"], spec.get("sha256"), spec.get("size"),
-                     tuple(Member(m, ms["member"], ms.get("sha256")) for m, ms in (spec.get("extract") or {}).items()))
+                     tuple(Member(m, ms["member"], ms.get("sha256")) for m, ms in (spec.get("extract") or {}).items()),
+                     spec.get("integrity"))
             for name, spec in data["files"].items()
         )
         return Bundle(name=data["name"], kind=data["kind"], files=files, license=data.get("license", ""),
@@ -131,9 +138,29 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned: bool = False) -> str:
-    """Check ``path`` against its pin; an unpinned file is refused unless the user explicitly trusts it."""
+def _check_integrity(path: Path, name: str, integrity: str, origin: str) -> None:
+    """Check ``path`` against a Subresource-Integrity string (``sha512-<base64>``, npm's ``dist.integrity``)."""
+    algorithm, _, expected = integrity.partition("-")
+    if algorithm not in ("sha256", "sha384", "sha512") or not expected:
+        raise FetchError(f"{name}: unsupported integrity pin {integrity!r} (expected sha512-<base64>)")
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    got = f"{algorithm}-{base64.b64encode(h.digest()).decode()}"
+    if got != integrity:
+        raise FetchError(f"{name} from {origin}: integrity {got} does not match the pinned {integrity}; "
+                         "the file is corrupt or not the published one (nothing was installed)")
+
+
+def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned: bool = False,
+            integrity: str | None = None) -> str:
+    """Check ``path`` against its pins; an unpinned file is refused unless the user explicitly trusts it."""
+    if integrity:
+        _check_integrity(path, name, integrity, origin)
     got = sha256_file(path)
+    if pin is None and integrity:
+        return got
     if pin is None:
         if not trust_unpinned:
             raise FetchError(f"{name} has no published SHA-256 to check it against; re-run with --trust-unpinned to "
@@ -162,7 +189,7 @@ def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, tim
                 for chunk in iter(lambda: resp.read(CHUNK), b""):
                     tmp.write(chunk)
                     bar.update(len(chunk))
-        _verify(Path(tmp.name), spec.name, spec.sha256, url, trust_unpinned)
+        _verify(Path(tmp.name), spec.name, spec.sha256, url, trust_unpinned, spec.integrity)
         os.chmod(tmp.name, 0o644)
         os.replace(tmp.name, dest)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
@@ -174,7 +201,7 @@ def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, tim
     return dest
 
 
-def copy_verified(src: Path | zipfile.ZipExtFile, dest: Path, name: str, pin: str | None,
+def copy_verified(src: Path | IO[bytes], dest: Path, name: str, pin: str | None,
                   trust_unpinned: bool = False) -> str:
     """Copy a local file (or an open archive member) into the cache through a temp file; verify before renaming."""
     tmp = _atomic_target(dest)
@@ -191,7 +218,9 @@ def copy_verified(src: Path | zipfile.ZipExtFile, dest: Path, name: str, pin: st
 
 
 def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
-    """Take the listed members out of a zip archive into ``target`` (each verified); return their digests."""
+    """Take the listed members out of a zip or tar archive into ``target`` (each verified); return their digests."""
+    if tarfile.is_tarfile(archive):
+        return _extract_tar(archive, spec, target, trust_unpinned)
     try:
         with zipfile.ZipFile(archive) as zf:
             names = set(zf.namelist())
@@ -203,6 +232,25 @@ def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) 
             return digests
     except zipfile.BadZipFile:
         raise FetchError(f"{archive}: not a zip archive") from None
+
+
+def _extract_tar(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
+    """`_extract` for a (compressed) tar archive: only regular-file members are read."""
+    try:
+        with tarfile.open(archive) as tf:
+            digests = {}
+            for m in spec.extract:
+                try:
+                    info = tf.getmember(m.member)
+                except KeyError:
+                    raise FetchError(f"{archive.name}: member {m.member!r} missing from the archive") from None
+                fileobj = tf.extractfile(info) if info.isfile() else None
+                if fileobj is None:
+                    raise FetchError(f"{archive.name}: member {m.member!r} is not a regular file")
+                digests[m.name] = copy_verified(fileobj, target / m.name, m.name, m.sha256, trust_unpinned)
+            return digests
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise FetchError(f"{archive}: not a readable tar archive ({e})") from None
 
 
 def _find_local(folder: Path, name: str, bundle_name: str) -> Path | None:
@@ -253,7 +301,8 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
     """Make every file of ``b`` present and verified in its cache folder; return the folder.
 
     Archives are downloaded to a temporary folder, their listed members extracted and verified, and the
-    archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder.
+    archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder; for a
+    bundle whose files come out of an archive, ``from_dir`` may also be the archive file itself.
     """
     mirror = mirror or os.environ.get("THA4_MIRROR")
     target = b.target
@@ -264,12 +313,14 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
         if not force and _cached_ok(target, spec):
             continue
         digests: dict[str, str]
-        local = {n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs} if from_dir else {}
+        from_file = from_dir is not None and Path(from_dir).is_file()
+        local = {n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs} if from_dir and not from_file else {}
         if local and all(local.values()):
             pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
             digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}
         elif spec.extract:
-            archive = _find_local(Path(from_dir), spec.name, b.name) if from_dir else None
+            archive = (Path(from_dir) if from_file else _find_local(Path(from_dir), spec.name, b.name)) \
+                if from_dir else None
             with tempfile.TemporaryDirectory(dir=target) as tmp:
                 if archive is None:
                     if from_dir:
@@ -277,7 +328,7 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
                     archive = download(_url(spec, b, mirror), Path(tmp) / spec.name, spec, progress=progress,
                                        trust_unpinned=trust_unpinned)
                 else:
-                    _verify(archive, spec.name, spec.sha256, str(archive), trust_unpinned)
+                    _verify(archive, spec.name, spec.sha256, str(archive), trust_unpinned, spec.integrity)
                 digests = _extract(archive, spec, target, trust_unpinned)
         elif from_dir:
             raise FetchError(f"{spec.name} not found in {from_dir} (looked for {Path(from_dir) / spec.name})")

@@ -20,10 +20,11 @@ def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     from tha4_sdk.audio_clip import AudioError
     from tha4_sdk.render.base import RenderOptionError
     from tha4_sdk.sink import SinkError
+    from tha4_sdk.errors import Tha4Error
     from tha4_sdk.yaml_document import DocumentError
 
     try:
         return fn(*args, **kwargs)
     except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, RenderOptionError,
-            DeviceError, FileNotFoundError, DocumentError, SinkError, AudioError) as e:
+            DeviceError, FileNotFoundError, DocumentError, SinkError, AudioError, Tha4Error) as e:
         raise click.ClickException(str(e)) from None

@@ -1,0 +1,95 @@
+"""``tha4 export …``: ship a character without Python (an ONNX graph, a static web player, …).
+
+Each subcommand is a `click.Command` named in `SUBCOMMANDS` ("module:attribute"), imported only when it is
+run or listed; a new exporter is one module with its command plus one line here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import click
+
+from tha4_sdk import hub
+from tha4_sdk.cli.errors import guarded
+
+SUBCOMMANDS: dict[str, str] = {
+    "onnx": "tha4_sdk.cli.export:onnx_cmd",
+    "web": "tha4_sdk.cli.export:web_cmd",
+}
+
+
+class ExportGroup(click.Group):
+    """A group whose subcommands are imported from `SUBCOMMANDS` on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in SUBCOMMANDS and name not in self.commands:
+            module, _, attr = SUBCOMMANDS[name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group("export", cls=ExportGroup)
+def export() -> None:
+    """Ship a character without Python: an ONNX graph, a static web player."""
+
+
+def _student_character(spec: str):  # noqa: ANN202
+    character = guarded(hub.resolve_character, spec)
+    if not character.has_student:
+        raise click.ClickException(f"{spec}: character {character.name!r} has no student weights to export; "
+                                   "distill one with `tha4 distill` first")
+    return character
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.2f} MB"
+
+
+@click.command("onnx")
+@click.argument("character")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+@click.option("--graph", "graphs", multiple=True, type=click.Choice(["fast", "exact"]), default=("fast",),
+              show_default=True, help="fast: character.onnx (the fast path's algebra); exact: character_exact.onnx "
+                                      "(the official networks as written). Repeatable.")
+@click.option("--no-rgba8", is_flag=True, help="Leave out the second output rgba8 (uint8 N×512×512×4).")
+def onnx_cmd(character: str, output: str, graphs: tuple[str, ...], no_rgba8: bool) -> None:
+    """Write CHARACTER's student as DIR/character.onnx (pose [N,45] → image [N,4,512,512]) and character.json."""
+    from tha4_sdk.export.onnx import export_onnx
+
+    ch = _student_character(character)
+    for path in guarded(export_onnx, ch, output, graphs=tuple(dict.fromkeys(graphs)), rgba8=not no_rgba8):
+        click.echo(f"{path}  {_size(path)}")
+
+
+@click.command("web")
+@click.argument("character")
+@click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder of the site.")
+@click.option("--timeline", "timeline_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A YAML timeline to play in the page (docs/timeline.md); repeatable.")
+@click.option("--from", "runtime_from", type=click.Path(exists=True),
+              help="onnxruntime-web offline: its .tgz from the npm registry, or a folder holding it or its files.")
+@click.option("--mirror", help="Download onnxruntime-web from MIRROR/<name>/<file> instead of the npm registry.")
+def web_cmd(character: str, output: str, timeline_files: tuple[str, ...], runtime_from: str | None,
+            mirror: str | None) -> None:
+    """Write a static site that plays CHARACTER in the browser (onnxruntime-web; no Python, no network).
+
+    \b
+    tha4 export web lambda_00 -o site --timeline scene.yaml
+    python3 -m http.server -d site 8000     # then open http://127.0.0.1:8000/
+    """
+    from tha4_plugins.timeline import load_timeline, timeline_json
+    from tha4_sdk.export.web import export_web
+
+    ch = _student_character(character)
+    timelines = [guarded(lambda f=f: timeline_json(load_timeline(f))) for f in timeline_files]
+    written = guarded(export_web, ch, output, timelines=timelines, runtime_from=runtime_from, mirror=mirror)
+    total = sum(p.stat().st_size for p in written)
+    click.echo(f"wrote {len(written)} files ({total / 1e6:.1f} MB) into {output}; "
+               f"character.onnx {_size(Path(output) / 'character.onnx')}")
+    click.echo("serve the folder with any static file server; with the headers Cross-Origin-Opener-Policy: "
+               "same-origin and Cross-Origin-Embedder-Policy: require-corp it runs multi-threaded")

@@ -1,0 +1,1 @@
+"""Shipping a character without Python: ONNX graphs (`onnx`), the static web player (`web`)."""
