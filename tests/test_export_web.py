@@ -4,14 +4,11 @@ exactly like the Python timeline, and the exported site playing the character in
 from __future__ import annotations
 
 import base64
-import functools
-import http.server
 import io
 import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 import wave
 from pathlib import Path
@@ -26,6 +23,7 @@ from tha4_plugins.timeline import TimelineCompileError, TimelineSource, load_tim
 from tha4_plugins.timeline.source import EXAMPLES
 from tha4_sdk.character import load_character
 from tha4_sdk.cli import main
+from tha4_sdk.export.serve import SiteServer
 from tha4_sdk.export.web import fetch_runtime, runtime_bundle
 from tha4_sdk.hub import FetchError
 from tha4_sdk.pose import CATEGORIES, HIGHS, LOWS, PARAMETER_NAMES
@@ -88,7 +86,8 @@ def test_runtime_is_downloaded_once_checked_against_its_integrity_and_taken_offl
         ort_web_tgz: Path, http_server, tmp_path: Path) -> None:  # noqa: ANN001
     bundle = runtime_bundle()
     (spec,) = bundle.files
-    assert spec.url == f"https://registry.npmjs.org/onnxruntime-web/-/{TGZ_NAME}" and spec.integrity.startswith("sha512-")
+    assert spec.url == f"https://registry.npmjs.org/onnxruntime-web/-/{TGZ_NAME}"
+    assert spec.integrity and spec.integrity.startswith("sha512-")
     mirror = tmp_path / "mirror"
     (mirror / bundle.name).mkdir(parents=True)
     shutil.copyfile(ort_web_tgz, mirror / bundle.name / TGZ_NAME)
@@ -155,18 +154,6 @@ def test_javascript_timeline_evaluates_like_the_python_timeline(tmp_path: Path) 
     assert compiled[1]["loop"] is True and {t["mode"] for t in compiled[1]["tracks"]} == {"override", "add", "max"}
 
 
-class _Site(http.server.SimpleHTTPRequestHandler):
-    """A static server for the exported site, cross-origin isolated (COOP/COEP) for multi-threaded WASM."""
-
-    def end_headers(self) -> None:
-        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
-        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
-        super().end_headers()
-
-    def log_message(self, *args: object) -> None:
-        self.server.requests.append(self.path)  # type: ignore[attr-defined]
-
-
 def checkerboard_composite(rgba: np.ndarray) -> np.ndarray:
     """The player's canvas, computed here: straight-alpha RGBA8 over its 16-pixel grey/white checkerboard."""
     y, x = np.mgrid[0:512, 0:512]
@@ -182,8 +169,8 @@ def canvas(driver) -> np.ndarray:  # noqa: ANN001
 
 def run_async(driver, script: str):  # noqa: ANN001, ANN201
     """Run ``script`` (a promise expression) in the page and return what it resolves to."""
-    return driver.execute_async_script(
-        f"const done = arguments[arguments.length - 1]; Promise.resolve({script}).then(done, (e) => done('ERROR ' + e));")
+    return driver.execute_async_script("const done = arguments[arguments.length - 1]; "
+                                       f"Promise.resolve({script}).then(done, (e) => done('ERROR ' + e));")
 
 
 @pytest.mark.slow
@@ -205,10 +192,8 @@ def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path,
             "ort"} <= {p.name for p in site.iterdir()}
     assert (site / "character.onnx").stat().st_size <= 3_000_000
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Site, directory=str(site)))
-    server.requests = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    server = SiteServer(site).__enter__()  # cross-origin isolated: multi-threaded WASM
+    origin = server.url
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -246,9 +231,7 @@ def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path,
         print(f"web player ({backend}): timeline of {playback['frames']} frames in {elapsed:.1f} s = {fps:.2f} fps")
         resources = driver.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
         assert resources and all(r.startswith(origin) for r in resources), resources  # nothing from elsewhere
-        assert all(not r.startswith("/ort/") or r[5:] in runtime_bundle().files[0].outputs
-                   for r in server.requests)  # type: ignore[attr-defined]
+        assert all(not r.startswith("/ort/") or r[5:] in runtime_bundle().files[0].outputs for r in server.requests)
     finally:
         driver.quit()
-        server.shutdown()
-        server.server_close()
+        server.__exit__()

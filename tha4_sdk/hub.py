@@ -314,7 +314,8 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
             continue
         digests: dict[str, str]
         from_file = from_dir is not None and Path(from_dir).is_file()
-        local = {n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs} if from_dir and not from_file else {}
+        local = ({n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs}
+                 if from_dir and not from_file else {})
         if local and all(local.values()):
             pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
             digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}

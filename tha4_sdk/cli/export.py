@@ -17,6 +17,7 @@ from tha4_sdk.cli.errors import guarded
 SUBCOMMANDS: dict[str, str] = {
     "onnx": "tha4_sdk.cli.export:onnx_cmd",
     "web": "tha4_sdk.cli.export:web_cmd",
+    "serve": "tha4_sdk.cli.export:serve_cmd",
 }
 
 
@@ -80,7 +81,7 @@ def web_cmd(character: str, output: str, timeline_files: tuple[str, ...], runtim
 
     \b
     tha4 export web lambda_00 -o site --timeline scene.yaml
-    python3 -m http.server -d site 8000     # then open http://127.0.0.1:8000/
+    tha4 export serve site                  # then open http://127.0.0.1:8000/
     """
     from tha4_plugins.timeline import load_timeline, timeline_json
     from tha4_sdk.export.web import export_web
@@ -91,5 +92,22 @@ def web_cmd(character: str, output: str, timeline_files: tuple[str, ...], runtim
     total = sum(p.stat().st_size for p in written)
     click.echo(f"wrote {len(written)} files ({total / 1e6:.1f} MB) into {output}; "
                f"character.onnx {_size(Path(output) / 'character.onnx')}")
-    click.echo("serve the folder with any static file server; with the headers Cross-Origin-Opener-Policy: "
-               "same-origin and Cross-Origin-Embedder-Policy: require-corp it runs multi-threaded")
+    click.echo(f"try it: tha4 export serve {output}   (any static file server works; one that sends "
+               "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, as this one "
+               "does, lets it run multi-threaded)")
+
+
+@click.command("serve")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--no-isolation", is_flag=True, help="Leave out the COOP/COEP headers (single-threaded WASM).")
+def serve_cmd(folder: str, port: int, no_isolation: bool) -> None:
+    """Serve an exported web player on 127.0.0.1 (cross-origin isolated: multi-threaded WASM) until Ctrl+C."""
+    from tha4_sdk.export.serve import SiteServer
+
+    server = SiteServer(folder, port, isolated=not no_isolation)
+    click.echo(f"serving {folder} at {server.url}/ (Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
