@@ -140,3 +140,52 @@ def test_errors_say_what_to_do(tmp_path: Path, lambda_00: Path) -> None:
     assert providers_for("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"])[0] == "CUDAExecutionProvider"
     with pytest.raises(ValueError, match="onnxruntime-gpu"):
         providers_for("cuda", ["CPUExecutionProvider"])
+
+
+HARNESS = """
+public static class Harness
+{
+    public static int Main(string[] args)
+    {
+        var names = System.IO.File.ReadAllLines(args[0]);
+        var pose = Tha4Pose.FromValues(names, "mouth_aaa", 1.0, "head_x", -0.5);
+        System.Console.WriteLine(string.Join(" ", pose));
+        var bytes = System.IO.File.ReadAllBytes(args[1]);
+        var image = new float[bytes.Length / 4];
+        System.Buffer.BlockCopy(bytes, 0, image, 0, bytes.Length);
+        System.IO.File.WriteAllBytes(args[2], Tha4Image.ToRgba8(image, 0, 512, false));
+        System.IO.File.WriteAllBytes(args[3], Tha4Image.ToRgba8(image, 0, 512, true));
+        return 0;
+    }
+}
+"""
+
+
+def test_docs_csharp_helpers_compile_and_match_the_graph_rgba8(lambda_00: Path, tmp_path: Path) -> None:
+    """The plain C# of docs/onnx.md, built with mcs and run under Mono on onnxruntime's `image` output."""
+    import re
+    import subprocess
+
+    from tha4_sdk import engine_bridges
+
+    (example,) = re.findall(r"```csharp\n(.*?)```", (Path(__file__).parents[1] / "docs" / "onnx.md").read_text(), re.S)
+    source = tmp_path / "Tha4Export.cs"
+    source.write_text(example + HARNESS)
+    exe = tmp_path / "harness.exe"
+    built = subprocess.run([engine_bridges.tool("mcs"), "-warnaserror+", f"-out:{exe}", str(source)],
+                           capture_output=True, text=True)
+    assert built.returncode == 0, built.stdout + built.stderr
+    character = load_character(lambda_00)
+    pose = np.zeros((1, 45), np.float32)
+    pose[0, PARAMETER_NAMES.index("mouth_aaa")], pose[0, PARAMETER_NAMES.index("head_x")] = 1.0, -0.5
+    image, rgba8 = session(build_graph(character, "fast")).run(["image", "rgba8"], {"pose": pose})
+    (tmp_path / "names.txt").write_text("\n".join(PARAMETER_NAMES))
+    (tmp_path / "image.f32").write_bytes(image.astype("<f4").tobytes())
+    ran = subprocess.run([engine_bridges.tool("mono"), str(exe), *(str(tmp_path / n) for n in (
+        "names.txt", "image.f32", "top.rgba", "bottom.rgba"))], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert np.array_equal(np.array(ran.stdout.split(), dtype=np.float32), pose[0])
+    top = np.frombuffer((tmp_path / "top.rgba").read_bytes(), np.uint8).reshape(512, 512, 4)
+    bottom = np.frombuffer((tmp_path / "bottom.rgba").read_bytes(), np.uint8).reshape(512, 512, 4)
+    assert_frames_close(top, rgba8[0])
+    assert np.array_equal(bottom[::-1], top)
