@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from tha4_sdk.character import load_character
-from tha4_sdk.daemon.process import DaemonProcess
+from tha4_sdk.bench.daemon_process import DaemonProcess
 from tha4_sdk.pose import PARAMETER_NAMES, Pose
 from tha4_sdk.render.solid import gradient, solid_pixels
 from tha4_sdk.render.student import StudentSession

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from tha4_sdk.daemon.process import DaemonProcess
+from tha4_sdk.bench.daemon_process import DaemonProcess
 from tha4_sdk.daemon.server import Daemon, DaemonConfig
 
 __all__ = ["DaemonProcess", "daemon_thread", "make_store"]

@@ -103,6 +103,28 @@ def test_zmtp_handshake_matches_the_protocol_document() -> None:
     assert zmtp._frame_header(len(ping), 0) + ping == examples["ping request frame"]
 
 
+def test_codecs_match_the_protocol_vectors() -> None:
+    """docs/protocol_vectors.json, shared by every client's tests: each value, envelope and ZMTP frame."""
+    vectors = json.loads((REPO / "docs" / "protocol_vectors.json").read_text())
+    found = [*vectors["msgpack"]["values"], *vectors["errors"], *vectors["events"], vectors["frame"]["envelope"],
+             *(entry[side] for entry in vectors["ops"].values() for side in ("request", "reply"))]
+    for pair in found:
+        assert msgpack_lite.pack(pair["value"]).hex() == pair["hex"]
+        assert msgpack_lite.unpack(bytes.fromhex(pair["hex"])) == pair["value"]
+    for extra in vectors["msgpack"]["decode_only"]:
+        assert msgpack_lite.unpack(bytes.fromhex(extra["hex"])) == extra["value"]
+    for bad in vectors["msgpack"]["invalid"]:
+        with pytest.raises(ValueError):
+            msgpack_lite.unpack(bytes.fromhex(bad["hex"]))
+    wire = vectors["zmtp"]
+    assert zmtp.GREETING.hex() == wire["client_greeting"]
+    for kind, ready in wire["ready"].items():
+        assert zmtp._command(b"READY", {b"Socket-Type": kind.encode()}).hex() == ready
+    for frame in wire["frames"]:
+        body = bytes.fromhex(frame["body"])
+        assert (zmtp._frame_header(len(body), zmtp.MORE if frame["more"] else 0) + body).hex() == frame["hex"]
+
+
 _values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.floats(allow_nan=False)
     | st.text(max_size=300) | st.binary(max_size=300),
@@ -325,3 +347,15 @@ def test_addon_follows_a_distillation_job(blender_run: dict) -> None:
     assert daemon_view["state"] == job["info"]["state"]
     assert job["info"]["output"] == "blender_distilled"
     assert job["summary"].startswith(f"blender_distilled: {daemon_view['state']}")
+
+
+@pytest.mark.slow
+def test_a_job_from_the_panel_defaults_reaches_the_distiller(blender_run: dict) -> None:
+    """Only a name typed: the default teacher is one the daemon and `tha4 distill` know (no bad_args); the
+    distiller gets as far as looking for the teacher's weights, which this isolated THA4_HOME lacks."""
+    assert blender_run["default_teacher"] == "tha4"
+    job = blender_run["default_job"]["info"]
+    assert job["output"] == "blender_defaults" and job["teacher"] == "tha4"
+    assert job["state"] == "failed" and "tha4 models fetch teacher" in job["error"], job["error"]
+    with blender_run["daemon"].client() as client:
+        assert client.job(job["job"])["state"] == "failed"

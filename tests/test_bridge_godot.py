@@ -3,7 +3,7 @@
 No Godot 4 is packaged for this machine (Debian has godot3 3.2.3; PyPI and npm carry no engine), so:
 - every add-on file is parsed by gdtoolkit's Godot 4 GDScript parser;
 - the protocol files (msgpack.gd, zmtp_peer.gd, tha4_client.gd) run in the real `godot3-server` after the
-  token-for-token port of tha4_sdk.engine_bridges (only the names the two versions spell differently change);
+  token-for-token port of tha4_sdk.bench.engine_drivers (only the names the two versions spell differently change);
 - tha4_character.gd (the Godot 4 node) is parsed, not run. docs/bridges.md says the same.
 Needs `apt-get install -y godot3-server` and `pip install gdtoolkit`."""
 
@@ -23,15 +23,15 @@ import yaml
 from bridge_harness import (POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, read_frame,
                             run_through_restart, solid_rgba, start_daemon, student_rgba)
 
-from tha4_sdk import engine_bridges
+from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
 
-ADDON = engine_bridges.GODOT_ADDON
+ADDON = engine_drivers.GODOT_ADDON
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return engine_bridges.godot3_project(tmp_path_factory.mktemp("godot3"))
+    return engine_drivers.godot3_project(tmp_path_factory.mktemp("godot3"))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, lambda_00: Path):
 
 
 def run_godot(project: Path, job: dict[str, Any], timeout: float = 150) -> str:
-    command, env = engine_bridges.godot3_run(project, job)
+    command, env = engine_drivers.godot3_run(project, job)
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0 and "SCRIPT ERROR" not in result.stderr, \
         f"godot3-server {job['mode']} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -58,9 +58,9 @@ def test_addon_parses_as_godot4_gdscript_and_lints_clean():
     from gdtoolkit.linter import DEFAULT_CONFIG, lint_code
     from gdtoolkit.parser import parser
 
-    config = {**DEFAULT_CONFIG, **yaml.safe_load((engine_bridges.GODOT / "gdlintrc").read_text())}
+    config = {**DEFAULT_CONFIG, **yaml.safe_load((engine_drivers.GODOT / "gdlintrc").read_text())}
     scripts = sorted(ADDON.glob("*.gd"))
-    assert {p.name for p in scripts} == {"plugin.gd", "tha4_character.gd", *engine_bridges.GODOT_PROTOCOL_FILES}
+    assert {p.name for p in scripts} == {"plugin.gd", "tha4_character.gd", *engine_drivers.GODOT_PROTOCOL_FILES}
     for script in scripts:
         parser.parse(script.read_text())  # raises on a syntax error
         assert lint_code(script.read_text(), config) == [], script.name
@@ -84,14 +84,14 @@ def test_docs_example_parses_as_godot4_gdscript():
 
 def test_godot3_port_changes_only_spelling():
     """Line for line the same code: the port only renames (and drops the Godot 4 StreamPeerTCP.poll call)."""
-    for name in engine_bridges.GODOT_PROTOCOL_FILES:
+    for name in engine_drivers.GODOT_PROTOCOL_FILES:
         source = (ADDON / name).read_text()
-        ported = engine_bridges.port_to_godot3(source)
+        ported = engine_drivers.port_to_godot3(source)
         dropped = source.count("\t_tcp.poll()\n")
         assert ported.count("\n") == source.count("\n") - dropped
         assert "PoolByteArray" in ported or name == "tha4_client.gd"
     with pytest.raises(ValueError, match="await"):
-        engine_bridges.port_to_godot3("func f():\n\tawait get_tree().process_frame\n")
+        engine_drivers.port_to_godot3("func f():\n\tawait get_tree().process_frame\n")
 
 
 def test_codec_in_godot(project):
@@ -140,7 +140,7 @@ def test_stream_survives_a_daemon_killed_and_restarted(project, lambda_00, tmp_p
     reported and dropped; a value beyond its range is clamped."""
     def driver_for(port: int) -> tuple[list[str], dict[str, str]]:
         job = stream_job(port, lambda_00, "solid", 30, RESTART_POSE, 2, 5, tmp_path / "after", RESTART_EXTRA)
-        return engine_bridges.godot3_run(project, job)
+        return engine_drivers.godot3_run(project, job)
 
     first_session, out = run_through_restart(driver_for, tmp_path, lambda_00)
     meta, rgba = read_frame(tmp_path / "after")

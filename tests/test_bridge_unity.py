@@ -16,16 +16,16 @@ import pytest
 from bridge_harness import (POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, pose_arg,
                             read_frame, run_through_restart, solid_rgba, start_daemon, student_rgba)
 
-from tha4_sdk import engine_bridges
+from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
 from tha4_sdk.pose import PARAMETER_NAMES, PARAMETERS
 
-CORE = engine_bridges.UNITY_PACKAGE / "Runtime" / "Core"
+CORE = engine_drivers.UNITY_PACKAGE / "Runtime" / "Core"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return engine_bridges.build_unity(tmp_path_factory.mktemp("unity"))
+    return engine_drivers.build_unity(tmp_path_factory.mktemp("unity"))
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, lambda_00: Path):
 
 
 def drive(built: dict[str, Path], *args: object, stdin: str = "", timeout: float = 150) -> str:
-    result = subprocess.run(engine_bridges.unity_command(built["driver"], *args), input=stdin, capture_output=True,
+    result = subprocess.run(engine_drivers.unity_command(built["driver"], *args), input=stdin, capture_output=True,
                             text=True, timeout=timeout)
     assert result.returncode == 0, f"BridgeCheck {args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
@@ -55,10 +55,10 @@ def test_core_is_plain_il2cpp_safe_csharp():
             assert not re.search(forbidden, code), f"{source.name} uses {forbidden}"
     asmdef = json.loads((CORE / "Tha4Sdk.Bridge.Core.asmdef").read_text())
     assert asmdef["noEngineReferences"] is True
-    package = json.loads((engine_bridges.UNITY_PACKAGE / "package.json").read_text())
+    package = json.loads((engine_drivers.UNITY_PACKAGE / "package.json").read_text())
     assert package["name"] == "com.tha4sdk.bridge" and re.fullmatch(r"\d+\.\d+\.\d+", package["version"])
     for sample in package["samples"]:
-        assert (engine_bridges.UNITY_PACKAGE / sample["path"]).is_dir()
+        assert (engine_drivers.UNITY_PACKAGE / sample["path"]).is_dir()
 
 
 def test_encoder_writes_the_protocol_documents_bytes(built):
@@ -90,7 +90,7 @@ def test_decoder_reads_float32_and_bin_and_rejects_bad_input(built):
     for bad, message in (("c1", "unsupported type byte 0xc1"), ("d6ff00000000", "unsupported type byte 0xd6"),
                          ("92", "truncated"), ("a5616263", "truncated"), ("81c0c0", "map key is not a string"),
                          ("0101", "1 bytes after the value"), ("91" * 40 + "c0", "nested deeper than 32")):
-        result = subprocess.run(engine_bridges.unity_command(built["driver"], "decode"), input=bad,
+        result = subprocess.run(engine_drivers.unity_command(built["driver"], "decode"), input=bad,
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 1 and "FormatException" in result.stderr and message in result.stderr, bad
 
@@ -102,7 +102,7 @@ def test_pose_fields_are_the_official_parameters(built):
     assert fields["values"] == pytest.approx([i / 100 for i in range(45)])
     assert fields["head_x"] == pytest.approx(PARAMETER_NAMES.index("head_x") / 100)
     assert fields["breathing"] == pytest.approx(0.44)
-    source = (engine_bridges.UNITY_PACKAGE / "Runtime" / "Tha4Pose.cs").read_text()
+    source = (engine_drivers.UNITY_PACKAGE / "Runtime" / "Tha4Pose.cs").read_text()
     ranges = re.findall(r"\[Range\((\S+)f, (\S+)f\)\] public float (\w+);", source)
     assert ranges == [(f"{p.low:g}", f"{p.high:g}", p.name) for p in PARAMETERS]
 
@@ -129,7 +129,7 @@ def test_stream_survives_a_daemon_killed_and_restarted(built, lambda_00, tmp_pat
     re-sends the pose set before the restart, and frames showing it flow again. A misspelt parameter set
     with it is reported and dropped; a value beyond its range is clamped."""
     def driver_for(port: int) -> tuple[list[str], None]:
-        return engine_bridges.unity_command(built["driver"], "stream", "127.0.0.1", port, lambda_00, "solid", 30,
+        return engine_drivers.unity_command(built["driver"], "stream", "127.0.0.1", port, lambda_00, "solid", 30,
                                             pose_arg(RESTART_POSE), 2, 5, tmp_path / "after",
                                             pose_arg(RESTART_EXTRA)), None
 
@@ -150,7 +150,7 @@ def test_docs_examples_compile(built, tmp_path):
         source = tmp_path / f"example{i}.cs"
         source.write_text(example)
         target = "exe" if "static void Main" in example else "library"
-        result = subprocess.run([engine_bridges.tool("mcs"), "-warnaserror+", f"-target:{target}", *refs,
+        result = subprocess.run([engine_drivers.tool("mcs"), "-warnaserror+", f"-target:{target}", *refs,
                                  f"-out:{tmp_path / f'example{i}.{target[:3]}'}", str(source)],
                                 capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ from daemon_harness import DaemonProcess, make_store
 
 from tha4_sdk.cli import main
 from tha4_sdk.client import Client, DaemonTimeout
-from tha4_sdk.daemon.curve import ClientKeys, is_loopback, make_keys
+from tha4_sdk.daemon.curve_auth import ClientKeys, is_loopback, make_keys
 
 
 @pytest.fixture(scope="module")

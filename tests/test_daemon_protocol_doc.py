@@ -13,6 +13,8 @@ import msgpack
 import pytest
 from daemon_harness import daemon_thread, make_store
 
+from tha4_sdk.daemon import vectors
+
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
 
 
@@ -46,6 +48,19 @@ def frame(body: bytes, more: bool = False) -> bytes:
     if len(body) <= 255:
         return bytes([0x01 if more else 0x00, len(body)]) + body
     return bytes([0x03 if more else 0x02]) + struct.pack(">Q", len(body)) + body
+
+
+def test_zmtp_examples_are_the_test_vectors():
+    """The page's byte examples are the ones in docs/protocol_vectors.json, which the page points to."""
+    zmtp = vectors.load()["zmtp"]
+    assert "[protocol_vectors.json](protocol_vectors.json)" in DOC
+    assert ZMTP["client greeting"].hex() == zmtp["client_greeting"]
+    assert ZMTP["READY Socket-Type=DEALER"].hex() == zmtp["ready"]["DEALER"]
+    assert ZMTP["READY Socket-Type=SUB"].hex() == zmtp["ready"]["SUB"]
+    assert ZMTP['READY Socket-Type=ROUTER Identity=""'].hex() == zmtp["daemon_ready"]["ROUTER"]
+    assert ZMTP["subscribe frame.s0123abcd"].hex() == zmtp["subscribe"]["hex"]
+    assert ZMTP["ping request frame"].hex() == zmtp["ping_request"]
+    assert ZMTP["ping reply frame"].hex() == zmtp["ping_reply"]
 
 
 def test_msgpack_examples_are_what_the_encoder_writes():

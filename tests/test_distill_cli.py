@@ -20,7 +20,7 @@ from PIL import Image
 from tha4_sdk import plugins
 from tha4_sdk.cli import main as tha4_main
 from tha4_sdk.character import load_character
-from tha4_sdk.distill.cli import EXIT_STOPPED, distill_command, distill_eval_command
+from tha4_sdk.cli.distill import EXIT_STOPPED, distill_command, distill_eval_command
 from tha4_sdk.models.weights import read_state_dict
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.base import open_renderer

@@ -11,15 +11,16 @@ import pytest
 import torch
 
 from tha4_sdk.character import load_character
-from tha4_sdk.distill.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from tha4_sdk.distill.checkpoint import load_checkpoint, save_checkpoint
 from tha4_sdk.distill.evaluate import task_psnr
-from tha4_sdk.distill.init import new_body_morpher, new_face_morpher
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import EVAL_SEED
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import CachedTeacher, StudentTeacher
 from tha4_sdk.distill.trainer import StopFlag, Stopped, Trainer, TrainSettings
+from tha4_sdk.distill.weight_init import new_body_morpher, new_face_morpher
+from tha4_sdk.files import atomic_write
 
 CPU = torch.device("cpu")
 #: measured 10.0-10.4 dB (128 examples, batch 2, 16 held-out poses; ~1 min on 2 CPU cores); from ~0.7 dB

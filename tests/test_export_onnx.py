@@ -166,13 +166,13 @@ def test_docs_csharp_helpers_compile_and_match_the_graph_rgba8(lambda_00: Path, 
     import re
     import subprocess
 
-    from tha4_sdk import engine_bridges
+    from tha4_sdk.bench import engine_drivers
 
     (example,) = re.findall(r"```csharp\n(.*?)```", (Path(__file__).parents[1] / "docs" / "onnx.md").read_text(), re.S)
     source = tmp_path / "Tha4Export.cs"
     source.write_text(example + HARNESS)
     exe = tmp_path / "harness.exe"
-    built = subprocess.run([engine_bridges.tool("mcs"), "-warnaserror+", f"-out:{exe}", str(source)],
+    built = subprocess.run([engine_drivers.tool("mcs"), "-warnaserror+", f"-out:{exe}", str(source)],
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stdout + built.stderr
     character = load_character(lambda_00)
@@ -181,7 +181,7 @@ def test_docs_csharp_helpers_compile_and_match_the_graph_rgba8(lambda_00: Path, 
     image, rgba8 = session(build_graph(character, "fast")).run(["image", "rgba8"], {"pose": pose})
     (tmp_path / "names.txt").write_text("\n".join(PARAMETER_NAMES))
     (tmp_path / "image.f32").write_bytes(image.astype("<f4").tobytes())
-    ran = subprocess.run([engine_bridges.tool("mono"), str(exe), *(str(tmp_path / n) for n in (
+    ran = subprocess.run([engine_drivers.tool("mono"), str(exe), *(str(tmp_path / n) for n in (
         "names.txt", "image.f32", "top.rgba", "bottom.rgba"))], capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert np.array_equal(np.array(ran.stdout.split(), dtype=np.float32), pose[0])

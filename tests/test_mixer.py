@@ -118,3 +118,40 @@ def test_invalid_layers_are_refused() -> None:
         Layer(Constant(), mode="multiply")  # type: ignore[arg-type]
     with pytest.raises(PoseError, match="loop must be a positive"):
         Layer(Constant(), loop=0)
+
+
+class Broken(PoseSource, PoseFilter):
+    """A source and filter that fails from ``after`` seconds on."""
+
+    name = "broken"
+
+    def __init__(self, after: float = 0.0) -> None:
+        self.after = after
+
+    def pose_at(self, t: float) -> Pose:
+        if t >= self.after:
+            raise RuntimeError("sensor unplugged")
+        return Pose.from_dict({"head_x": 0.5})
+
+    def apply(self, pose: Pose, t: float) -> Pose:
+        return self.pose_at(t)
+
+
+def test_a_failing_layer_stops_the_mix_without_an_error_policy() -> None:
+    with pytest.raises(RuntimeError, match="sensor unplugged"):
+        Mixer([Layer(Constant(head_y=0.2)), Layer(Broken())]).pose_at(0.0)
+    with pytest.raises(RuntimeError, match="sensor unplugged"):
+        Mixer([], [Broken()]).pose_at(0.0)
+
+
+def test_the_error_policy_drops_a_failing_layer_or_filter_and_is_told_why() -> None:
+    failed: list[tuple[object, str]] = []
+    good, flaky, bad_filter = Layer(Constant(head_y=0.2)), Layer(Broken(after=1.0), params=["head_x"]), Broken()
+    mix = Mixer([good, flaky], [bad_filter], on_error=lambda item, e: failed.append((item, str(e))))
+    first = mix.pose_at(0.5)  # the filter fails at once; the layer still works
+    assert (first["head_y"], first["head_x"]) == pytest.approx((0.2, 0.5))
+    assert failed == [(bad_filter, "sensor unplugged")] and mix.filters == []
+    second = mix.pose_at(2.0)  # now the layer fails: left out, the rest of the mix goes on
+    assert (second["head_y"], second["head_x"]) == pytest.approx((0.2, 0.0))
+    assert failed[1] == (flaky, "sensor unplugged") and mix.layers == [good]
+    assert mix.pose_at(3.0) == second and len(failed) == 2  # reported once

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tha4_sdk import plugins
-from tha4_sdk.one_euro import OneEuroFilter, OneEuroPoseFilter
+from tha4_plugins.one_euro import OneEuroFilter, OneEuroPoseFilter
 from tha4_sdk.pose import Pose
 
 

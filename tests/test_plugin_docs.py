@@ -30,11 +30,14 @@ def test_every_hookspec_is_documented_with_its_signature():
         assert documented[name] == signature, f"{name}: docs say {documented[name]!r}, code says {signature!r}"
 
 
-def test_builtin_student_is_found_through_its_entry_point():
+def test_builtins_register_from_the_list_and_first_party_plugins_through_entry_points():
     from importlib.metadata import entry_points
 
-    eps = {ep.name: ep.value for ep in entry_points(group=plugins.ENTRY_POINT_GROUP)}
-    assert eps.get("student") == "tha4_sdk.render.student"
+    from tha4_plugins.timeline import TimelineSource
     from tha4_sdk.render.student import StudentRenderer
 
+    assert ("student", "tha4_sdk.render.student") in plugins.BUILTIN_PLUGINS
     assert plugins.renderers()["student"] is StudentRenderer
+    eps = {ep.name: ep.value for ep in entry_points(group=plugins.ENTRY_POINT_GROUP)}
+    assert eps.get("timeline") == "tha4_plugins.timeline"
+    assert plugins.pose_sources()["timeline"] is TimelineSource

@@ -11,7 +11,7 @@ from PIL import Image, ImageSequence
 from tha4_plugins.timeline import TimelineSource, load_timeline, render_timeline
 from tha4_sdk.character import load_character
 from tha4_sdk.render.base import open_renderer
-from tha4_sdk.render.sequence import frame_times, render_source
+from tha4_sdk.render.over_time import frame_times, render_source
 
 
 def test_frame_times() -> None:

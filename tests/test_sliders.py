@@ -8,7 +8,11 @@ import http.client
 import io
 import json
 import shutil
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -152,13 +156,21 @@ def test_moving_a_slider_reposes_and_rerenders(chromium, lambda_00: Path, tmp_pa
         session.close()
 
 
-def test_pose_ui_command_serves_and_prints_the_final_pose(lambda_00: Path) -> None:
-    import signal
-    import subprocess
-    import sys
-
-    proc = subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "pose-ui", str(lambda_00), "--device", "cpu",
+def _pose_ui(character: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "pose-ui", str(character), "--device", "cpu",
                              "--port", "0", "--no-browser"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stopped_cleanly(proc: subprocess.Popen) -> str:
+    """Send SIGINT now; the process must exit 0 without click's "Aborted!"; returns its last stdout line."""
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Aborted" not in err and "Traceback" not in err, (proc.returncode, err)
+    return out.strip().splitlines()[-1]
+
+
+def test_pose_ui_command_serves_and_prints_the_final_pose(lambda_00: Path) -> None:
+    proc = _pose_ui(lambda_00)
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         assert line.startswith("pose sliders for lambda_00: http://127.0.0.1:"), line + proc.stderr.read()
@@ -167,8 +179,22 @@ def test_pose_ui_command_serves_and_prints_the_final_pose(lambda_00: Path) -> No
         conn.request("POST", "/api/pose", body=b'{"head_x": 0.5, "eye_wink_left": 1}')
         assert conn.getresponse().status == 200
         conn.close()
+        # right after the page is up: the main thread may not even be waiting yet
+        assert _stopped_cleanly(proc) == "--pose eye_wink_left=1 --pose head_x=0.5"
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err
-    assert out.strip().splitlines()[-1] == "--pose eye_wink_left=1 --pose head_x=0.5"
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.3])
+def test_pose_ui_stops_cleanly_on_sigint_while_still_loading(lambda_00: Path, delay: float) -> None:
+    """Ctrl+C as soon as the command runs (the character and renderer still loading) is a clean stop too."""
+    proc = _pose_ui(lambda_00)
+    try:
+        line = proc.stderr.readline()  # type: ignore[union-attr]
+        assert line.startswith(f"loading {lambda_00}"), line
+        time.sleep(delay)
+        assert _stopped_cleanly(proc) == "(rest pose)"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

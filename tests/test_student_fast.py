@@ -10,7 +10,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tha4_sdk.cli.bench import bench
+from tha4_sdk.cli import main
 from tha4_sdk.character import load_character
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.metrics import psnr
@@ -121,8 +121,8 @@ def test_close_stops_the_worker_threads(case) -> None:
 def test_bench_student_writes_its_section(lambda_00: Path, tmp_path: Path) -> None:
     report = tmp_path / "benchmarks.md"
     report.write_text("# Benchmarks\n\nother sections stay\n")
-    result = CliRunner().invoke(bench, ["student", "--character", str(lambda_00), "--count", "1", "--batch", "1",
-                                        "--repeats", "1", "--output", str(report)])
+    result = CliRunner().invoke(main, ["bench", "student", "--character", str(lambda_00), "--count", "1",
+                                       "--batch", "1", "--repeats", "1", "--output", str(report)])
     assert result.exit_code == 0, result.output
     text = report.read_text()
     assert "other sections stay" in text and "<!-- bench:student:begin -->" in text
@@ -142,12 +142,12 @@ def test_bench_student_rejects_a_character_without_student(tmp_path: Path, refer
     folder.mkdir()
     (folder / "character.yaml").write_text("name: plain\nimage: character.png\n")
     (folder / "character.png").write_bytes((reference / "characters" / "lambda_00" / "character.png").read_bytes())
-    result = CliRunner().invoke(bench, ["student", "--character", str(folder), "--no-write"])
+    result = CliRunner().invoke(main, ["bench", "student", "--character", str(folder), "--no-write"])
     assert result.exit_code != 0 and "has no student weights" in result.output
 
 
 def test_bench_student_default_character_must_be_fetched() -> None:
-    result = CliRunner().invoke(bench, ["student", "--no-write"])  # THA4_HOME is empty in tests
+    result = CliRunner().invoke(main, ["bench", "student", "--no-write"])  # THA4_HOME is empty in tests
     assert result.exit_code == 1 and "tha4 characters fetch lambda_00" in result.output
 
 

@@ -15,7 +15,7 @@ from tha4_sdk.easing import CURVES
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.presets import PRESETS
 from tha4_sdk.source import PoseSource
-from tha4_sdk.yaml_document import DocumentError
+from tha4_plugins.timeline.yaml_document import DocumentError
 from tha4_plugins.timeline import SCHEMA, TimelineSource, load_timeline, parse_timeline
 from tha4_plugins.timeline.source import EXAMPLES
 

@@ -7,8 +7,10 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from tha4_sdk.errors import Tha4Error
 
-class AudioError(ValueError):
+
+class AudioError(Tha4Error, ValueError):
     """An audio file or stream that cannot be read or analysed."""
 
 

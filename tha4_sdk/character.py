@@ -30,6 +30,7 @@ import torch
 import yaml
 from PIL import Image
 
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.image import IMAGE_SIZE, rgba8_to_tensor
 
 CHARACTER_YAML = "character.yaml"
@@ -38,7 +39,7 @@ OFFICIAL_KEYS = ("character_image_file_name", "face_morpher_file_name", "body_mo
 Fit = Literal["reject", "resize", "pad"]
 
 
-class CharacterError(ValueError):
+class CharacterError(Tha4Error, ValueError):
     """A character package or image that cannot be used, with what to do about it."""
 
 

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import zmq
 
 from tha4_sdk.daemon import protocol
-from tha4_sdk.daemon.curve import ClientKeys
+from tha4_sdk.daemon.curve_auth import ClientKeys
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import Pose
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
 
 
-class DaemonError(RuntimeError):
+class DaemonError(Tha4Error, RuntimeError):
     """An error reply from the daemon: ``code`` (docs/protocol.md §5), ``message`` and extra ``data``."""
 
     def __init__(self, code: str, message: str, data: dict[str, Any] | None = None) -> None:
@@ -158,6 +159,10 @@ class Client(_Closable):
                                                "options": options}, timeout=timeout).result
         return CharacterHandle(self, info)
 
+    def presets(self) -> list[dict[str, Any]]:
+        """The daemon's expression presets: ``{name, description, params}`` each."""
+        return self.request("presets.list").result["presets"]
+
     def session(self, session_id: str) -> "CharacterHandle":
         """A handle on a session that is already loaded (by this or another client)."""
         for info in self.sessions():
@@ -234,6 +239,10 @@ class CharacterHandle:
     def set_pose(self, *, reset: bool = False, clamp: bool = False, **params: float) -> None:
         """Change pose parameters by name (others keep their values; ``reset`` starts from the rest pose)."""
         self._request("pose.set", params={k: float(v) for k, v in params.items()}, reset=reset, clamp=clamp)
+
+    def set_expression(self, preset: str, weight: float = 1.0, *, reset: bool = False) -> dict[str, float]:
+        """Set the parameters an expression preset moves (``smile`` at ``weight``); returns what was set."""
+        return self._request("expression.set", preset=preset, weight=float(weight), reset=reset).result["params"]
 
     def pose(self) -> Pose:
         return Pose.from_dict(self._request("pose.get").result["params"])

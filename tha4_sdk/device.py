@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import torch
 
-DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
-          "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+from tha4_sdk.errors import Tha4Error
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float64": torch.float64, "fp64": torch.float64,
+          "float16": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+#: the precisions a renderer can compute every operation in (the others run under autocast)
+FULL_PRECISION = (torch.float32, torch.float64)
 
 
-class DeviceError(RuntimeError):
+class DeviceError(Tha4Error, RuntimeError):
     """A device or dtype name that cannot be used on this machine."""
 
 

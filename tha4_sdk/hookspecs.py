@@ -1,7 +1,8 @@
 """The pluggy hook specifications every tha4-sdk plugin implements (project name ``tha4_sdk``).
 
-Built-in renderers, pose sources, filters and sinks use these same hooks, registered through the
-``tha4_sdk`` entry-point group. Each hook is documented in docs/plugin_hooks.md, and a test keeps
+The built-in plugins use these same hooks: those inside ``tha4_sdk`` are listed in
+`tha4_sdk.plugins.BUILTIN_PLUGINS`, those in ``tha4_plugins`` and every third-party plugin register
+through the ``tha4_sdk`` entry-point group. Each hook is documented in docs/plugin_hooks.md, and a test keeps
 that page and these signatures in step.
 """
 

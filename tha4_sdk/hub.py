@@ -1,7 +1,7 @@
 """Fetching official files: pinned SHA-256, progress bar, cache (``THA4_HOME``), atomic writes, offline folders.
 
-A *bundle* is a YAML manifest naming files by URL and SHA-256: the sample characters live in the
-repository's ``characters/`` folder, models in ``tha4_sdk/models/**/sources.yaml``. Files land in
+A *bundle* is a YAML manifest naming files by URL and SHA-256, shipped inside the package: the sample
+characters in ``tha4_sdk/sample_characters/``, models in ``tha4_sdk/models/**/sources.yaml``. Files land in
 ``$THA4_HOME/<kind>s/<name>/`` (``THA4_HOME`` defaults to the user cache folder). ``--from DIR``
 takes the files from a local folder instead (verified the same way). ``THA4_MIRROR`` (or
 ``mirror=``) replaces the download host: a file is then fetched from ``MIRROR/<bundle>/<file>``.
@@ -41,12 +41,14 @@ from tqdm import tqdm
 
 import tha4_sdk
 
-REPO_CHARACTERS = Path(tha4_sdk.__file__).resolve().parent.parent / "characters"
+from tha4_sdk.errors import Tha4Error
+from tha4_sdk.files import CHUNK, atomic_path, sha256_file
+
+CHARACTER_MANIFESTS = Path(tha4_sdk.__file__).resolve().parent / "sample_characters"
 MODEL_MANIFESTS = Path(tha4_sdk.__file__).resolve().parent / "models"
-CHUNK = 1 << 20
 
 
-class FetchError(RuntimeError):
+class FetchError(Tha4Error, RuntimeError):
     """A download or offline copy that failed, with what to do about it."""
 
 
@@ -117,8 +119,8 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 def bundles(kind: str | None = None) -> dict[str, Bundle]:
-    """Every known manifest (characters/*.yaml and models/**/sources.yaml), by name."""
-    paths = sorted(REPO_CHARACTERS.glob("*.yaml")) + sorted(MODEL_MANIFESTS.rglob("sources.yaml"))
+    """Every known manifest (sample_characters/*.yaml and models/**/sources.yaml in the package), by name."""
+    paths = sorted(CHARACTER_MANIFESTS.glob("*.yaml")) + sorted(MODEL_MANIFESTS.rglob("sources.yaml"))
     found = {b.name: b for b in map(_parse_bundle, paths)}
     return {n: b for n, b in found.items() if kind is None or b.kind == kind}
 
@@ -128,14 +130,6 @@ def bundle(name: str, kind: str) -> Bundle:
     if name not in known:
         raise FetchError(f"unknown {kind} {name!r}; known: {', '.join(known) or 'none'}")
     return known[name]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_integrity(path: Path, name: str, integrity: str, origin: str) -> None:
@@ -172,49 +166,32 @@ def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned:
     return got
 
 
-def _atomic_target(dest: Path) -> tempfile._TemporaryFileWrapper:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
-
-
 def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, timeout: float = 60.0,
              trust_unpinned: bool = False) -> Path:
     """Download ``url`` to ``dest`` through a temp file; verify the pin, then rename into place."""
-    tmp = _atomic_target(dest)
     try:
-        with tmp, urllib.request.urlopen(url, timeout=timeout) as resp:
-            total = int(resp.headers.get("Content-Length") or 0) or spec.size
-            with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=not progress,
-                      leave=False) as bar:
-                for chunk in iter(lambda: resp.read(CHUNK), b""):
-                    tmp.write(chunk)
-                    bar.update(len(chunk))
-        _verify(Path(tmp.name), spec.name, spec.sha256, url, trust_unpinned, spec.integrity)
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, dest)
+        with atomic_path(dest, mode=0o644) as tmp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                total = int(resp.headers.get("Content-Length") or 0) or spec.size
+                with tqdm(total=total, unit="B", unit_scale=True, desc=spec.name, disable=not progress,
+                          leave=False) as bar:
+                    for chunk in iter(lambda: resp.read(CHUNK), b""):
+                        out.write(chunk)
+                        bar.update(len(chunk))
+            _verify(tmp, spec.name, spec.sha256, url, trust_unpinned, spec.integrity)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         raise FetchError(f"could not download {spec.name} from {url}: {e}. Check the network, or fetch the "
                          "files elsewhere and use --from DIR") from None
-    finally:
-        if os.path.exists(tmp.name):
-            os.unlink(tmp.name)
     return dest
 
 
 def copy_verified(src: Path | IO[bytes], dest: Path, name: str, pin: str | None,
                   trust_unpinned: bool = False) -> str:
     """Copy a local file (or an open archive member) into the cache through a temp file; verify before renaming."""
-    tmp = _atomic_target(dest)
-    try:
-        with tmp, (open(src, "rb") if isinstance(src, Path) else src) as f:
-            shutil.copyfileobj(f, tmp, CHUNK)
-        digest = _verify(Path(tmp.name), name, pin, str(src if isinstance(src, Path) else name), trust_unpinned)
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, dest)
-    finally:
-        if os.path.exists(tmp.name):
-            os.unlink(tmp.name)
-    return digest
+    with atomic_path(dest, mode=0o644) as tmp:
+        with open(tmp, "wb") as out, (open(src, "rb") if isinstance(src, Path) else src) as f:
+            shutil.copyfileobj(f, out, CHUNK)
+        return _verify(tmp, name, pin, str(src if isinstance(src, Path) else name), trust_unpinned)
 
 
 def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:

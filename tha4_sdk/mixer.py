@@ -13,13 +13,18 @@ Composition rules (docs/mixer.md):
 * A layer whose source has nothing yet (``pose_at`` returns None) or whose time has not
   started contributes nothing.
 * Clamp every parameter to its range, then run the filters in order (e.g. idle blinking).
+
+A layer's source or a filter that raises stops the mix by default. With an ``on_error`` policy the
+mixer instead leaves the failing layer or filter out from then on and tells the policy which one
+failed and why; the daemon's sessions mix this way, so one broken plugin cannot stop a stream.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import ClassVar, Collection, Literal, Sequence
+from typing import Callable, ClassVar, Collection, Literal, Sequence
 
 import numpy as np
 
@@ -27,6 +32,8 @@ from tha4_sdk.pose import HIGHS, LOWS, POSE_SIZE, Pose, PoseError, parameter
 from tha4_sdk.source import PoseFilter, PoseSource
 
 Mode = Literal["override", "add", "max"]
+#: what a mixer does with a layer or filter that raises (see the module docstring)
+ErrorPolicy = Callable[["Layer | PoseFilter", Exception], None]
 MODES: tuple[str, ...] = ("override", "add", "max")
 
 
@@ -90,10 +97,12 @@ class Mixer(PoseSource):
 
     name: ClassVar[str] = "mixer"
 
-    def __init__(self, layers: Sequence[Layer], filters: Sequence[PoseFilter] = (), base: Pose | None = None) -> None:
+    def __init__(self, layers: Sequence[Layer], filters: Sequence[PoseFilter] = (), base: Pose | None = None,
+                 on_error: ErrorPolicy | None = None) -> None:
         self.layers = list(layers)
         self.filters = list(filters)
         self.base = base or Pose.rest()
+        self.on_error = on_error
         ends = [None if layer.loop or layer.source.duration is None else layer.start + layer.source.duration
                 for layer in self.layers]
         self.duration = None if None in ends or not ends else max(ends)  # type: ignore[type-var]
@@ -113,18 +122,33 @@ class Mixer(PoseSource):
     def mix(self, t: float) -> Pose:
         """The layered pose at ``t`` before filters."""
         vec = self.base.array.copy()
-        for layer in self.layers:
+        for layer in tuple(self.layers):  # a copy: a layer may be added or dropped meanwhile
             local = layer.local_time(t)
-            pose = None if local is None else layer.source.pose_at(local)
+            try:
+                pose = None if local is None else layer.source.pose_at(local)
+            except Exception as e:
+                self._failed(layer, e)
+                continue
             if pose is not None:
                 vec = combine(vec, pose.array, layer.mask, layer.mode, layer.weight)
         return Pose(np.clip(vec, LOWS, HIGHS))
 
     def pose_at(self, t: float) -> Pose:
         pose = self.mix(t)
-        for f in self.filters:
-            pose = f.apply(pose, t)
+        for f in tuple(self.filters):
+            try:
+                pose = f.apply(pose, t)
+            except Exception as e:
+                self._failed(f, e)
         return pose
+
+    def _failed(self, item: Layer | PoseFilter, error: Exception) -> None:
+        """Apply the error policy: re-raise without one, else drop ``item`` from the mix and report it."""
+        if self.on_error is None:
+            raise error
+        with contextlib.suppress(ValueError):  # already removed by someone else
+            (self.layers if isinstance(item, Layer) else self.filters).remove(item)  # type: ignore[arg-type]
+        self.on_error(item, error)
 
     def stop(self) -> None:
         errors = []

@@ -1,4 +1,11 @@
-"""The plugin manager: loads every ``tha4_sdk`` entry point and collects what the hooks return."""
+"""The plugin manager: registers the built-in plugins, then every ``tha4_sdk`` entry point, and collects
+what the hooks return.
+
+The built-ins (`BUILTIN_PLUGINS`) are listed here, in code, so a bare checkout on ``sys.path`` has its
+renderers and core commands without an installed distribution; they go through the same registration
+as a third-party plugin. Entry points come after them, and one that names a module already registered
+(the built-ins' own lines in an installed distribution, a package seen twice on ``sys.path``) is skipped.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,28 @@ import functools
 import importlib.metadata
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import pluggy
 
 from tha4_sdk import hookspecs
+from tha4_sdk.errors import Tha4Error
 
 ENTRY_POINT_GROUP = "tha4_sdk"
+DISTRIBUTION = "tha4-sdk"
+
+#: the plugins that ship inside the ``tha4_sdk`` package: (plugin name, module)
+BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
+    ("student", "tha4_sdk.render.student"),
+    ("onnx", "tha4_sdk.render.onnx"),
+    ("teacher", "tha4_sdk.render.teacher"),
+    ("solid", "tha4_sdk.render.solid"),
+    ("distill", "tha4_sdk.cli.distill"),
+    ("daemon", "tha4_sdk.cli.daemon"),
+)
 
 
-class PluginError(LookupError):
+class PluginError(Tha4Error, LookupError):
     """A plugin name that is not installed, or two plugins claiming one name."""
 
 
@@ -45,20 +64,26 @@ def manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     broken.clear()
     _dist_of_module.clear()
+    for name, module in BUILTIN_PLUGINS:
+        _register(pm, name, module, DISTRIBUTION, lambda module=module: importlib.import_module(module))
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-            continue  # the same entry point seen twice on sys.path
-        dist = ep.dist.name if ep.dist is not None else ""
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - any failure of foreign code must only disable that plugin
-            broken.append(BrokenPlugin(ep.name, ep.value, dist, f"{type(exc).__name__}: {exc}"))
-            warnings.warn(f"tha4 plugin {ep.name!r} ({ep.value}{', from ' + dist if dist else ''}) failed to load "
-                          f"and is skipped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
-            continue
-        _dist_of_module[getattr(plugin, "__name__", "")] = dist
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name) or ep.module in _dist_of_module:
+            continue  # a built-in's own entry point, or the same entry point seen twice on sys.path
+        _register(pm, ep.name, ep.value, ep.dist.name if ep.dist is not None else "", ep.load)
     return pm
+
+
+def _register(pm: pluggy.PluginManager, name: str, value: str, dist: str, load: Callable[[], Any]) -> None:
+    """Load one plugin and register it under ``name``; a failure only disables it (see `broken`)."""
+    try:
+        plugin = load()
+        pm.register(plugin, name=name)
+    except Exception as exc:  # noqa: BLE001 - any failure of foreign code must only disable that plugin
+        broken.append(BrokenPlugin(name, value, dist, f"{type(exc).__name__}: {exc}"))
+        warnings.warn(f"tha4 plugin {name!r} ({value}{', from ' + dist if dist else ''}) failed to load "
+                      f"and is skipped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+        return
+    _dist_of_module[getattr(plugin, "__name__", "")] = dist
 
 
 def _collect(hook_name: str) -> dict[str, Any]:

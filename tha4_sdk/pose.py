@@ -13,10 +13,12 @@ from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from tha4_sdk.errors import Tha4Error
+
 POSE_SIZE = 45
 
 
-class PoseError(ValueError):
+class PoseError(Tha4Error, ValueError):
     """A pose vector or parameter mapping that cannot be used as a THA4 pose."""
 
 
@@ -78,6 +80,8 @@ FACE_SLICE = slice(12, 39)
 FACE_MORPHER_SLICE = slice(0, 39)
 ROTATION_SLICE = slice(39, 45)
 MOUTH_SHAPES: tuple[str, ...] = ("mouth_aaa", "mouth_iii", "mouth_uuu", "mouth_eee", "mouth_ooo")
+#: the vowel of each mouth shape, in the same order: "aaa", "iii", "uuu", "eee", "ooo"
+VOWELS: tuple[str, ...] = tuple(name.removeprefix("mouth_") for name in MOUTH_SHAPES)
 
 
 def parameter(name: str) -> Parameter:

@@ -17,13 +17,14 @@ from PIL import Image
 
 from tha4_sdk import plugins
 from tha4_sdk.audio_clip import AudioClip
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 
 #: the suffix that stands for "a folder of images"
 FOLDER = "/"
 
 
-class SinkError(ValueError):
+class SinkError(Tha4Error, ValueError):
     """A sink that cannot be opened or written, or a frame it cannot take."""
 
 

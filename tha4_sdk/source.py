@@ -9,17 +9,26 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tha4_sdk.pose import Pose
+
+if TYPE_CHECKING:
+    from tha4_sdk.audio_clip import AudioClip
 
 
 class PoseSource(ABC):
     """Produces poses over time. Subclasses set ``name`` and implement `pose_at`."""
 
     name: ClassVar[str]
-    #: seconds for finite sources (a timeline, a file); None for live sources
+    #: seconds for finite sources (a timeline, a file); None for live and looping sources
     duration: float | None = None
+    #: seconds of one pass of a looping source (rendering it without a duration renders one pass); else None
+    loop_length: float | None = None
+    #: the frame rate the source was authored at (rendering defaults to it); None when it has none
+    frame_rate: float | None = None
+    #: sound that goes with the poses (a sink that can carry audio writes it); None for silent sources
+    soundtrack: AudioClip | None = None
 
     def start(self) -> None:
         """Acquire resources (sockets, devices, files). Called once before the first `pose_at`."""

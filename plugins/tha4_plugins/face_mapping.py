@@ -19,11 +19,11 @@ import numpy as np
 import yaml
 
 from tha4_plugins.arkit import FaceFrame, euler_from_rotation, rotation_from_euler
-from tha4_sdk.pose import PARAMETER_BY_NAME, POSE_SIZE
+from tha4_sdk.errors import Tha4Error
+from tha4_sdk.pose import PARAMETER_BY_NAME, POSE_SIZE, VOWELS
 
 EYEBROW_DOWN_MODES = ("troubled", "angry", "lowered", "serious")
 WINK_MODES = ("normal", "relaxed")
-VOWELS = ("aaa", "iii", "uuu", "eee", "ooo")
 #: what each vowel shape is measured by: jaw opening (after `jaw_open_range`), lower lip down, funnel,
 #: pucker, lips stretched sideways
 MOUTH_FEATURES = ("open", "lower_down", "funnel", "pucker", "stretch")
@@ -37,7 +37,7 @@ DEFAULT_VOWEL_SHAPES: dict[str, tuple[float, ...]] = {
 _INDEX = {name: p.index for name, p in PARAMETER_BY_NAME.items()}
 
 
-class MappingError(ValueError):
+class MappingError(Tha4Error, ValueError):
     """A face mapping or calibration that cannot be used."""
 
 

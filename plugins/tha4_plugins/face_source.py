@@ -16,7 +16,8 @@ import numpy as np
 
 from tha4_plugins.arkit import FaceFrame
 from tha4_plugins.face_mapping import Calibration, FaceMapping, MappingError, breathing_value, face_to_pose_vector
-from tha4_sdk.one_euro import OneEuroFilter
+from tha4_plugins.one_euro import OneEuroFilter
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import PARAMETER_BY_NAME, Pose
 from tha4_sdk.source import PoseSource
 
@@ -29,7 +30,7 @@ CalibrationLike = Calibration | Mapping[str, Any] | str | Path | None
 SmoothingLike = bool | Mapping[str, float] | None
 
 
-class SourceError(RuntimeError):
+class SourceError(Tha4Error, RuntimeError):
     """A pose source that stopped working (its device, socket or worker failed)."""
 
 

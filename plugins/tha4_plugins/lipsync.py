@@ -22,10 +22,9 @@ import numpy as np
 from tqdm import tqdm
 
 from tha4_sdk.audio_clip import AudioError
-from tha4_sdk.one_euro import OneEuroFilter
-from tha4_sdk.pose import MOUTH_SHAPES, PARAMETER_BY_NAME, Pose
+from tha4_plugins.one_euro import OneEuroFilter
+from tha4_sdk.pose import MOUTH_SHAPES, PARAMETER_BY_NAME, VOWELS, Pose
 
-VOWELS = ("aaa", "iii", "uuu", "eee", "ooo")
 #: reference (F1, F2) in Hz for each mouth shape: the Japanese vowels a i u e o of adult male and female
 #: speakers, and for "uuu" also a rounded back [u] (as in English, and many synthesizers)
 VOWEL_FORMANTS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -39,7 +38,6 @@ LPC_RATE = 10_000
 PROGRESS_AFTER_SECONDS = 30  # shorter recordings are analysed without a progress bar
 _LOG_SPREAD = np.array([0.20, 0.15])  # how far (natural log) F1 and F2 may stray from a reference
 _MOUTH_INDEX = [PARAMETER_BY_NAME[n].index for n in MOUTH_SHAPES]
-assert tuple(MOUTH_SHAPES) == tuple(f"mouth_{v}" for v in VOWELS)
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from typing import Any, Callable
 
 from tha4_plugins.face_source import LiveFaceSource
 
+from tha4_sdk.errors import Tha4Error
+
 MAX_DATAGRAM = 65507
 _POLL_SECONDS = 0.1
 
 
-class PacketError(ValueError):
+class PacketError(Tha4Error, ValueError):
     """A datagram that does not follow the protocol."""
 
 

@@ -144,10 +144,18 @@ def main() -> None:
                             "daemon_sessions": runtime.link.request("sessions.list")[0]["sessions"]}
     scene.tha4.live = False
 
+    # --- distillation from the panel's defaults (only a name typed): the daemon must accept the job ----------
+    scene.tha4.distill_output = "blender_defaults"
+    results["default_teacher"] = scene.tha4.distill_teacher
+    check(bpy.ops.tha4.distill_start(), "distill_start with the default teacher")
+    default_job = max(runtime.jobs, key=lambda j: runtime.jobs[j].get("created") or 0)
+    wait(lambda: runtime.jobs[default_job]["state"] in addon.jobs.FINISHED, 120, "the default-teacher job to end")
+    results["default_job"] = {"id": default_job, "info": runtime.jobs[default_job]}
+
     # --- distillation: start a job, follow its events until it finishes (or cancel it) -----------------------
     scene.tha4.distill_output = "blender_distilled"
     scene.tha4.distill_examples = 64
-    scene.tha4.distill_teacher = f"student:{CONFIG['character']}"
+    scene.tha4.distill_teacher = f"student:{CONFIG['character']}"  # the same store character as its own teacher
     check(bpy.ops.tha4.distill_start(), "distill_start")
     job_id = max(runtime.jobs, key=lambda j: runtime.jobs[j].get("created") or 0)
     states = [runtime.jobs[job_id]["state"]]

@@ -20,7 +20,7 @@ from PIL import Image
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.character import write_character
 from tha4_sdk.client import CharacterHandle
-from tha4_sdk.daemon.process import DaemonProcess
+from tha4_sdk.bench.daemon_process import DaemonProcess
 
 GOAL_FPS = 240.0
 GOAL_P99_MS = 2.0

@@ -19,7 +19,7 @@ import click
 
 from tha4_sdk.bench.bridge import bench_character, measure_stream
 from tha4_sdk.bench.report import markdown_table, write_section
-from tha4_sdk.daemon.process import DaemonProcess
+from tha4_sdk.bench.daemon_process import DaemonProcess
 
 BRIDGE_DIR = Path(__file__).resolve().parents[2] / "bridges" / "blender"
 

@@ -2,7 +2,7 @@
 
 A `tha4 serve` subprocess renders with the ``solid`` renderer (well under a millisecond a frame), so the
 clients are measured: the Unity bridge's C# core under Mono (CharacterStream, as Tha4Character runs it) and
-the Godot add-on's GDScript client in godot3-server (the Godot 3 port; see tha4_sdk.engine_bridges). The
+the Godot add-on's GDScript client in godot3-server (the Godot 3 port; see tha4_sdk.bench.engine_drivers). The
 Python client (pyzmq) is measured against the same daemon in the same run, for the ratio.
 """
 
@@ -16,10 +16,10 @@ from pathlib import Path
 
 import click
 
-from tha4_sdk import engine_bridges
+from tha4_sdk.bench import engine_drivers
 from tha4_sdk.bench.bridge import bench_character, measure_stream
 from tha4_sdk.bench.report import markdown_table, write_section
-from tha4_sdk.daemon.process import DaemonProcess
+from tha4_sdk.bench.daemon_process import DaemonProcess
 
 
 def _last_json(output: str) -> dict[str, float]:
@@ -45,25 +45,22 @@ def _version(command: list[str]) -> str:
 @click.option("--no-write", is_flag=True, help="Print only; do not update --out.")
 def bridge_engines(seconds: float, out: Path, no_write: bool) -> None:
     """Daemon → Unity bridge (Mono) and Godot add-on (Godot 3) on loopback: frames/s received."""
-    try:
-        with tempfile.TemporaryDirectory() as tmp_name:
-            tmp = Path(tmp_name)
-            built = engine_bridges.build_unity(tmp / "unity")
-            project = engine_bridges.godot3_project(tmp / "godot")
-            bench_character(tmp / "store")
-            with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
-                max_fps = client.hello()["limits"]["max_fps"]
-                click.echo(f"streaming 512×512 RGBA8 frames into each client for {seconds:g} s…")
-                python = measure_stream(client.load("bench", renderer="solid"), max_fps, seconds, 512)
-                unity = _run(engine_bridges.unity_command(built["driver"], "bench", "127.0.0.1", daemon.port, "bench",
-                                                          seconds), None, seconds)
-                godot_job = {"mode": "bench", "host": "127.0.0.1", "port": daemon.port, "character": "bench",
-                             "seconds": seconds}
-                godot = _run(*engine_bridges.godot3_run(project, godot_job), seconds)
-            mono = _version([engine_bridges.tool("mono"), "--version"])
-            godot_version = _version([engine_bridges.tool("godot3-server"), "--version"])
-    except engine_bridges.BridgeToolMissing as e:
-        raise click.ClickException(str(e)) from None
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        built = engine_drivers.build_unity(tmp / "unity")
+        project = engine_drivers.godot3_project(tmp / "godot")
+        bench_character(tmp / "store")
+        with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
+            max_fps = client.hello()["limits"]["max_fps"]
+            click.echo(f"streaming 512×512 RGBA8 frames into each client for {seconds:g} s…")
+            python = measure_stream(client.load("bench", renderer="solid"), max_fps, seconds, 512)
+            unity = _run(engine_drivers.unity_command(built["driver"], "bench", "127.0.0.1", daemon.port, "bench",
+                                                      seconds), None, seconds)
+            godot_job = {"mode": "bench", "host": "127.0.0.1", "port": daemon.port, "character": "bench",
+                         "seconds": seconds}
+            godot = _run(*engine_drivers.godot3_run(project, godot_job), seconds)
+        mono = _version([engine_drivers.tool("mono"), "--version"])
+        godot_version = _version([engine_drivers.tool("godot3-server"), "--version"])
     load = os.getloadavg()[0]
     common = (f"512×512 RGBA8 frames from a `tha4 serve` subprocess over 127.0.0.1, `solid` renderer (so the client "
               f"is measured, not the networks), streams at the daemon's `max_fps`. The Python client (pyzmq) ran "

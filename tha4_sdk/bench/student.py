@@ -17,7 +17,6 @@ from tqdm import tqdm
 
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.character import Character
-from tha4_sdk.cli.errors import guarded
 from tha4_sdk.device import resolve_device
 from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import tensor_to_rgba8
@@ -164,12 +163,12 @@ def _load_poses(poses_file: str | None, count: int, seed: int) -> tuple[np.ndarr
 def student(character_spec: str, poses_file: str | None, count: int, seed: int, batches: tuple[int, ...],
             repeats: int, device: str, output: str, no_write: bool) -> None:
     """Frames/s of the exact student and of each fast path, and each fast path's PSNR against the exact one."""
-    character = guarded(resolve_character, character_spec)
+    character = resolve_character(character_spec)
     if not character.has_student:
         raise click.BadParameter(f"{character_spec}: character {character.name!r} has no student weights",
                                  param_hint="--character")
     poses, poses_text = _load_poses(poses_file, count, seed)
-    dev = guarded(resolve_device, device)
+    dev = resolve_device(device)
     load_before = os.getloadavg()
     paths = _paths(character, dev)
     _measure(paths, poses, list(batches), repeats, dev)

@@ -17,7 +17,6 @@ from pathlib import Path
 import click
 
 from tha4_sdk.bench.report import markdown_table, write_section
-from tha4_sdk.cli.errors import guarded
 from tha4_sdk.export.serve import SiteServer
 from tha4_sdk.export.web import export_web
 from tha4_sdk.hub import resolve_character
@@ -75,12 +74,12 @@ def _measure(site: Path, isolated: bool, frames: int, profile: Path) -> tuple[st
 @click.option("--no-write", is_flag=True, help="Print the results only.")
 def web(character_spec: str, frames: int, runtime_from: str | None, output: str, no_write: bool) -> None:
     """Frames/s of the exported web player in headless Chromium (single- and multi-threaded WebAssembly)."""
-    character = guarded(resolve_character, character_spec)
+    character = resolve_character(character_spec)
     load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="tha4-bench-web-") as tmp:
         site = Path(tmp) / "site"
-        guarded(export_web, character, site, runtime_from=runtime_from, progress=False)
+        export_web(character, site, runtime_from=runtime_from, progress=False)
         for isolated in (False, True):
             backend, first, fps = _measure(site, isolated, frames, Path(tmp) / f"profile-{isolated}")
             rows.append([backend, "yes" if isolated else "no", f"{first:.1f}", f"{fps:.2f}", f"{1 / fps:.2f}"])

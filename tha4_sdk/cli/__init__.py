@@ -9,10 +9,12 @@ from __future__ import annotations
 import click
 
 from tha4_sdk import plugins
+from tha4_sdk.cli.errors import reported_as_cli_errors
 
 
 class Tha4Group(click.Group):
-    """The root group: adds plugin commands lazily so ``tha4 --help`` lists them."""
+    """The root group: adds plugin commands lazily so ``tha4 --help`` lists them, and reports every
+    `tha4_sdk.errors.Tha4Error` a command raises as one ``Error: …`` line (exit status 1)."""
 
     _loaded = False
 
@@ -30,6 +32,10 @@ class Tha4Group(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         self._load()
         return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context) -> object:
+        with reported_as_cli_errors():
+            return super().invoke(ctx)
 
 
 @click.group(cls=Tha4Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,30 +1,26 @@
-"""Turning the SDK's own exceptions into one-line CLI errors (exit status 1)."""
+"""The one place the ``tha4`` command turns an error into a one-line message (``Error: …``, exit status 1).
+
+Every error the SDK raises for bad input, missing files or failed work derives from `Tha4Error` and
+says what was wrong and what to do; the root group (`tha4_sdk.cli.Tha4Group`) catches it here, once,
+for every command, built-in or from a plugin.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, TypeVar
+from contextlib import contextmanager
+from typing import Iterator
 
 import click
 
-T = TypeVar("T")
+from tha4_sdk.errors import Tha4Error
+
+USER_ERRORS: tuple[type[Exception], ...] = (Tha4Error, FileNotFoundError)
 
 
-def guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call ``fn``; a user-facing error (bad input, missing file, failed fetch) becomes a ClickException."""
-    from tha4_sdk.character import CharacterError
-    from tha4_sdk.device import DeviceError
-    from tha4_sdk.hub import FetchError
-    from tha4_sdk.models.weights import WeightFileError
-    from tha4_sdk.plugins import PluginError
-    from tha4_sdk.pose import PoseError
-    from tha4_sdk.audio_clip import AudioError
-    from tha4_sdk.render.base import RenderOptionError
-    from tha4_sdk.sink import SinkError
-    from tha4_sdk.errors import Tha4Error
-    from tha4_sdk.yaml_document import DocumentError
-
+@contextmanager
+def reported_as_cli_errors() -> Iterator[None]:
+    """Re-raise a `Tha4Error` or a missing file as a `click.ClickException` carrying the same message."""
     try:
-        return fn(*args, **kwargs)
-    except (CharacterError, WeightFileError, PluginError, PoseError, FetchError, RenderOptionError,
-            DeviceError, FileNotFoundError, DocumentError, SinkError, AudioError, Tha4Error) as e:
+        yield
+    except USER_ERRORS as e:
         raise click.ClickException(str(e)) from None

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from tha4_sdk import hub
-from tha4_sdk.cli.errors import guarded
+from tha4_sdk import hub, plugins
 
 SUBCOMMANDS: dict[str, str] = {
     "onnx": "tha4_sdk.cli.export:onnx_cmd",
@@ -40,7 +39,7 @@ def export() -> None:
 
 
 def _student_character(spec: str):  # noqa: ANN202
-    character = guarded(hub.resolve_character, spec)
+    character = hub.resolve_character(spec)
     if not character.has_student:
         raise click.ClickException(f"{spec}: character {character.name!r} has no student weights to export; "
                                    "distill one with `tha4 distill` first")
@@ -63,7 +62,7 @@ def onnx_cmd(character: str, output: str, graphs: tuple[str, ...], no_rgba8: boo
     from tha4_sdk.export.onnx import export_onnx
 
     ch = _student_character(character)
-    for path in guarded(export_onnx, ch, output, graphs=tuple(dict.fromkeys(graphs)), rgba8=not no_rgba8):
+    for path in export_onnx(ch, output, graphs=tuple(dict.fromkeys(graphs)), rgba8=not no_rgba8):
         click.echo(f"{path}  {_size(path)}")
 
 
@@ -83,12 +82,12 @@ def web_cmd(character: str, output: str, timeline_files: tuple[str, ...], runtim
     tha4 export web lambda_00 -o site --timeline scene.yaml
     tha4 export serve site                  # then open http://127.0.0.1:8000/
     """
-    from tha4_plugins.timeline import load_timeline, timeline_json
     from tha4_sdk.export.web import export_web
 
     ch = _student_character(character)
-    timelines = [guarded(lambda f=f: timeline_json(load_timeline(f))) for f in timeline_files]
-    written = guarded(export_web, ch, output, timelines=timelines, runtime_from=runtime_from, mirror=mirror)
+    # the ``timeline`` pose-source plugin reads each file and compiles it for the page
+    timelines = [plugins.get("pose_source", "timeline")(f).compiled() for f in timeline_files]
+    written = export_web(ch, output, timelines=timelines, runtime_from=runtime_from, mirror=mirror)
     total = sum(p.stat().st_size for p in written)
     click.echo(f"wrote {len(written)} files ({total / 1e6:.1f} MB) into {output}; "
                f"character.onnx {_size(Path(output) / 'character.onnx')}")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from tha4_sdk import hub
-from tha4_sdk.cli.errors import guarded
 
 
 def _list(kind: str) -> None:
@@ -29,10 +28,10 @@ def _fetch_command(kind: str) -> click.Command:
                   trust_unpinned: bool) -> None:
         """Download (or copy with --from) and verify files into the cache; default: all of this kind."""
         for name in names or tuple(hub.bundles(kind)):
-            b = guarded(hub.bundle, name, kind)
+            b = hub.bundle(name, kind)
             if b.notes:
                 click.echo(b.notes.strip(), err=True)
-            target = guarded(hub.fetch, b, from_dir=from_dir, mirror=mirror, force=force, trust_unpinned=trust_unpinned)
+            target = hub.fetch(b, from_dir=from_dir, mirror=mirror, force=force, trust_unpinned=trust_unpinned)
             click.echo(f"{name}: {target}")
 
     return fetch_cmd

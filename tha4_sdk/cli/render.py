@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from tha4_sdk import hub
-from tha4_sdk.cli.errors import guarded
+from tha4_sdk import hub, plugins
+from tha4_sdk.easing import CURVES
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
+from tha4_sdk.render.over_time import render_source_to_file
 
 DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
     (0.0, {}),
@@ -31,25 +32,21 @@ DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
 
 
 def demo_poses(fps: int) -> list[Pose]:
-    """The demo animation: eased transitions between expressive keyframes."""
+    """The demo animation: ``ease-in-out`` transitions (`tha4_sdk.easing`) between expressive keyframes."""
+    ease = CURVES["ease-in-out"]
     keys = [(t, Pose.from_dict(p)) for t, p in DEMO_KEYFRAMES]
     poses = []
     for i in range(int(keys[-1][0] * fps)):
         t = i / fps
         k = max(j for j, (kt, _) in enumerate(keys) if kt <= t)
         (t0, a), (t1, b) = keys[k], keys[min(k + 1, len(keys) - 1)]
-        u = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
-        poses.append(lerp(a, b, u * u * (3 - 2 * u)))  # smoothstep easing
+        poses.append(lerp(a, b, ease(0.0 if t1 == t0 else (t - t0) / (t1 - t0))))
     return poses
 
 
 def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
                  weights: str | None, fit: str) -> RenderSession:
-    """Resolve a character spec and open a renderer session on it (CLI option → renderer option)."""
-    ch = guarded(hub.resolve_character, character)
-    if renderer == "student" and not ch.has_student:
-        raise click.ClickException(
-            f"{character} has no student weights; render it with --renderer teacher, or distill a student first")
+    """Open a renderer session on a character spec, the command-line options turned into renderer options."""
     options: dict[str, Any] = {"device": device, "dtype": dtype}
     if fast:
         options["fast"] = True
@@ -57,14 +54,16 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
         options["weights"] = weights
     if fit != "reject":
         options["fit"] = fit
-    return guarded(open_renderer, renderer, ch, **options)
+    return open_renderer(renderer, character, **options)
 
 
 def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
     if raw:
         with torch.inference_mode():
-            tensor = session.render_raw(torch.tensor(poses, device=session.device))
-        np.save(out, tensor[0].float().cpu().numpy().astype(np.float32))
+            tensor = session.render_raw(torch.tensor(poses, device=session.device))[0]
+        if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16; float32 holds it exactly
+            tensor = tensor.float()
+        np.save(out, tensor.cpu().numpy())  # the computed dtype: float32, float64 or float16
     else:
         session.render(poses)[0].save(out)
 
@@ -75,10 +74,11 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
               help="Set a pose parameter (official name); repeat for several.")
 @click.option("--poses", "poses_file", type=click.Path(exists=True, dir_okay=False),
               help="An N×45 .npy file of poses; renders N frames into the folder given by -o.")
-@click.option("-o", "--output", required=True, type=click.Path(), help="out.png, out.npy (raw float32), or a folder.")
+@click.option("-o", "--output", required=True, type=click.Path(), help="out.png, out.npy (raw tensor in the computed dtype), or a folder.")
 @click.option("--renderer", default="student", show_default=True, help="Renderer plugin name (student, teacher, …).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
-@click.option("--dtype", default="float32", show_default=True, help="float32, float16 or bfloat16.")
+@click.option("--dtype", default="float32", show_default=True,
+              help="float32 or float64 (every operation in that dtype), float16 or bfloat16 (autocast).")
 @click.option("--fast", is_flag=True, help="Use the renderer's fast path (student: folded SIREN, ≥45 dB).")
 @click.option("--weights", type=click.Path(file_okay=False), help="Teacher: folder with the five official .pt files.")
 @click.option("--fit", type=click.Choice(["reject", "resize", "pad"]), default="reject", show_default=True,
@@ -105,18 +105,16 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
     out = Path(output)
     if sum(map(bool, (poses_file, pose_items, timeline_file))) > 1:
         raise click.UsageError("use only one of --pose, --poses and --timeline")
-    if timeline_file:
-        from tha4_plugins.timeline import load_timeline, render_timeline
-
-        timeline = guarded(load_timeline, timeline_file)
+    if timeline_file:  # the ``timeline`` pose-source plugin plays the file; the file's suffix picks the sink
+        source = plugins.get("pose_source", "timeline")(timeline_file)
         session = open_session(character, renderer, device, dtype, fast, weights, fit)
-        count = guarded(render_timeline, session, timeline, output, fps=fps, size=size)
+        count = render_source_to_file(session, source, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
     if poses_file:
-        poses = guarded(validate_batch, np.load(poses_file, allow_pickle=False), clamp=clamp)
+        poses = validate_batch(np.load(poses_file, allow_pickle=False), clamp=clamp)
     else:
-        poses = guarded(Pose.from_dict, guarded(parse_assignments, pose_items), clamp=clamp).array[None]
+        poses = Pose.from_dict(parse_assignments(pose_items), clamp=clamp).array[None]
     if not poses_file and out.suffix.lower() not in (".png", ".npy", ".webp", ".tif", ".tiff"):
         raise click.UsageError(f"-o {output}: use a .png (picture) or .npy (raw tensor) file name")
     session = open_session(character, renderer, device, dtype, fast, weights, fit)
@@ -144,7 +142,7 @@ def demo(character: str, output: str, fps: int, device: str, exact: bool, from_d
         b = hub.bundle(character, "character")
         if not hub.is_fetched(b):
             click.echo(f"fetching {character} ({b.license}; {b.attribution})")
-            guarded(hub.fetch, b, from_dir=from_dir)
+            hub.fetch(b, from_dir=from_dir)
     session = open_session(character, "student", device, "float32", not exact, None, "reject")
     out = Path(output)
     (out / "frames").mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import msgpack
 import numpy as np
 from PIL import Image
 
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import Pose
 
@@ -43,7 +44,7 @@ class Limits:
         return asdict(self)
 
 
-class ProtocolError(Exception):
+class ProtocolError(Tha4Error):
     """An error reply: a code from `ERROR_CODES`, a message for humans, and optional extra fields."""
 
     def __init__(self, code: str, message: str, **data: Any) -> None:
@@ -120,16 +121,27 @@ def event_topic(kind: str) -> bytes:
 def encode_frame(frame: Frame, session: str, fmt: str = "rgba8", size: tuple[int, int] | None = None,
                  with_pose: bool = True) -> tuple[dict[str, Any], bytes | memoryview]:
     """A frame → (FRAME-HEADER, pixel payload) in ``fmt``, resampled to ``size`` (w, h) when given."""
+    sized, payload = frame_pixels(frame, fmt, size)
+    return frame_header(sized, session, fmt, len(payload), with_pose=with_pose), payload
+
+
+def frame_pixels(frame: Frame, fmt: str, size: tuple[int, int] | None = None) -> tuple[Frame, bytes | memoryview]:
+    """The frame resampled to ``size`` (w, h) when given, and its pixel payload in ``fmt``."""
     if size is not None and size != (frame.width, frame.height):
         frame = replace(frame, rgba=np.asarray(frame.to_pil().resize(size, Image.BILINEAR)))
-    payload = frame.to_png() if fmt == "png" else memoryview(np.ascontiguousarray(frame.rgba)).cast("B")
+    return frame, frame.to_png() if fmt == "png" else memoryview(np.ascontiguousarray(frame.rgba)).cast("B")
+
+
+def frame_header(frame: Frame, session: str, fmt: str, payload_bytes: int, *,
+                 with_pose: bool = True) -> dict[str, Any]:
+    """The FRAME-HEADER of a payload of ``frame`` (already at its sent size); ``pose`` only ``with_pose``."""
     header: dict[str, Any] = {
         "session": session, "character": frame.character, "seq": frame.seq, "t": frame.timestamp,
-        "w": frame.width, "h": frame.height, "format": fmt, "bytes": len(payload),
+        "w": frame.width, "h": frame.height, "format": fmt, "bytes": payload_bytes,
     }
     if with_pose and frame.pose is not None:
         header["pose"] = frame.pose.to_list()
-    return header, payload
+    return header
 
 
 def decode_frame(header: dict[str, Any], payload: bytes | memoryview) -> Frame:

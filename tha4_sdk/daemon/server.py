@@ -22,7 +22,7 @@ import tha4_sdk
 from tha4_sdk import plugins
 from tha4_sdk.daemon import protocol, schema
 from tha4_sdk.daemon.characters import CharacterLibrary
-from tha4_sdk.daemon.curve import CurveError, ServerKeys, is_loopback
+from tha4_sdk.daemon.curve_auth import CurveError, ServerKeys, is_loopback
 from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.outbox import Outbox, Request
@@ -30,7 +30,8 @@ from tha4_sdk.daemon.protocol import Limits, ProtocolError
 from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
 from tha4_sdk.hub import home
 from tha4_sdk.plugins import PluginError
-from tha4_sdk.pose import PARAMETER_NAMES
+from tha4_sdk.pose import PARAMETER_NAMES, PoseError
+from tha4_sdk.presets import PRESETS, preset
 from tha4_sdk.source import PoseSource
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ class Daemon:
             "hello": self.op_hello, "ping": self.op_ping, "characters.list": self.op_characters_list,
             "sessions.list": self.op_sessions_list, "character.load": self.op_character_load,
             "character.unload": self.op_character_unload, "pose.set": self.op_pose_set,
-            "pose.get": self.op_pose_get, "source.attach": self.op_source_attach,
+            "pose.get": self.op_pose_get, "presets.list": self.op_presets_list,
+            "expression.set": self.op_expression_set, "source.attach": self.op_source_attach,
             "source.detach": self.op_source_detach, "render": self.op_render, "stream.start": self.op_stream_start,
             "stream.stop": self.op_stream_stop, "distill.start": self.op_distill_start,
             "distill.status": self.op_distill_status, "distill.cancel": self.op_distill_cancel,
@@ -311,6 +313,20 @@ class Daemon:
     def op_pose_set(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         self._session(args["session"]).set_pose(args["params"], reset=args["reset"], clamp=args["clamp"])
         return {}
+
+    def op_presets_list(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
+        return {"presets": [{"name": p.name, "description": p.description, "params": dict(p.values)}
+                            for p in PRESETS.values()]}
+
+    def op_expression_set(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
+        session = self._session(args["session"])
+        try:
+            chosen = preset(args["preset"])
+        except PoseError as e:
+            raise ProtocolError("not_found", str(e), presets=list(PRESETS)) from None
+        params = {name: value * args["weight"] for name, value in chosen.values.items()}
+        session.set_pose(params, reset=args["reset"], clamp=True)
+        return {"params": params}
 
     def op_pose_get(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         return {"params": self._session(args["session"]).pose.to_dict()}

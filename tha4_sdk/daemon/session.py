@@ -2,9 +2,10 @@
 
 Each session renders on its own thread, so the network thread never waits for a renderer. The newest
 pose wins: a frame renders whatever pose is current when it starts, and every `render` request waiting
-when a rendering starts is answered by that one frame. The pose of a frame is the session's own pose
-(`set_pose`) with the attached sources layered over it by the mixer's rules (docs/mixer.md), in attach
-order, then the attached filters applied in attach order.
+when a rendering starts is answered by that one frame. The pose of a frame comes from the session's
+`Mixer`: the session's own pose (`set_pose`) is its base, the attached sources are its layers and the
+attached filters its filters, in attach order (docs/mixer.md). A source or filter that fails is
+detached by the mixer's error policy and reported as a ``session.error`` event.
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import numpy as np
-
 from tha4_sdk.character import Character
 from tha4_sdk.daemon import protocol
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
+from tha4_sdk.frame import Frame
 from tha4_sdk.image import IMAGE_SIZE
-from tha4_sdk.mixer import Layer, combine
-from tha4_sdk.pose import HIGHS, LOWS, Pose, PoseError
+from tha4_sdk.mixer import Layer, Mixer
+from tha4_sdk.pose import Pose, PoseError
 from tha4_sdk.render import RenderSession
 from tha4_sdk.source import PoseFilter, PoseSource
 
@@ -74,7 +74,7 @@ class CharacterSession:
         self._limits = limits
         self._topic = protocol.frame_topic(session_id)
         self._cond = threading.Condition()
-        self._pose = Pose.rest()
+        self._mixer = Mixer([], base=Pose.rest(), on_error=self._failed)
         self._clock0 = time.monotonic()
         self._sources: list[Attached] = []
         self._source_ids = itertools.count(1)
@@ -98,7 +98,7 @@ class CharacterSession:
         """Change some parameters of the session's own pose (all or nothing; ``bad_pose`` on a bad value)."""
         with self._cond:
             try:
-                self._pose = Pose.from_dict(params, base=None if reset else self._pose, clamp=clamp)
+                self._mixer.base = Pose.from_dict(params, base=None if reset else self._mixer.base, clamp=clamp)
             except PoseError as e:
                 raise ProtocolError("bad_pose", str(e)) from None
 
@@ -106,7 +106,7 @@ class CharacterSession:
     def pose(self) -> Pose:
         """The pose `set_pose` changes (sources may override it per frame; see `effective_pose`)."""
         with self._cond:
-            return self._pose
+            return self._mixer.base
 
     def clock(self) -> float:
         """Seconds since the session was loaded: the time layers and filters see."""
@@ -114,27 +114,7 @@ class CharacterSession:
 
     def effective_pose(self) -> Pose:
         """The own pose with the sources layered over it, then filtered (a failing plugin is detached)."""
-        with self._cond:
-            attached, vec = list(self._sources), self._pose.array.copy()
-        t = self.clock()
-        for a in attached:
-            if a.layer is None:
-                continue
-            try:
-                found = a.plugin.pose_at(a.layer.local_time(t))  # type: ignore[union-attr, arg-type]
-            except Exception as e:  # a plugin's bug must not stop the session
-                self._drop(a, f"pose source {a.name} failed: {e}")
-                continue
-            if found is not None:
-                vec = combine(vec, found.array, a.layer.mask, a.layer.mode, a.layer.weight)
-        pose = Pose(np.clip(vec, LOWS, HIGHS))
-        for a in attached:
-            if a.layer is None:
-                try:
-                    pose = a.plugin.apply(pose, t)  # type: ignore[union-attr]
-                except Exception as e:
-                    self._drop(a, f"pose filter {a.name} failed: {e}")
-        return pose
+        return self._mixer.pose_at(self.clock())
 
     # --- sources -----------------------------------------------------------------------------------------
     def check_source_room(self) -> None:
@@ -155,6 +135,10 @@ class CharacterSession:
                     raise ProtocolError("bad_pose", str(e)) from None
             attached = Attached(f"src{next(self._source_ids)}", name, plugin, mixed)
             self._sources.append(attached)
+            if mixed is None:
+                self._mixer.filters.append(plugin)  # type: ignore[arg-type]
+            else:
+                self._mixer.layers.append(mixed)
             return attached.id
 
     def detach(self, source_id: str) -> PoseSource | PoseFilter:
@@ -163,15 +147,26 @@ class CharacterSession:
             for attached in self._sources:
                 if attached.id == source_id:
                     self._sources.remove(attached)
+                    self._unmix(attached)
                     return attached.plugin
         raise ProtocolError("not_found", f"session {self.id} has no source {source_id!r}")
 
-    def _drop(self, attached: Attached, message: str) -> None:
-        log.warning("session %s: %s", self.id, message)
+    def _unmix(self, attached: Attached) -> None:
+        if attached.layer is None:
+            self._mixer.filters = [f for f in self._mixer.filters if f is not attached.plugin]
+        else:
+            self._mixer.layers = [layer for layer in self._mixer.layers if layer is not attached.layer]
+
+    def _failed(self, item: Layer | PoseFilter, error: Exception) -> None:
+        """The mixer's error policy: the failing source or filter (already out of the mix) is detached and reported."""
         with self._cond:
-            if attached not in self._sources:
+            attached = next((a for a in self._sources if item is a.layer or item is a.plugin), None)
+            if attached is None:
                 return
             self._sources.remove(attached)
+        kind = "pose filter" if attached.layer is None else "pose source"
+        message = f"{kind} {attached.name} failed: {error}"
+        log.warning("session %s: %s", self.id, message)
         stop_quietly(attached.plugin)
         self._outbox.publish_event("session.error", {"session": self.id, "code": "source_failed", "message": message})
 
@@ -232,13 +227,13 @@ class CharacterSession:
                 self.stop_stream()
                 self._outbox.publish_event("session.error", {"session": self.id, **error.to_dict()})
             return
-        encoded: dict[tuple[str, Size], tuple[dict[str, Any], Any]] = {}
+        pixels: dict[tuple[str, Size], tuple[Frame, Any]] = {}  # each format and size encoded once per frame
 
         def encode(fmt: str, size: Size, with_pose: bool) -> tuple[dict[str, Any], Any]:
-            if (fmt, size) not in encoded:
-                encoded[fmt, size] = protocol.encode_frame(frame, self.id, fmt, size)
-            header, payload = encoded[fmt, size]
-            return (header if with_pose else {k: v for k, v in header.items() if k != "pose"}), payload
+            if (fmt, size) not in pixels:
+                pixels[fmt, size] = protocol.frame_pixels(frame, fmt, size)
+            sized, payload = pixels[fmt, size]
+            return protocol.frame_header(sized, self.id, fmt, len(payload), with_pose=with_pose), payload
 
         for p in pending:
             header, payload = encode(p.format, p.size, True)
@@ -254,6 +249,7 @@ class CharacterSession:
             self._closed = True
             pending, self._pending = self._pending, []
             sources, self._sources = self._sources, []
+            self._mixer.layers, self._mixer.filters = [], []
             self._stream = None
             self._cond.notify()
         self._thread.join()

@@ -1,4 +1,4 @@
-"""Crash-safe checkpoints: atomic writes (temp file, fsync, rename) and the RNG state of the process.
+"""Crash-safe checkpoints (written with `tha4_sdk.files.atomic_write`) and the RNG state of the process.
 
 A checkpoint is a plain ``torch.save`` mapping of tensors, numbers, strings, lists and dicts, read
 back with ``weights_only=True``. Killing the process at any moment leaves either the previous or
@@ -7,7 +7,6 @@ the new checkpoint in place, never a torn one.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import zipfile
@@ -17,29 +16,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from tha4_sdk.errors import Tha4Error
+from tha4_sdk.files import atomic_write
 
-class CheckpointError(RuntimeError):
+
+class CheckpointError(Tha4Error, RuntimeError):
     """A checkpoint that cannot be read or does not belong to this run."""
-
-
-def atomic_write(path: Path, write: Any) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:

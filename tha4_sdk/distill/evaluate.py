@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tha4_sdk.distill.checkpoint import atomic_write
+from tha4_sdk.files import atomic_write
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import Teacher
 from tha4_sdk.image import tensor_to_rgba8

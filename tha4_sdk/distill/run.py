@@ -9,7 +9,6 @@ PSNR).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from PIL import Image
 
 from tha4_sdk.character import load_face_mask, load_image_rgba, write_character
 from tha4_sdk.device import resolve_device
-from tha4_sdk.distill.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
+from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tha4_sdk.distill.distributed import init_world
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
@@ -30,6 +29,8 @@ from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.errors import Tha4Error
+from tha4_sdk.files import atomic_write, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.models.student.poser import StudentPoser
 
@@ -41,7 +42,7 @@ WORK_DIR = "distill"
 FILES = {"image": "character.png", "face_mask": "face_mask.png", "face": "face_morpher.pt", "body": "body_morpher.pt"}
 
 
-class DistillError(ValueError):
+class DistillError(Tha4Error, ValueError):
     """A distillation request that cannot go ahead (the message says what to do)."""
 
 
@@ -76,14 +77,10 @@ class DistillConfig:
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the run that wrote the checkpoint."""
         face, body = self.budgets()
-        return {"image_sha256": _sha256(self.image), "face_mask_sha256": _sha256(self.face_mask),
-                "pose_file_sha256": _sha256(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
+        return {"image_sha256": sha256_file(self.image), "face_mask_sha256": sha256_file(self.face_mask),
+                "pose_file_sha256": sha256_file(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
                 "eval_poses": self.eval_poses}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _phase_seeds(seed: int, phase: int) -> tuple[int, int]:

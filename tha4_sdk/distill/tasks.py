@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tha4_sdk.distill.init import new_body_morpher, new_face_morpher
+from tha4_sdk.distill.weight_init import new_body_morpher, new_face_morpher
 from tha4_sdk.distill.schedule import BODY_SCHEDULE, BODY_TERMS, FACE_SCHEDULE, FACE_TERMS, Schedule
 from tha4_sdk.distill.teacher import BodyTargets, Teacher
 from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE

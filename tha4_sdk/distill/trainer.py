@@ -25,11 +25,12 @@ from tha4_sdk.distill.evaluate import save_sheet, task_psnr
 from tha4_sdk.distill.poses import PoseSampler
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.tasks import Task
+from tha4_sdk.errors import Tha4Error
 
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
-class Stopped(Exception):
+class Stopped(Tha4Error):
     """Training stopped on request (SIGTERM / Ctrl-C) after writing the checkpoint ``path``."""
 
     def __init__(self, path: Path | None) -> None:

@@ -10,8 +10,10 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
+from tha4_sdk.errors import Tha4Error
 
-class WeightFileError(ValueError):
+
+class WeightFileError(Tha4Error, ValueError):
     """A weight file that is missing, corrupt, unsafe, or does not fit its network."""
 
 

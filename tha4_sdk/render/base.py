@@ -2,7 +2,7 @@
 
 ``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`;
 ``session.render(poses)`` turns N poses into N `Frame` objects, and ``session.render_raw``
-returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped).
+returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped, in the computed dtype).
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ from __future__ import annotations
 import itertools
 import time
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import ClassVar, Sequence
 
 import numpy as np
 import torch
 
-from tha4_sdk import plugins
+from tha4_sdk import hub, plugins
 from tha4_sdk.character import Character
 from tha4_sdk.device import resolve_device, resolve_dtype
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.pose import Pose, validate_batch
@@ -25,7 +27,7 @@ from tha4_sdk.pose import Pose, validate_batch
 PoseLike = Pose | Sequence[Pose] | np.ndarray
 
 
-class RenderOptionError(ValueError):
+class RenderOptionError(Tha4Error, ValueError):
     """A renderer option (device, dtype, …) that the renderer cannot honour."""
 
 
@@ -49,7 +51,8 @@ class RenderSession(ABC):
 
     @abstractmethod
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        """N×45 float32 poses → N×4×512×512 float32 image (official value range, unclamped)."""
+        """N×45 float32 poses → N×4×512×512 image (official value range, unclamped) in the dtype the session
+        computes in: float32, float64 when the renderer was asked for it, possibly float16 under autocast."""
 
     @torch.inference_mode()
     def render(self, poses: PoseLike, *, batch_size: int = 8) -> list[Frame]:
@@ -80,8 +83,6 @@ class Renderer(ABC):
     """A renderer plugin. Subclasses set ``name`` and implement `open`."""
 
     name: ClassVar[str]
-    #: what the renderer needs from a character: "student" (weights) or "image" (any image)
-    needs: ClassVar[str] = "image"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32") -> None:
         self.device = resolve_device(device)
@@ -92,7 +93,13 @@ class Renderer(ABC):
         """Load what ``character`` needs and return a session ready to render."""
 
 
-def open_renderer(name: str, character: Character, **options: object) -> RenderSession:
-    """Find the renderer plugin ``name`` and open a session for ``character``."""
+def open_renderer(name: str, character: Character | str | Path, **options: object) -> RenderSession:
+    """Find the renderer plugin ``name`` and open a session for ``character``.
+
+    ``character`` is a `Character` or anything `tha4_sdk.hub.resolve_character` takes: a character
+    folder or YAML file, an image file, or the name of a fetched character.
+    """
     cls = plugins.get("renderer", name)
+    if not isinstance(character, Character):
+        character = hub.resolve_character(character)
     return cls(**options).open(character)

@@ -7,13 +7,15 @@ from typing import ClassVar
 import torch
 
 from tha4_sdk.character import Character, CharacterError
+from tha4_sdk.device import FULL_PRECISION
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
 from tha4_sdk.render.base import Renderer, RenderOptionError, RenderSession
 
 
 class StudentSession(RenderSession):
-    """Renders with the official-equivalent student networks (float32 by default: bit-exact on CPU)."""
+    """Renders with the official-equivalent student networks (float32 by default: bit-exact on CPU; float64:
+    every operation in float64)."""
 
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype) -> None:
         super().__init__(character, device, dtype)
@@ -28,7 +30,7 @@ class StudentSession(RenderSession):
         return self.poser(self.image, poses.to(self.device, self.dtype))
 
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        return self.outputs(poses)[0].float()
+        return self.outputs(poses)[0]
 
     def close(self) -> None:
         del self.poser, self.image
@@ -38,17 +40,20 @@ class StudentRenderer(Renderer):
     """Real-time per-character student (two SIREN networks, <2 MB); needs the character's student weights."""
 
     name: ClassVar[str] = "student"
-    needs: ClassVar[str] = "student"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  fast: bool = False) -> None:
         super().__init__(device, dtype)
         self.fast = fast
-        if not fast and self.dtype != torch.float32:
+        if not fast and self.dtype not in FULL_PRECISION:
             raise RenderOptionError(
-                "the exact student runs in float32 only: its sin(30·x) layers amplify half-precision rounding into "
-                "noise (measured: bfloat16 gives NaN, float16 −26 dB). Use the fast path (--fast) for mixed precision."
+                "the exact student runs in float32 or float64 only: its sin(30·x) layers amplify half-precision "
+                "rounding into noise (measured: bfloat16 gives NaN, float16 −26 dB). Use the fast path (--fast) for "
+                "mixed precision."
             )
+        if fast and self.dtype == torch.float64:
+            raise RenderOptionError("the fast student path computes in float32 or lower; for float64 use the exact "
+                                    "path (without --fast)")
 
     def open(self, character: Character) -> RenderSession:
         if not character.has_student:

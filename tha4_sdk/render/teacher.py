@@ -15,6 +15,7 @@ import torch
 
 from tha4_sdk import hub
 from tha4_sdk.character import Character, Fit
+from tha4_sdk.device import FULL_PRECISION
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.teacher.poser import TeacherOutputs, TeacherPoser, weight_files
 from tha4_sdk.models.weights import WeightFileError
@@ -56,15 +57,19 @@ class TeacherSession(RenderSession):
                  *, fit: Fit = "reject", channels_last: bool = False, compile: bool = False) -> None:
         super().__init__(character, device, dtype)
         self.poser = poser
+        #: the dtype of weights and inputs: float64 when asked for, else float32 (half precision is autocast)
+        self.compute_dtype = dtype if dtype in FULL_PRECISION else torch.float32
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.image = character.image_tensor(fit).unsqueeze(0).to(device).contiguous(memory_format=self.memory_format)
+        self.image = (character.image_tensor(fit).unsqueeze(0).to(device, self.compute_dtype)
+                      .contiguous(memory_format=self.memory_format))
         self._forward = torch.compile(poser) if compile else poser
         with torch.inference_mode(), self._autocast():
             self.decomposition = poser.decompose(self.image)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        """fp16/bf16: autocast (weights stay float32, warps run in float32); float32: exact, no autocast."""
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+        """fp16/bf16: autocast (weights stay float32, warps run in float32); float32 and float64: every operation
+        in that dtype, no autocast."""
+        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype not in FULL_PRECISION)
 
     @torch.inference_mode()
     def outputs(self, poses: PoseLike | torch.Tensor) -> TeacherOutputs:
@@ -72,21 +77,24 @@ class TeacherSession(RenderSession):
         if not isinstance(poses, torch.Tensor):
             poses = torch.tensor(pose_batch(poses))
         with self._autocast():
-            return TeacherOutputs.from_list(self._forward(self.image, poses.to(self.device, torch.float32),
+            return TeacherOutputs.from_list(self._forward(self.image, poses.to(self.device, self.compute_dtype),
                                                           self.decomposition))
 
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        return self.outputs(poses).final_image.float()
+        return self.outputs(poses).final_image
 
     def close(self) -> None:
         del self.image, self.decomposition, self._forward
 
 
 class TeacherRenderer(Renderer):
-    """The official five-network teacher (~627 MB weights): any 512×512 RGBA character image, no distillation."""
+    """The official five-network teacher (~627 MB weights): any 512×512 RGBA character image, no distillation.
+
+    ``dtype``: float32 (default) or float64 compute every operation in that dtype; float16/bfloat16 run under
+    autocast with float32 weights and float32 warps.
+    """
 
     name: ClassVar[str] = "teacher"
-    needs: ClassVar[str] = "image"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  weights: str | Path | None = None, fit: Fit = "reject", channels_last: bool = False,
@@ -104,6 +112,8 @@ class TeacherRenderer(Renderer):
         if self._poser is None:
             check_weights_present(self.weights)
             poser = TeacherPoser.from_folder(self.weights).to(self.device)
+            if self.dtype == torch.float64:
+                poser = poser.double()
             if self.channels_last:
                 poser = poser.to(memory_format=torch.channels_last)
             self._poser = poser

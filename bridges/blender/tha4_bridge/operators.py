@@ -194,7 +194,7 @@ class THA4_OT_distill_start(_DaemonOperator):
             return {"CANCELLED"}
         result, _ = link.request("distill.start", {
             "character": character_reference(settings.character), "output": settings.distill_output.strip(),
-            "examples": settings.distill_examples, "teacher": settings.distill_teacher.strip() or "teacher"})
+            "examples": settings.distill_examples, "teacher": settings.distill_teacher.strip() or "tha4"})
         runtime.jobs[result["job"]["job"]] = result["job"]
         self.report({"INFO"}, f"Distillation job {result['job']['job']} queued")
         return {"FINISHED"}

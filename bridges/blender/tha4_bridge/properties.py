@@ -64,8 +64,9 @@ class THA4_Settings(bpy.types.PropertyGroup):
                                    description="Name of the distilled character in the daemon's store")
     distill_examples: IntProperty(name="Examples", default=1_000_000, min=1, max=1_000_000_000,
                                   description="Training examples (the official student uses millions)")
-    distill_teacher: StringProperty(name="Teacher", default="teacher",
-                                    description="'teacher' (official five networks) or 'student:CHARACTER'")
+    distill_teacher: StringProperty(name="Teacher", default="tha4",
+                                    description="'tha4' (the official five-network teacher) or 'student:CHARACTER' "
+                                                "(a character's student as the teacher)")
 
 
 def _pose_properties() -> dict[str, FloatProperty]:

@@ -1,6 +1,6 @@
 # Test driver for the Godot add-on's protocol code, run by tests/test_bridge_godot.py in godot3-server
 # (Godot 3 syntax: it drives the Godot 3 port of msgpack.gd, zmtp_peer.gd and tha4_client.gd that
-# tha4_sdk/engine_bridges.py makes). The job is a JSON file named by the THA4_CHECK environment variable:
+# tha4_sdk/bench/engine_drivers.py makes). The job is a JSON file named by the THA4_CHECK environment variable:
 #
 #   {"mode": "codec", "hex": […]}   hex of the protocol-doc envelopes encoded here, then for each input hex
 #                                   "decoded <hex re-encoded>" or "error <message>"

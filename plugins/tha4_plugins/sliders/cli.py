@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 import webbrowser
+from typing import Iterator
 
 import click
 
 from tha4_sdk.pose import Pose
-from tha4_sdk.cli.render import open_session
+from tha4_sdk.render import open_renderer
 
 from tha4_plugins.sliders.source import LOOPBACK, SliderSource
 
@@ -26,28 +30,47 @@ def pose_ui(character: str, renderer: str, device: str, fast: bool, host: str, p
 
     Stop with Ctrl+C; the final pose is printed as --pose arguments for `tha4 render`.
     """
-    session = open_session(character, renderer, device, "float32", fast, None, "reject")
-    if host not in LOOPBACK:
-        click.echo(f"warning: serving on {host}: anyone who can reach this address can use the page", err=True)
-
-    def preview(pose: Pose) -> bytes:
-        return session.render(pose)[0].to_png()
-
-    source = SliderSource(host, port, preview, title=session.character.name)
-    try:
-        source.start()
-    except OSError as e:
-        raise click.ClickException(f"cannot serve on {host}:{port}: {e} (try --port 0)") from None
-    click.echo(f"pose sliders for {session.character.name}: {source.url}  (Ctrl+C to stop)")
-    if browser:
-        webbrowser.open(source.url)
-    try:
-        while True:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        pose = source.pose_at(0.0)
-        source.stop()
-        session.close()
+    with stop_on_sigint() as stopping:
+        click.echo(f"loading {character} (Ctrl+C to stop)", err=True)
+        pose = serve_until(stopping, character, renderer, device, fast, host, port, browser)
     click.echo(" ".join(f"--pose {k}={v:g}" for k, v in pose.to_dict(nonzero=True).items()) or "(rest pose)")
+
+
+@contextlib.contextmanager
+def stop_on_sigint() -> Iterator[threading.Event]:
+    """SIGINT (Ctrl+C) sets the yielded event instead of raising KeyboardInterrupt, whenever it arrives (while
+    loading, while starting the server, while serving); the previous handler is restored afterwards."""
+    stopping = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    try:
+        yield stopping
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def serve_until(stopping: threading.Event, character: str, renderer: str, device: str, fast: bool, host: str,
+                port: int, browser: bool) -> Pose:
+    """Serve the slider page until ``stopping`` is set; the pose the sliders were left in (rest if none)."""
+    session = open_renderer(renderer, character, device=device, **({"fast": True} if fast else {}))
+    try:
+        if stopping.is_set():
+            return Pose()
+        if host not in LOOPBACK:
+            click.echo(f"warning: serving on {host}: anyone who can reach this address can use the page", err=True)
+        source = SliderSource(host, port, lambda pose: session.render(pose)[0].to_png(),
+                              title=session.character.name)
+        try:
+            source.start()
+        except OSError as e:
+            raise click.ClickException(f"cannot serve on {host}:{port}: {e} (try --port 0)") from None
+        try:
+            click.echo(f"pose sliders for {session.character.name}: {source.url}  (Ctrl+C to stop)")
+            if browser and not stopping.is_set():
+                webbrowser.open(source.url)
+            while not stopping.is_set():  # polled: the handler only sets the flag, no lock is ever waited on
+                time.sleep(0.1)
+            return source.pose_at(0.0)
+        finally:
+            source.stop()
+    finally:
+        session.close()

@@ -21,7 +21,7 @@ from tha4_sdk.plugins import PluginError, get
 from tha4_sdk.pose import PARAMETER_BY_NAME, POSE_SIZE
 from tha4_sdk.presets import PRESETS, Preset, compose, preset
 from tha4_sdk.source import PoseFilter
-from tha4_sdk.yaml_document import Document, DocumentError, PathKey, load_document, parse_document
+from tha4_plugins.timeline.yaml_document import Document, DocumentError, PathKey, load_document, parse_document
 
 from tha4_plugins.timeline.tracks import Key, Track
 

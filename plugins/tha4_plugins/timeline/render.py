@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.render.sequence import render_source
-from tha4_sdk.sink import FrameSink, open_sink
+from tha4_sdk.render.over_time import render_source, render_source_to_file
+from tha4_sdk.sink import FrameSink
 
-from tha4_plugins.timeline.document import Timeline, load_timeline
+from tha4_plugins.timeline.document import Timeline
 from tha4_plugins.timeline.source import TimelineSource
 
 
@@ -20,11 +20,7 @@ def render_timeline(session: RenderSession, timeline: Timeline | str | Path, sin
     timeline's audio and frames scaled to ``size``, and closed at the end; a `FrameSink` object
     is written to but left open.
     """
-    timeline = timeline if isinstance(timeline, Timeline) else load_timeline(timeline)
-    fps = fps or timeline.fps
     source = TimelineSource(timeline)
     if isinstance(sink, FrameSink):
-        return render_source(session, source, sink, fps=fps, duration=timeline.length, progress=progress)
-    audio = timeline.audio.clip if timeline.audio else None
-    with open_sink(sink, fps=fps, audio=audio, size=size) as opened:
-        return render_source(session, source, opened, fps=fps, duration=timeline.length, progress=progress)
+        return render_source(session, source, sink, fps=fps or source.frame_rate, progress=progress)
+    return render_source_to_file(session, source, sink, fps=fps, size=size, progress=progress)

@@ -1,4 +1,5 @@
-"""How the teacher networks turn head outputs into images: colour blends (§0.2) and float32 warps (§0.1)."""
+"""How the teacher networks turn head outputs into images: colour blends (§0.2) and warps (§0.1) that run in at
+least float32."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ def rgb_blend(alpha: torch.Tensor, color: torch.Tensor, image: torch.Tensor) -> 
     return torch.cat([blend(alpha, color[:, 0:3], image[:, 0:3]), image[:, 3:4]], dim=1)
 
 
-def warp32(image: torch.Tensor, grid_change: torch.Tensor) -> torch.Tensor:
-    """`warp` always in float32, also under fp16/bf16 autocast: a half-precision sampling grid would be
-    off by up to a quarter pixel at 512×512."""
+def full_precision_warp(image: torch.Tensor, grid_change: torch.Tensor) -> torch.Tensor:
+    """`warp` in the inputs' precision but never below float32, also under fp16/bf16 autocast: a half-precision
+    sampling grid would be off by up to a quarter pixel at 512×512. float64 inputs warp in float64."""
+    dtype = torch.promote_types(torch.promote_types(image.dtype, grid_change.dtype), torch.float32)
     with torch.autocast(device_type=image.device.type, enabled=False):
-        return warp(image.float(), grid_change.float())
+        return warp(image.to(dtype), grid_change.to(dtype))
 
 
 def direct_warp_merge(image: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
@@ -32,5 +34,5 @@ def direct_warp_merge(image: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor
     """
     direct, grid = y[:, 0:4], y[:, 4:6]
     alpha = torch.sigmoid(y[:, 6:7])
-    warped = warp32(image, grid)
+    warped = full_precision_warp(image, grid)
     return [blend(alpha, direct, warped), alpha, warped, grid, direct]

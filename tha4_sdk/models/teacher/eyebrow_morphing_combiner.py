@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tha4_sdk.models.teacher.compose import blend, rgb_blend, warp32
+from tha4_sdk.models.teacher.compose import blend, rgb_blend, full_precision_warp
 from tha4_sdk.models.teacher.encoder_decoder import EncoderDecoder, alpha_head, color_head, grid_head
 from tha4_sdk.models.teacher.eyebrow_decomposer import EYEBROW_SIZE
 
@@ -30,7 +30,7 @@ class EyebrowMorphingCombiner(nn.Module):
         g = self.morphed_eyebrow_layer_grid_change(f)
         a = self.morphed_eyebrow_layer_alpha(f)
         c = self.morphed_eyebrow_layer_color_change(f)
-        warped = warp32(eyebrow_layer, g)
+        warped = full_precision_warp(eyebrow_layer, g)
         morphed = blend(a, c, warped)
         ca = self.combine_alpha(f)
         eyebrow_image = rgb_blend(ca, morphed, background_layer)

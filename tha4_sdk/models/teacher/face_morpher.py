@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from tha4_sdk.models.teacher.compose import blend, warp32
+from tha4_sdk.models.teacher.compose import blend, full_precision_warp
 from tha4_sdk.models.teacher.encoder_decoder import EncoderDecoder, alpha_head, color_head, grid_head
 
 FACE_SIZE = 192
@@ -29,7 +29,7 @@ class FaceMorpher(EncoderDecoder):
     def forward(self, image: torch.Tensor, pose: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
         f = super().forward(image, pose)
         g = self.iris_mouth_grid_change(f)
-        im0 = warp32(image, g)
+        im0 = full_precision_warp(image, g)
         imc = self.iris_mouth_color_change(f)
         ima = self.iris_mouth_alpha(f)
         im1 = blend(ima, imc, im0)

@@ -37,10 +37,14 @@ def _resample(x: torch.Tensor, mode: Resample) -> torch.Tensor:
 
 
 def timestep_embedding(t: torch.Tensor, channels: int) -> torch.Tensor:
-    """Sinusoidal embedding of N×1 times: ``[cos(t·f_k), sin(t·f_k)]``, ``f_k = exp(−ln(10⁴)·k/(half−1))``."""
+    """Sinusoidal embedding of N×1 times: ``[cos(t·f_k), sin(t·f_k)]``, ``f_k = exp(−ln(10⁴)·k/(half−1))``.
+
+    Computed in ``t``'s dtype, at least float32 (float64 stays float64; half precision is raised to float32).
+    """
     half = channels // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / (half - 1))
-    args = t.float() * freqs[None]
+    dtype = torch.promote_types(t.dtype, torch.float32)
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=dtype) / (half - 1))
+    args = t.to(dtype) * freqs[None]
     return torch.cat([torch.cos(args), torch.sin(args)], dim=1)
 
 
@@ -96,7 +100,8 @@ class AttentionBlock(nn.Module):
         scale = 1 / math.sqrt(math.sqrt(d))
         logits = torch.einsum("bct,bcs->bts", (q * scale).reshape(n * HEADS, d, h * w),
                               (k * scale).reshape(n * HEADS, d, h * w))
-        weights = torch.softmax(logits.float(), dim=-1).to(logits.dtype)
+        # the softmax runs in at least float32 (half precision would lose the small weights); float64 stays float64
+        weights = torch.softmax(logits.to(torch.promote_types(logits.dtype, torch.float32)), dim=-1).to(logits.dtype)
         o = torch.einsum("bts,bcs->bct", weights, v.reshape(n * HEADS, d, h * w))
         return x + self.conv(o.reshape(n, c, h, w))
 

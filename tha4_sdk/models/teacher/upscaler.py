@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tha4_sdk.models.teacher.compose import direct_warp_merge, warp32
+from tha4_sdk.models.teacher.compose import direct_warp_merge, full_precision_warp
 from tha4_sdk.models.teacher.unet import ConditionalUNet
 
 UPSCALER_CHANNELS = 32
@@ -22,7 +22,7 @@ class Upscaler(nn.Module):
 
     def forward(self, rest_image: torch.Tensor, coarse_posed_image: torch.Tensor, coarse_grid_change: torch.Tensor,
                 pose: torch.Tensor) -> list[torch.Tensor]:
-        warped0 = warp32(rest_image, coarse_grid_change)
+        warped0 = full_precision_warp(rest_image, coarse_grid_change)
         addition = self.coarse_image_conv(torch.cat([coarse_posed_image, warped0, coarse_grid_change], dim=1))
         t = torch.zeros(rest_image.shape[0], 1, device=rest_image.device, dtype=rest_image.dtype)
         return direct_warp_merge(rest_image, self.body(rest_image, t, pose, addition))

@@ -1,6 +1,6 @@
 ## MessagePack subset of docs/protocol.md §3: what the tha4 daemon sends and what a bridge sends to it.
 ## Values: null, bool, int, float, String, Array, Dictionary (String keys); bin decodes to PackedByteArray.
-## The tests run this file in Godot 3 after a token-for-token port (tha4_sdk/engine_bridges.py): keep to
+## The tests run this file in Godot 3 after a token-for-token port (tha4_sdk/bench/engine_drivers.py): keep to
 ## GDScript both versions share.
 extends RefCounted
 

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Mapping
 import jsonschema
 import yaml
 
+from tha4_sdk.errors import Tha4Error
+
 PathKey = tuple[Any, ...]
 
 
@@ -31,7 +33,7 @@ class Problem:
         return f"{self.file}:{self.line}:{self.column}: {self.message}"
 
 
-class DocumentError(ValueError):
+class DocumentError(Tha4Error, ValueError):
     """A file with one or more errors, each shown as ``file:line:column: message``."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

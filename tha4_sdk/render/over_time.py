@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from tqdm import tqdm
 
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.sink import FrameSink
+from tha4_sdk.sink import FrameSink, open_sink
 from tha4_sdk.source import PoseSource
+
+#: the frame rate of a render when neither the caller nor the source names one
+DEFAULT_FPS = 30.0
 
 
 def frame_times(duration: float, fps: float) -> np.ndarray:
@@ -20,12 +25,13 @@ def frame_times(duration: float, fps: float) -> np.ndarray:
 
 def render_source(session: RenderSession, source: PoseSource, sink: FrameSink, *, fps: float,
                   duration: float | None = None, progress: bool = True, batch_size: int = 4) -> int:
-    """Start ``source``, render ``duration`` seconds of it (default: its own) at ``fps`` into ``sink``; stop it.
+    """Start ``source``, render ``duration`` seconds of it (default: its own, or one pass of a loop) at ``fps``
+    into ``sink``; stop it.
 
     Before a live source has its first pose the rest pose is used; after that, a missing pose
     repeats the last one. Returns the number of frames written.
     """
-    duration = duration if duration is not None else source.duration
+    duration = next((d for d in (duration, source.duration, source.loop_length) if d is not None), None)
     if duration is None:
         raise ValueError(f"the {source.name!r} source is live (no end): give a duration to render")
     times = frame_times(duration, fps)
@@ -41,3 +47,15 @@ def render_source(session: RenderSession, source: PoseSource, sink: FrameSink, *
                 sink.write(frame)
             bar.update(len(poses))
     return len(times)
+
+
+def render_source_to_file(session: RenderSession, source: PoseSource, output: str | Path, *, fps: float | None = None,
+                          size: int | None = None, progress: bool = True) -> int:
+    """Render one pass of ``source`` into ``output``, a file or folder whose suffix picks the sink (`open_sink`).
+
+    ``fps`` defaults to the source's `frame_rate` (else `DEFAULT_FPS`); the source's `soundtrack` goes into
+    formats that carry sound; frames are scaled to ``size`` when given. Returns the number of frames.
+    """
+    fps = fps or source.frame_rate or DEFAULT_FPS
+    with open_sink(output, fps=fps, audio=source.soundtrack, size=size) as sink:
+        return render_source(session, source, sink, fps=fps, progress=progress)

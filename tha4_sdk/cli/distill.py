@@ -17,21 +17,18 @@ import click
 
 from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.device import resolve_device
-from tha4_sdk.distill.checkpoint import CheckpointError
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.poses import fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.run import EVAL_SEED, DistillConfig, DistillError, distill
+from tha4_sdk.distill.run import EVAL_SEED, DistillConfig, distill
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES
 from tha4_sdk.distill.teacher import open_teacher
 from tha4_sdk.distill.trainer import PRECISIONS, StopFlag, Stopped
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
-from tha4_sdk.models.weights import WeightFileError
-from tha4_sdk.pose import PoseError
 
 EXIT_STOPPED = 75
-INPUT_ERRORS = (CharacterError, PoseError, DistillError, CheckpointError, WeightFileError)
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -99,7 +96,7 @@ def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, re
         progress.event("stopped", f"stopped; checkpoint {e.path}; continue with --resume",
                        checkpoint=None if e.path is None else str(e.path), exit_code=EXIT_STOPPED)
         sys.exit(EXIT_STOPPED)
-    except INPUT_ERRORS as e:
+    except Tha4Error as e:
         _fail(progress, str(e))
     except (ValueError, RuntimeError) as e:
         _fail(progress, f"{type(e).__name__}: {e}")
@@ -124,18 +121,15 @@ def distill_eval_command(character: Path, teacher: str, num_poses: int, pose_fil
     Example:
       tha4 distill-eval my_character --teacher tha4 --poses 1000
     """
-    try:
-        char = load_character(character)
-        if not char.has_student:
-            raise CharacterError(f"{character}: no student weights to evaluate")
-        poses = load_pose_file(pose_file) if pose_file else fixed_poses(num_poses, EVAL_SEED)
-        dev = resolve_device(device)
-        image = char.image_tensor()
-        assert char.face_morpher_path and char.body_morpher_path
-        poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)
-        scores = student_psnr(poser, image, open_teacher(teacher, image, dev), poses, batch_size, dev)
-    except INPUT_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    char = load_character(character)
+    if not char.has_student:
+        raise CharacterError(f"{character}: no student weights to evaluate")
+    poses = load_pose_file(pose_file) if pose_file else fixed_poses(num_poses, EVAL_SEED)
+    dev = resolve_device(device)
+    image = char.image_tensor()
+    assert char.face_morpher_path and char.body_morpher_path
+    poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)
+    scores = student_psnr(poser, image, open_teacher(teacher, image, dev), poses, batch_size, dev)
     if as_json:
         click.echo(json.dumps({"character": str(character), "teacher": teacher, "poses": len(poses), "psnr": scores}))
     else:

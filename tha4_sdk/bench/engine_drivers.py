@@ -1,4 +1,4 @@
-"""Build and run the engine bridges' test drivers from a checkout (for tests and ``tha4 bench engines``).
+"""Build and run the engine bridges' test drivers from a checkout (for the bridge tests and ``tha4 bench engines``).
 
 - Unity: the package's UnityEngine-free core compiles with Mono's ``mcs`` and runs under ``mono``; the
   Unity-facing scripts compile against a stub of the UnityEngine/UnityEditor types they use
@@ -19,7 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from tha4_sdk.errors import Tha4Error
+
+REPO = Path(__file__).resolve().parents[2]
 UNITY = REPO / "bridges" / "unity"
 UNITY_PACKAGE = UNITY / "com.tha4sdk.bridge"
 GODOT = REPO / "bridges" / "godot"
@@ -43,7 +45,7 @@ GODOT3_PORT = (
 )
 
 
-class BridgeToolMissing(RuntimeError):
+class BridgeToolMissing(Tha4Error, RuntimeError):
     """A compiler or engine runtime the bridges need is not installed."""
 
 

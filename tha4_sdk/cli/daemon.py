@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import zmq
 
-from tha4_sdk.daemon.curve import CurveError, make_keys
+from tha4_sdk.daemon.curve_auth import CurveError, make_keys
 from tha4_sdk.daemon.protocol import DEFAULT_PORT, Limits
 from tha4_sdk.daemon.server import Daemon, DaemonConfig
 from tha4_sdk.hookspecs import hookimpl

@@ -19,8 +19,10 @@ import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
+from tha4_sdk.errors import Tha4Error
 
-class CurveError(RuntimeError):
+
+class CurveError(Tha4Error, RuntimeError):
     """Missing CURVE support or keys, or a non-loopback bind without them."""
 
 
