@@ -235,3 +235,26 @@ def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path,
     finally:
         driver.quit()
         server.__exit__()
+
+
+def test_export_serve_sends_the_isolation_headers_on_loopback(tmp_path: Path) -> None:
+    import sys
+    import urllib.request
+
+    (tmp_path / "index.html").write_text("<!doctype html><p>player</p>")
+    (tmp_path / "x.wasm").write_bytes(b"\0asm")
+    proc = subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "export", "serve", str(tmp_path), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        url = line.split(" at ")[1].split("/ ")[0]
+        assert url.startswith("http://127.0.0.1:"), line
+        with urllib.request.urlopen(f"{url}/index.html", timeout=30) as reply:
+            assert reply.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert reply.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+            assert b"player" in reply.read()
+        with urllib.request.urlopen(f"{url}/x.wasm", timeout=30) as reply:
+            assert reply.headers["Content-Type"] == "application/wasm"  # browsers compile it streaming
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

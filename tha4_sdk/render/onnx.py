@@ -7,7 +7,6 @@ CUDA, DirectML or CoreML first when the installed onnxruntime has them. Needs ``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -99,8 +98,7 @@ class OnnxRenderer(Renderer):
 
             model = build_graph(character, self.graph, rgba8=False).SerializeToString()
         providers = providers_for(self.device_name, _ort().get_available_providers())
-        threads = self.threads or int(os.environ.get("THA4_ONNX_THREADS", "0")) or None
-        return OnnxSession(character, model, providers, threads)
+        return OnnxSession(character, model, providers, self.threads)
 
 
 @hookimpl

@@ -4,8 +4,9 @@
 // is cross-origin isolated (served with COOP/COEP headers), else single-threaded WebAssembly. Everything is loaded
 // from this folder: no network access beyond the server that serves it.
 //
-// window.tha4 is the page's programmable interface (used by tests and by pages that embed the player):
-//   ready: Promise · setPose(values) → Promise (resolved once that pose is on the canvas) · pose · backend
+// window.tha4 is the page's programmable interface (used by tests and by pages that embed the player), set once
+// the files are read; window.tha4Ready resolves when the first frame is drawn:
+//   setPose(values) → Promise (resolved once that pose is on the canvas) · pose · backend
 //   play(name) → Promise (resolved when a non-looping timeline has played to its end) · stop() · playback
 //   fps · frames · benchmark(count) → frames/s · pixels() → the canvas as a PNG data URL
 
