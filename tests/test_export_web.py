@@ -258,3 +258,17 @@ def test_export_serve_sends_the_isolation_headers_on_loopback(tmp_path: Path) ->
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_bench_web_records_both_webassembly_backends(lambda_00: Path, ort_web_tgz: Path, tmp_path: Path) -> None:
+    from tha4_sdk.cli.bench import bench
+
+    report = tmp_path / "benchmarks.md"
+    result = CliRunner().invoke(bench, ["web", "--character", str(lambda_00), "--frames", "1", "--from",
+                                        str(ort_web_tgz), "--output", str(report)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    section = report.read_text().split("<!-- bench:web:begin -->")[1]
+    rows = [line for line in section.splitlines() if line.startswith("| wasm")]
+    assert [r.split("|")[2].strip() for r in rows] == ["no", "yes"] and "threads" in rows[1]
+    assert all(float(r.split("|")[4]) > 0 for r in rows)

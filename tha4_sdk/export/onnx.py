@@ -37,7 +37,7 @@ from tha4_sdk.pose import CATEGORIES, PARAMETERS
 from tha4_sdk.presets import PRESETS
 from tha4_sdk.render.student_fast import fold_levels, pixel_coords
 
-#: ONNX opset of the exported graphs (GridSample needs 16; 17 for LayerNorm-era runtimes such as Sentis 2)
+#: ONNX opset of the exported graphs (GridSample needs ≥ 16)
 OPSET = 17
 #: graph name → file name; the first is the default
 GRAPH_FILES: dict[str, str] = {"fast": "character.onnx", "exact": "character_exact.onnx"}
@@ -288,7 +288,7 @@ def build_graph(character: Character, graph: str = "fast", *, rgba8: bool = True
                          doc_string=f"THA4 student of {character.name} ({graph} graph): pose [N,45] → image "
                                     "[N,4,512,512] (linear premultiplied RGBA in [-1,1], unclamped)"
                                     + ("; rgba8 [N,512,512,4] straight-alpha sRGB" if rgba8 else ""))
-    model.ir_version = 8  # readable by onnxruntime ≥ 1.10 and by Unity Sentis
+    model.ir_version = 8  # readable by onnxruntime ≥ 1.10
     h.set_model_props(model, {"tha4.character": character.name, "tha4.graph": graph,
                               "tha4.license": character.license, "tha4.attribution": character.attribution})
     onnx.checker.check_model(model)
