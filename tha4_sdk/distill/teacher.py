@@ -132,7 +132,7 @@ class THA4Teacher:
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition)[0])
+        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition).face_morphed_full)
 
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
         return in_chunks(self._body_targets, poses.to(self.device))
