@@ -25,8 +25,10 @@ import torch
 from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.models.student.poser import FACE_POSE_SIZE, StudentPoser, crop_face, paste_face
 from tha4_sdk.models.warp import warp
-from tha4_sdk.models.teacher.poser import TeacherPoser
+from tha4_sdk.models.teacher.poser import TeacherPoser, morph_face
+from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, Tha3Poser
 from tha4_sdk.render.teacher import TeacherRenderer
+from tha4_sdk.render.tha3 import Tha3WeightsMissing, check_weights_present, default_weights_dir
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,7 @@ class THA3Teacher:
 
     name = "tha3"
 
-    def __init__(self, poser: torch.nn.Module, image: torch.Tensor, device: torch.device) -> None:
+    def __init__(self, poser: Tha3Poser, image: torch.Tensor, device: torch.device) -> None:
         self.poser = poser.to(device)
         self.image = premultiplied_to_straight(image.to(device).unsqueeze(0))
         self.device = device
@@ -195,8 +197,6 @@ class THA3Teacher:
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        from tha4_sdk.models.teacher.poser import morph_face
-
         full = morph_face(self.poser, self.image, poses.to(self.device), self.decomposition)[0]
         return crop_face(straight_to_premultiplied(full)).contiguous()
 
@@ -212,15 +212,14 @@ class THA3Teacher:
                            face_morphed=face_morphed)
 
 
-def _tha3_poser(folder: str | None) -> torch.nn.Module:
+def _tha3_poser(folder: str | None) -> Tha3Poser:
     """THA3's separable_float networks from ``folder``, or from where `tha4 models fetch tha3` put them."""
-    from tha4_sdk.models.tha3.poser import Tha3Poser
-
-    if folder is None:
-        from tha4_sdk.render.tha3 import default_weights_dir  # type: ignore[import-not-found]
-
-        folder = str(default_weights_dir())
-    return Tha3Poser.from_folder(folder)
+    weights = Path(folder) if folder else default_weights_dir(DEFAULT_VARIANT)
+    try:
+        check_weights_present(weights, DEFAULT_VARIANT)
+    except Tha3WeightsMissing as e:
+        raise Tha3WeightsMissing(str(e).replace("--weights DIR (weights=DIR)", "--teacher tha3:DIR")) from None
+    return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
 
 
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
