@@ -362,11 +362,11 @@ def blender_command(script: Path, *args: str) -> list[str]:
     return [found, "-b", "--factory-startup", "--python-exit-code", "1", "--python", str(script), "--", *args]
 
 
-def render_command(blend: Path, out: str) -> list[str]:
+def render_command(blend: Path, out: str, port: int) -> list[str]:
     """Ctrl+F12 without a window: ``blender -b FILE -o OUT -a`` (with the bpy wheel: the same from Python)."""
     bpy_python = os.environ.get("THA4_BPY_PYTHON")
     if bpy_python:
-        return [bpy_python, str(REPO / "tests" / "blender" / "render_animation.py"), "--", str(blend), out]
+        return [bpy_python, str(REPO / "tests" / "blender" / "render_animation.py"), "--", str(blend), out, str(port)]
     return [os.environ.get("THA4_BLENDER") or shutil.which("blender") or "blender", "-b", str(blend), "-o", out, "-a"]
 
 
@@ -436,8 +436,8 @@ def blender_run(tmp_path_factory: pytest.TempPathFactory, reference: Path) -> di
         if "error" in results or blender.returncode != 0:
             pytest.fail(f"the Blender script failed (exit {blender.returncode}):\n{''.join(log)[-6000:]}")
         started = time.monotonic()
-        render = subprocess.run(render_command(Path(config["render_blend"]), str(tmp / "render" / "f_####")),
-                                env=env, capture_output=True, text=True, timeout=BLENDER_TIMEOUT_S)
+        command = render_command(Path(config["render_blend"]), str(tmp / "render" / "f_####"), config["port"])
+        render = subprocess.run(command, env=env, capture_output=True, text=True, timeout=BLENDER_TIMEOUT_S)
         results.update(config=config, daemon=daemons[-1], restarts=len(daemons) - 1, log="".join(log),
                        render={"returncode": render.returncode, "log": render.stdout + render.stderr,
                                "files": sorted(p.name for p in (tmp / "render").glob("*.png")),
@@ -491,6 +491,7 @@ def test_addon_installs_and_connects(blender_run: dict) -> None:
     assert re.fullmatch(r"s[0-9a-f]{8}", blender_run["session"])
     assert blender_run["plane_images"] == {"Alice": ["THA4 THA4 Character"], "Bob": ["THA4 THA4 Character.001"]}
     assert blender_run["characters"] == ["Alice", "Bob"]
+    assert blender_run["daemon_presets"] == {p.name: dict(p.values) for p in sdk_presets.PRESETS.values()}
 
 
 @pytest.mark.slow

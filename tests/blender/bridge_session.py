@@ -183,6 +183,7 @@ def main() -> None:
     # --- connect; load the first character; add a second one (solid renderer) -----------------------------
     check(bpy.ops.tha4.connect(), "connect")
     results["hello_parameters"] = runtime.link.hello["parameters"]
+    results["daemon_presets"] = runtime.presets
     scene.tha4.live = False
     select(a)
     check(bpy.ops.tha4.load_character(), "load_character")

@@ -1,1 +1,2 @@
-"""Packaging a character for other engines: ``renpy`` (a Ren'Py game folder: sprites, movies, a script)."""
+"""Shipping a character: ONNX graphs (`onnx`), the static web player (`web`, served locally by `serve`),
+and a Ren'Py game folder (`renpy`: sprites, movies, a script)."""

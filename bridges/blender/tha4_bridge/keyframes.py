@@ -17,6 +17,7 @@ import bpy
 
 from . import presets, timeline_io
 from .link import DaemonLink
+from .state import runtime
 from .parameters import NAMES
 from .timeline_io import TimelineSpec, TrackSpec
 
@@ -34,15 +35,21 @@ def data_path(kind: str, name: str) -> str:
     return f"tha4_pose.{name}" if kind == "param" else f'tha4.expressions["{name}"].weight'
 
 
+def library() -> dict[str, dict[str, float]]:
+    """The expression presets: the connected daemon's (``presets.list``), else those the add-on carries."""
+    return runtime.presets or {name: values for name, (_, values) in presets.PRESETS.items()}
+
+
 def expression(obj: bpy.types.Object, name: str, values: dict[str, float] | None = None,
                mode: str | None = None) -> bpy.types.PropertyGroup:
     """The object's expression ``name`` (added, with a built-in preset's values, if missing)."""
     item = obj.tha4.expressions.get(name)
     if item is None:
         if values is None:
-            if name not in presets.PRESETS:
-                raise KeyError(f"unknown preset {name!r} (known: {', '.join(presets.PRESETS)})")
-            values = presets.PRESETS[name][1]
+            known = library()
+            if name not in known:
+                raise KeyError(f"unknown preset {name!r} (known: {', '.join(known)})")
+            values = known[name]
         item = obj.tha4.expressions.add()
         item.name = name
     if values is not None:

@@ -18,6 +18,16 @@ def _reload_jobs(link: DaemonLink) -> None:
     runtime.jobs = {j["job"]: j for j in link.request("distill.list")[0]["jobs"]}
 
 
+def _daemon_presets(link: DaemonLink) -> dict[str, dict[str, float]] | None:
+    """The daemon's expression presets; None from a daemon without ``presets.list`` (the add-on's own apply)."""
+    try:
+        return {p["name"]: dict(p["params"]) for p in link.request("presets.list")[0]["presets"]}
+    except DaemonError as e:
+        if e.code != "unknown_op":
+            raise
+        return None
+
+
 def active_character(context: bpy.types.Context) -> bpy.types.Object | None:
     obj = context.active_object
     return obj if obj is not None and pose_sync.is_character(obj) else None
@@ -70,6 +80,7 @@ class THA4_OT_connect(_DaemonOperator):
         hello = link.connect()
         runtime.link = link
         _reload_jobs(link)
+        runtime.presets = _daemon_presets(link)
         runtime.message = ""
         preview.start_timer()
         self.report({"INFO"}, f"Connected to {hello.get('server')} {hello.get('version')} at {link.address}")

@@ -14,6 +14,7 @@ class Runtime:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     frames: dict[str, dict[str, Any]] = field(default_factory=dict)  # character key → FRAME-HEADER shown
     frames_shown: int = 0
+    presets: dict[str, dict[str, float]] | None = None  # the daemon's (presets.list), else the add-on's own
     rendering: bool = False              # between render_pre and render_complete / render_cancel
     message: str = ""                    # the latest problem worth showing in the panel
 

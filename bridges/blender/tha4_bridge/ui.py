@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import bpy
 
-from . import jobs, pose_sync
+from . import jobs, keyframes, pose_sync
 from .parameters import PANELS
-from .presets import PRESETS
 from .state import runtime
 
 
@@ -127,7 +126,7 @@ class THA4_PT_expressions(_CharacterPanel, bpy.types.Panel):
         col = self.layout.column()
         col.prop(context.scene.tha4, "expression_weight")
         grid = col.grid_flow(columns=3, align=True)
-        for name in PRESETS:
+        for name in keyframes.library():
             grid.operator("tha4.key_expression", text=name.replace("_", " ")).name = name
         for item in obj.tha4.expressions:
             row = col.row(align=True)
