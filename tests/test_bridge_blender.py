@@ -495,6 +495,22 @@ def test_addon_installs_and_connects(blender_run: dict) -> None:
 
 
 @pytest.mark.slow
+def test_the_sidebar_draws_every_control(blender_run: dict) -> None:
+    """The panels draw (into a recording layout) for a character, naming only properties and operators that
+    exist; disabling the add-on removes its handlers."""
+    shown = blender_run["panels"]
+    operators = [args[1] for args in shown if args[0] == "operator"]
+    assert operators.count("tha4.key_expression") == len(sdk_presets.PRESETS)
+    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.load_character", "tha4.import_timeline",
+                   "tha4.export_timeline", "tha4.bake_lipsync", "tha4.render_animation", "tha4.distill_start"):
+        assert idname in operators, idname
+    props = {args[1] for args in shown if args[0] == "prop"}
+    assert set(parameters.NAMES) <= props and {"weight", "mode", "render_characters", "character"} <= props
+    assert any(args[0] == "label" and args[1].startswith("Alice: ") for args in shown)
+    assert blender_run["handlers_left"] == []
+
+
+@pytest.mark.slow
 def test_an_old_scene_pose_becomes_a_character_object(blender_run: dict) -> None:
     migrated = blender_run["migrated"]
     assert migrated["enabled"] and not migrated["scene_pose"] and migrated["scene_curves"] == 0
