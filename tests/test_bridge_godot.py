@@ -202,7 +202,8 @@ def test_codec_reads_and_writes_the_protocol_vectors(project):
 
 def test_typed_calls_drive_the_stream(project, daemon, lambda_00, tmp_path):
     """set_expression, play_timeline, detach, attach_idle and say (the Godot 3 port of tha4_client.gd, as
-    Tha4Character calls it), each seen in the frames' pose; the signals report what was set and attached."""
+    Tha4Character calls it), each seen in the frames' pose; the signals report what was set and attached, and a
+    kept attachment asked for before the connection was up is attached exactly once."""
     from tha4_plugins.lipsync import synthesize_vowel, write_wav
 
     timeline = tmp_path / "scene.yaml"
@@ -217,7 +218,9 @@ def test_typed_calls_drive_the_stream(project, daemon, lambda_00, tmp_path):
     assert steps == ["start", "expression", "timeline", "detach", "idle", "say"], out[-3000:]
     expression = json.loads(re.search(r"^expression surprised (.*)$", out, re.M)[1])
     assert expression["eye_surprised_left"] == 0.5
-    assert len(re.findall(r"^attached \d+ src\d+$", out, re.M)) == 3  # timeline, idle, audio
+    assert len(re.findall(r"^attached \d+ src\d+$", out, re.M)) == 4  # the early idle, timeline, idle, audio
+    # the idle asked for before the connection was up is attached once; the timeline and second idle detached
+    assert json.loads(re.search(r"^sources (.*)$", out, re.M)[1]) == ["audio", "idle"]
     assert "event error" not in out
 
 

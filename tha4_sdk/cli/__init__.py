@@ -1,6 +1,6 @@
 """The ``tha4`` command line: the root group and the small core commands.
 
-Each command group has its own module in this package (``render``, ``hub``, ``bench``); plugins add
+Each command group has its own module in this package (``render``, ``hub``, ``bench``, ``export``); plugins add
 theirs through the ``tha4_cli_commands`` hook.
 """
 

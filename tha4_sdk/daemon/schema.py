@@ -174,6 +174,11 @@ SCHEMAS: dict[str, dict[str, Field]] = {
 OPS = tuple(SCHEMAS)
 
 
+def accepted_args() -> dict[str, list[str]]:
+    """Every operation and the names of its arguments (``hello.ops``, protocol 1.1)."""
+    return {op: list(fields) for op, fields in SCHEMAS.items()}
+
+
 def validate(op: str, args: Any) -> dict[str, Any]:
     """Check ``args`` against the schema of ``op``; return them with defaults filled in."""
     schema = SCHEMAS.get(op)

@@ -242,7 +242,8 @@ class Daemon:
     def op_hello(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         log.info("hello from %s", args["client"] or "a client")
         return {"server": "tha4-sdk", "version": tha4_sdk.__version__, "protocol": protocol.VERSION,
-                "protocols": list(protocol.VERSIONS), "frame_port": self.frame_port,
+                "protocols": list(protocol.VERSIONS), "protocol_version": protocol.PROTOCOL_VERSION,
+                "ops": schema.accepted_args(), "frame_port": self.frame_port,
                 "heartbeat_s": self.config.heartbeat_s, "limits": self.limits.as_dict(),
                 "parameters": list(PARAMETER_NAMES), "renderers": list(plugins.renderers()),
                 "pose_sources": list(plugins.pose_sources()), "pose_filters": list(plugins.pose_filters()),

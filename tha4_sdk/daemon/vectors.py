@@ -84,7 +84,8 @@ def example_frame(size: tuple[int, int] = RENDER_SIZE) -> tuple[dict[str, Any], 
 def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     header, _ = example_frame()
     hello = {"server": "tha4-sdk", "version": "0.1.0", "protocol": protocol.VERSION,
-             "protocols": list(protocol.VERSIONS), "frame_port": protocol.DEFAULT_PORT + 1,
+             "protocols": list(protocol.VERSIONS), "protocol_version": protocol.PROTOCOL_VERSION,
+             "ops": schema.accepted_args(), "frame_port": protocol.DEFAULT_PORT + 1,
              "heartbeat_s": protocol.HEARTBEAT_S, "limits": protocol.Limits().as_dict(),
              "parameters": list(PARAMETER_NAMES), "renderers": ["solid", "student", "teacher"],
              "pose_sources": ["audio", "timeline", "webcam"], "pose_filters": ["idle", "one_euro"],

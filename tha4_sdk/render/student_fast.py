@@ -55,7 +55,7 @@ def _matrix(conv: nn.Conv2d, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     return (conv.weight[:, :, 0, 0] * scale).t().contiguous(), conv.bias * scale
 
 
-def _coords(size: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def pixel_coords(size: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """The position grid's x (per column) and y (per row) values, exactly as the networks see them."""
     grid = identity_grid(1, size, size, device=torch.device("cpu"), dtype=dtype)[0]  # S × S × (x, y)
     return grid[0, :, 0], grid[:, 0, 1]
@@ -68,19 +68,22 @@ class Terms:
     col: torch.Tensor  # S × C: x(j) · w_x
     row: torch.Tensor  # S × C: y(i) · w_y + bias
     pose_w: torch.Tensor  # P × C
+    factors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (w_x, w_y, bias), C each: what col and row are made of
 
     @classmethod
     def of(cls, w: torch.Tensor, b: torch.Tensor, features: int, size: int) -> "Terms":
         """Terms of the first layer (in × out weight ``w``, rows ``[features…, x, y, pose…]``) on an S×S grid."""
-        x, y = (t.to(w.device) for t in _coords(size, w.dtype))
-        return cls(x[:, None] * w[features], y[:, None] * w[features + 1] + b, w[features + 2:].contiguous())
+        x, y = (t.to(w.device) for t in pixel_coords(size, w.dtype))
+        return cls(x[:, None] * w[features], y[:, None] * w[features + 1] + b, w[features + 2:].contiguous(),
+                   (w[features], w[features + 1], b))
 
     def rows(self, pose: torch.Tensor) -> torch.Tensor:
         """N × S × C: the per-row part for N poses (the pose term is constant over the pixels)."""
         return (pose @ self.pose_w)[:, None, :] + self.row
 
     def to(self, device: torch.device) -> "Terms":
-        return Terms(self.col.to(device), self.row.to(device), self.pose_w.to(device))
+        return Terms(self.col.to(device), self.row.to(device), self.pose_w.to(device),
+                     tuple(f.to(device) for f in self.factors))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -122,7 +125,7 @@ class Level:
 
 def _edges(w: torch.Tensor, features: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """What upsampling the half-resolution position terms misses on the border rows and columns."""
-    (xf, yf), (xc, yc) = ((t.to(w.device) for t in _coords(s, w.dtype)) for s in (size, size // 2))
+    (xf, yf), (xc, yc) = ((t.to(w.device) for t in pixel_coords(s, w.dtype)) for s in (size, size // 2))
     ends = [0, -1]
     return (yf[ends] - yc[ends])[:, None] * w[features + 1], (xf[ends] - xc[ends])[:, None] * w[features]
 
@@ -313,7 +316,7 @@ class FastStudentSession(RenderSession):
                           "float16 keeps ≈48 dB", stacklevel=2)
         assert character.face_morpher_path and character.body_morpher_path
         poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
-        face, body = _levels(poser)
+        face, body = fold_levels(poser)
         self.face, self.body = face.to(device, dtype), [level.to(device, dtype) for level in body]
         self.image = character.image_tensor().to(device).unsqueeze(0)
         if tile_values is None:
@@ -323,7 +326,7 @@ class FastStudentSession(RenderSession):
             raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
                                "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
         self._native = runner
-        x, y = _coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
+        x, y = pixel_coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
         self._base = x.contiguous(), y.contiguous()
         if runner is not None:
             self.face, self.body = self.face.prepared(runner), [level.prepared(runner) for level in self.body]
@@ -358,7 +361,7 @@ class FastStudentSession(RenderSession):
         del self.face, self.body, self.image, self._runner
 
 
-def _levels(poser: StudentPoser) -> tuple[Level, list[Level]]:
+def fold_levels(poser: StudentPoser) -> tuple[Level, list[Level]]:
     """The face morpher (one level) and the body morpher (three levels) rewritten as `Level`s."""
     return face_level(poser.face_morpher), body_levels(poser.body_morpher)
 

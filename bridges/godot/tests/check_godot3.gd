@@ -10,7 +10,8 @@
 #        `extra`: more parameters set with `pose` but not looked for in the frames
 #   {"mode": "typed", host, port, character, timeline, speech}   the typed calls, one after the other, each
 #        waiting for a frame that shows it: set_expression, play_timeline, detach, attach_idle, say; prints
-#        "step NAME" for each, and the expression_set / attached signals
+#        "step NAME" for each, the expression_set / attached signals, and at the end "sources [names]" of the
+#        session (a breathing-only idle filter is attached with keep before the connection is up)
 #   {"mode": "bench", host, port, character, seconds}   frames/s received from a max-rate stream, and made
 #        into Images (the newest of each poll, as Tha4Character shows them), and main-loop iterations/s, as JSON
 extends SceneTree
@@ -56,6 +57,8 @@ func _init():
 	client.connect("attached", self, "_on_attached")
 	client.set_pose(job.get("pose", {}))
 	client.set_pose(job.get("extra", {}))
+	if job["mode"] == "typed":
+		client.attach("idle", {"seed": 1, "head": false, "blink": false}, true)  # breathing only
 	client.start()
 	deadline = OS.get_ticks_msec() + 120000
 
@@ -91,6 +94,16 @@ func _on_state(state):
 
 func _on_reply(id, ok, result):
 	print("reply ", id, " ", ok, " ", to_json(result))
+	if job["mode"] == "typed" and step == 6:
+		for info in result["sessions"]:
+			if info["session"] == client.session:
+				var names = []
+				for source in info["sources"]:
+					names.append(source["name"])
+				names.sort()
+				print("sources ", to_json(names))
+		client.stop()
+		quit(0)
 
 
 func _on_expression(preset, params):
@@ -120,8 +133,8 @@ func typed_step(header):
 		client.say(job["speech"])
 	elif step == 5 and param(header, "mouth_aaa") > 0.3:
 		print("step say")
-		client.stop()
-		quit(0)
+		client.request("sessions.list", {})
+		step = 6
 		return
 	else:
 		return

@@ -162,6 +162,8 @@ func poll() -> void:
 	var message = _control.take_message()
 	while message != null and state != "waiting":
 		_on_reply(message[0])
+		if _control == null:  # stop() from a signal handler
+			return
 		message = _control.take_message()
 	if _frames != null and state != "waiting":
 		if _frames.poll() == ZmtpPeer.CLOSED:
@@ -320,10 +322,10 @@ func _on_loaded(result: Dictionary) -> void:
 	_changed.clear()
 	for handle in _attachments:  # idle life again; one-shots (a timeline, a saying) ended with the old session
 		var attachment: Dictionary = _attachments[handle]
-		attachment["id"] = ""
-		if attachment["keep"]:
+		if attachment["keep"] and attachment["id"] != "":  # attached before (those still queued come later)
 			_commands.push_front({"op": "source.attach", "args": {"source": attachment["source"],
 				"args": attachment["args"]}, "handle": handle})
+		attachment["id"] = ""
 	_reset_pending = false
 	_pose_in_flight = true
 	var args := {"session": session, "fps": float(fps), "format": "rgba8"}
@@ -359,6 +361,8 @@ func _read_published() -> void:
 			emit_signal("error_reported", str(data.get("message", "")))
 		elif typeof(kind) == TYPE_STRING and kind != "heartbeat" and kind != "frame":
 			emit_signal("daemon_event", kind, data)
+		if _frames == null:  # stop() from a signal handler
+			return
 		message = _frames.take_message()
 	if newest != null:
 		var header: Dictionary = newest[0]

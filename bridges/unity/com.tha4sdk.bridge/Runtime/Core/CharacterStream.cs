@@ -298,7 +298,8 @@ namespace Tha4Sdk.Bridge
             c.SetPose(s, whole, true, true);
             List<Attachment> keep;
             lock (gate) keep = new List<Attachment>(kept);
-            foreach (Attachment attachment in keep) AttachNow(c, s, attachment);
+            foreach (Attachment attachment in keep)  // attached to the lost session (those still queued come later)
+                if (attachment.Id != null) AttachNow(c, s, attachment);
             c.StartStream(s, Fps, Width, Height);
             Publish("loaded", s);
             Interlocked.Increment(ref connections);

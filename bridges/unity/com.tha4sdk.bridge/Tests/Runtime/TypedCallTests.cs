@@ -63,6 +63,32 @@ namespace Tha4Sdk.Bridge.Tests
         static double P(Tha4Frame f, string name) { return f.Pose[Tha4Pose.IndexOf(name)]; }
 
         [Test]
+        public void IdleAskedForBeforeTheConnectionIsAttachedOnce()
+        {
+            var events = new List<StreamEvent>();
+            using (var stream = new CharacterStream(TestDaemon.Host, TestDaemon.Port, TestDaemon.Character, "solid", 30))
+            {
+                Attachment idle = stream.AttachIdle(3);
+                stream.Start();
+                WaitForFrame(stream, f => P(f, "breathing") > 0.0, events);
+                using (var client = new DaemonClient(TestDaemon.Host, TestDaemon.Port, 30000, "nunit"))
+                {
+                    client.Connect();
+                    foreach (object info in (List<object>)client.Request("sessions.list").Result["sessions"])
+                    {
+                        var session = (Dictionary<string, object>)info;
+                        if ((string)session["session"] != stream.Session) continue;
+                        var sources = (List<object>)session["sources"];
+                        Assert.AreEqual(1, sources.Count);
+                        Assert.AreEqual(idle.Id, ((Dictionary<string, object>)sources[0])["source"]);
+                        return;
+                    }
+                    Assert.Fail("the stream's session is not listed");
+                }
+            }
+        }
+
+        [Test]
         public void StreamRunsExpressionTimelineIdleAndSpeech()
         {
             string timeline = Path.Combine(Path.GetTempPath(), "tha4-nunit-" + Guid.NewGuid().ToString("N") + ".yaml");

@@ -1,4 +1,4 @@
-"""Writing a character into a Ren'Py ``game/`` folder: one sprite per expression, one movie per timeline.
+"""``tha4 export renpy``: a character in a Ren'Py ``game/`` folder, one sprite per expression, one movie per timeline.
 
 Everything lands in ``GAME_DIR/tha4/TAG/`` plus the script ``GAME_DIR/tha4_TAG.rpy`` (`renpy_script`):
 
@@ -8,6 +8,8 @@ Everything lands in ``GAME_DIR/tha4/TAG/`` plus the script ``GAME_DIR/tha4_TAG.r
 * ``STEM.sidemask.webm`` — each timeline (STEM: its file name) as a side-mask movie with its audio,
   ``STEM_start.png`` / ``STEM_end.png`` its first and last frames (shown before the first frame is
   decoded and after the movie ends), and ``STEM.opus`` its lip-synced voice line when it has audio.
+
+Timelines are played by the ``timeline`` pose-source plugin; any finite pose source works the same.
 """
 
 from __future__ import annotations
@@ -20,16 +22,16 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from tha4_sdk import plugins
+from tha4_sdk.audio_clip import copy_audio
 from tha4_sdk.credits import Credit, credits_for
 from tha4_sdk.errors import Tha4Error
+from tha4_sdk.export.renpy_script import renpy_script
 from tha4_sdk.image import IMAGE_SIZE
 from tha4_sdk.presets import PRESETS, Preset, compose, preset
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.render.sequence import frame_times
-
-from tha4_plugins.renpy_export.script import renpy_script
-from tha4_plugins.timeline import Timeline, TimelineSource, load_timeline, render_timeline
-from tha4_plugins.video_export import copy_audio
+from tha4_sdk.render.over_time import DEFAULT_FPS, frame_times, render_source_to_file
+from tha4_sdk.source import PoseSource
 
 #: names Ren'Py accepts as an image tag or attribute and as part of a Python variable name
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -88,18 +90,18 @@ def _check_name(kind: str, name: str, hint: str) -> str:
     return name
 
 
-def load_timelines(paths: Iterable[str | Path]) -> dict[str, Timeline]:
-    """Timeline files by the Ren'Py image attribute they become (the file name without ``.yaml``)."""
-    timelines: dict[str, Timeline] = {}
+def load_timelines(paths: Iterable[str | Path]) -> dict[str, PoseSource]:
+    """Timeline files, played by the ``timeline`` plugin, by the image attribute they become (the file's stem)."""
+    timelines: dict[str, PoseSource] = {}
     for path in map(Path, paths):
         stem = _check_name("timeline file name", path.name.split(".")[0], f"rename {path.name}")
         if stem in timelines:
             raise RenpyExportError(f"two timelines are named {stem!r}: rename one of the files")
-        timelines[stem] = load_timeline(path)
+        timelines[stem] = plugins.get("pose_source", "timeline")(path)
     return timelines
 
 
-def _library(timelines: Mapping[str, Timeline]) -> dict[str, Preset]:
+def _library(timelines: Mapping[str, PoseSource]) -> dict[str, Preset]:
     """The built-in presets and every timeline's own ``presets:`` (later files win a name)."""
     library = dict(PRESETS)
     for timeline in timelines.values():
@@ -115,12 +117,13 @@ def _save(rgba: np.ndarray, path: Path, size: int) -> None:
 
 
 def export_renpy(session: RenderSession, game_dir: str | Path, tag: str, *, renderer: str,
-                 expressions: Sequence[str] | None = None, timelines: Mapping[str, Timeline] | None = None,
+                 expressions: Sequence[str] | None = None, timelines: Mapping[str, PoseSource] | None = None,
                  fps: float | None = None, size: int | None = None, progress: bool = True) -> RenpyExport:
     """Render ``expressions`` (default: every preset known) and ``timelines`` into ``game_dir`` for ``tag``.
 
-    ``renderer`` names the renderer of ``session`` (for the credits); ``fps`` overrides the timelines'
-    own frame rates; ``size`` scales every picture to SIZE×SIZE. Returns what was written.
+    ``timelines`` maps image attributes to finite pose sources (`load_timelines`); ``renderer`` names
+    the renderer of ``session`` (for the credits); ``fps`` overrides the timelines' own frame rates;
+    ``size`` scales every picture to SIZE×SIZE. Returns what was written.
     """
     _check_name("tag", tag, "e.g. --tag lambda")
     timelines = dict(timelines or {})
@@ -131,6 +134,10 @@ def export_renpy(session: RenderSession, game_dir: str | Path, tag: str, *, rend
         preset(name, library)  # unknown names fail here, with suggestions
         if name in timelines:
             raise RenpyExportError(f"{name!r} is both an expression and a timeline file name: rename the file")
+    for stem, source in timelines.items():
+        if source.duration is None:
+            raise RenpyExportError(f"timeline {stem!r} has no end (it loops or is live): a Ren'Py movie needs one "
+                                   "(set loop: false)")
     game_dir = Path(game_dir)
     folder = game_dir / "tha4" / tag
     folder.mkdir(parents=True, exist_ok=True)
@@ -146,16 +153,16 @@ def export_renpy(session: RenderSession, game_dir: str | Path, tag: str, *, rend
         sprites.append(Sprite(name, f"{rel}/{files[0]}", tuple(f"{rel}/{f}" for f in files[1:])))
 
     movies = []
-    for stem, timeline in timelines.items():
-        rate = fps or timeline.fps
+    for stem, source in timelines.items():
+        rate = fps or source.frame_rate or DEFAULT_FPS
         movie = folder / f"{stem}{MOVIE_SUFFIX}"
-        count = render_timeline(session, timeline, movie, fps=rate, progress=progress, size=size)
-        with TimelineSource(timeline) as source:
-            poses = [source.pose_at(float(t)) for t in frame_times(timeline.length, rate)]
-        for pose, file in zip(session.render([poses[0], poses[-1]]), (f"{stem}_start.png", f"{stem}_end.png")):
-            _save(pose.rgba, folder / file, size)
+        count = render_source_to_file(session, source, movie, fps=rate, size=size, progress=progress)
+        with source:  # the poses of the first and last frames, played in order like the render did
+            poses = [source.pose_at(float(t)) for t in frame_times(source.duration, rate)]
+        for frame, file in zip(session.render([poses[0], poses[-1]]), (f"{stem}_start.png", f"{stem}_end.png")):
+            _save(frame.rgba, folder / file, size)
         voice = None
-        if timeline.audio is not None:
+        if source.soundtrack is not None:
             voice = f"{rel}/{copy_audio(movie, folder / f'{stem}.opus').name}"
         movies.append(MovieImage(stem, f"{rel}/{movie.name}", f"{rel}/{stem}_start.png", f"{rel}/{stem}_end.png",
                                  voice, count / rate))

@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tha4_plugins.renpy_export.export import RenpyExport
+    from tha4_sdk.export.renpy import RenpyExport
 
 #: seconds each frame of the speaking animation stays: closed → half → open → half → closed …
 TALK_FRAME_SECONDS = 0.08
