@@ -129,7 +129,7 @@ def test_yaml_reads_the_timeline_documents_as_pyyaml() -> None:
     for text in texts:
         assert yaml_lite.loads(text) == yaml.safe_load(text)
     for text, line in (("a: 1\nb: &x 2\n", 2), ("a: |\n  text\n", 1), ("a: 1\n---\nb: 2\n", 2),
-                       ("a:\n  - 1\n   - 2\n", 3), ("a: 1\na: 2\n", 2)):
+                       ("a:\n  b: 1\n    c: 2\n", 3), ("a: 1\na: 2\n", 2)):
         with pytest.raises(yaml_lite.YamlError) as err:
             yaml_lite.loads(text)
         assert err.value.line == line, text
