@@ -129,7 +129,7 @@ def test_yaml_reads_the_timeline_documents_as_pyyaml() -> None:
     for text in texts:
         assert yaml_lite.loads(text) == yaml.safe_load(text)
     for text, line in (("a: 1\nb: &x 2\n", 2), ("a: |\n  text\n", 1), ("a: 1\n---\nb: 2\n", 2),
-                       ("a:\n  - 1\n   - 2\n", 3), ("a: 1\na: 2\n", 2)):
+                       ("a:\n  b: 1\n    c: 2\n", 3), ("a: 1\na: 2\n", 2)):
         with pytest.raises(yaml_lite.YamlError) as err:
             yaml_lite.loads(text)
         assert err.value.line == line, text
@@ -522,6 +522,22 @@ def test_addon_installs_and_connects(blender_run: dict) -> None:
     assert blender_run["plane_images"] == {"Alice": ["THA4 THA4 Character"], "Bob": ["THA4 THA4 Character.001"]}
     assert blender_run["characters"] == ["Alice", "Bob"]
     assert blender_run["daemon_presets"] == {p.name: dict(p.values) for p in sdk_presets.PRESETS.values()}
+
+
+@pytest.mark.slow
+def test_the_sidebar_draws_every_control(blender_run: dict) -> None:
+    """The panels draw (into a recording layout) for a character, naming only properties and operators that
+    exist; disabling the add-on removes its handlers."""
+    shown = blender_run["panels"]
+    operators = [args[1] for args in shown if args[0] == "operator"]
+    assert operators.count("tha4.key_expression") == len(sdk_presets.PRESETS)
+    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.load_character", "tha4.import_timeline",
+                   "tha4.export_timeline", "tha4.bake_lipsync", "tha4.render_animation", "tha4.distill_start"):
+        assert idname in operators, idname
+    props = {args[1] for args in shown if args[0] == "prop"}
+    assert set(parameters.NAMES) <= props and {"weight", "mode", "render_characters", "character"} <= props
+    assert any(args[0] == "label" and args[1].startswith("Alice: ") for args in shown)
+    assert blender_run["handlers_left"] == []
 
 
 @pytest.mark.slow
