@@ -11,9 +11,9 @@ import torch
 
 from tha4_sdk.character import load_image_rgba
 from tha4_sdk.distill.mask import face_mask_from_teacher
+from tha4_sdk.distill.evaluate import task_psnr
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.evaluate import task_psnr
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import CachedTeacher, THA3Teacher, open_teacher, premultiplied_to_straight, \
     straight_to_premultiplied
