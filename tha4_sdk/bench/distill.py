@@ -5,16 +5,18 @@ networks, on the same batch size, one after the other in one process. The target
 cached pose set, so the teacher is timed separately (its cost per pose is a row of its own): with the
 on-disk teacher cache a pose costs one teacher call however many epochs train on it.
 
-Curves: a network (face or body morpher) trained three ways on the official schedule's first
+Curves: each network (face and body morpher) trained three ways on the official schedule's first
 ``--curve-examples`` examples, PSNR against the teacher over held-out poses:
 
 * ``scratch``: the official initialisation, a fresh pose for every example;
 * ``warm start``: the same poses, starting from another character's student (``--init``);
 * ``cached N``: the official initialisation, ``--unique-poses`` N poses reused over many epochs.
 
-The three runs advance in rounds of ``--curve-every`` examples (render the round's new teacher poses
-into an on-disk cache, train each run, evaluate each run), and the results are written after every
-round, so a run cut short by ``--minutes`` still records comparable partial curves.
+The three runs advance in rounds (``--curve-every`` examples for the face morpher, ``--body-every``
+for the body morpher: render the round's new teacher poses into an on-disk cache, train each run,
+evaluate each run), and the results are written after every round, so a run cut short by
+``--minutes`` still records comparable partial curves. An image without a face mask gets one read
+off the teacher (`tha4_sdk.distill.mask`).
 """
 
 from __future__ import annotations
@@ -249,10 +251,8 @@ class Curves:
               default=Path("docs/images/distill_psnr_curves.png"), show_default=True)
 def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init_character: str, device: str,
                   steps: int, batch_size: int, speed_batch_size: int | None, networks: str, curve_examples: int,
-                  curve_every: int,
-                  body_every: int, unique_poses: int, body_unique_poses: int, eval_poses: int, minutes: float,
-                  cache_dir: Path | None, output: Path,
-                  plot: Path) -> None:
+                  curve_every: int, body_every: int, unique_poses: int, body_unique_poses: int, eval_poses: int,
+                  minutes: float, cache_dir: Path | None, output: Path, plot: Path) -> None:
     """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached)."""
     started = time.perf_counter()
     dev = resolve_device(device)
