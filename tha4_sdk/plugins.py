@@ -28,6 +28,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("student", "tha4_sdk.render.student"),
     ("onnx", "tha4_sdk.render.onnx"),
     ("teacher", "tha4_sdk.render.teacher"),
+    ("tha3", "tha4_sdk.render.tha3"),
     ("solid", "tha4_sdk.render.solid"),
     ("distill", "tha4_sdk.cli.distill"),
     ("daemon", "tha4_sdk.cli.daemon"),

@@ -5,21 +5,25 @@ from __future__ import annotations
 import click
 
 from tha4_sdk import hub
+from tha4_sdk.licensing import licence_of
 
 
 def _list(kind: str) -> None:
+    """One line per bundle: name, state, size, licence, whether commercial use is allowed, attribution."""
     for name, b in hub.bundles(kind).items():
         state = "fetched" if hub.is_fetched(b) else "not fetched"
         size = sum(f.size or 0 for f in b.files) / 1e6
-        click.echo(f"{name:<14} {state:<12} {size:8.1f} MB  {b.license}  {b.attribution}".rstrip())
-    click.echo(f"cache: {hub.home()}")
+        licence = licence_of(b)
+        use = "commercial use OK" if licence.commercial_use else "non-commercial only"
+        click.echo(f"{name:<15} {state:<12} {size:8.1f} MB  {licence.license:<13} {use:<19}  {licence.attribution}")
+    click.echo(f"cache: {hub.home()}   (licences: docs/licensing.md)")
 
 
 def _fetch_command(kind: str) -> click.Command:
     @click.command("fetch")
     @click.argument("names", nargs=-1)
-    @click.option("--from", "from_dir", type=click.Path(exists=True, file_okay=False),
-                  help="Take the files from this local folder instead of downloading (offline install).")
+    @click.option("--from", "from_dir", type=click.Path(exists=True),
+                  help="Offline install: take the files from this local folder, or from this archive (zip, wheel).")
     @click.option("--mirror", help="Download from MIRROR/<name>/<file> instead of the official URLs.")
     @click.option("--force", is_flag=True, help="Fetch again even if a verified copy is cached.")
     @click.option("--trust-unpinned", is_flag=True,
@@ -39,12 +43,12 @@ def _fetch_command(kind: str) -> click.Command:
 
 @click.group("models")
 def models_cmd() -> None:
-    """Official network weights (the teacher's five files)."""
+    """Official network weights (THA4 teacher, THA3, face landmarker) and their licences."""
 
 
 @click.group("characters")
 def characters_cmd() -> None:
-    """Sample characters (image, face mask, student weights)."""
+    """Sample characters (image, face mask, student weights) and their licences."""
 
 
 models_cmd.add_command(click.Command("list", callback=lambda: _list("model"), help="List known models."))

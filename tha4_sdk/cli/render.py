@@ -45,13 +45,15 @@ def demo_poses(fps: int) -> list[Pose]:
 
 
 def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
-                 weights: str | None, fit: str) -> RenderSession:
+                 weights: str | None, fit: str, variant: str | None = None) -> RenderSession:
     """Open a renderer session on a character spec, the command-line options turned into renderer options."""
     options: dict[str, Any] = {"device": device, "dtype": dtype}
     if fast:
         options["fast"] = True
     if weights:
         options["weights"] = weights
+    if variant:
+        options["variant"] = variant
     if fit != "reject":
         options["fit"] = fit
     return open_renderer(renderer, character, **options)
@@ -75,12 +77,15 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
 @click.option("--poses", "poses_file", type=click.Path(exists=True, dir_okay=False),
               help="An N×45 .npy file of poses; renders N frames into the folder given by -o.")
 @click.option("-o", "--output", required=True, type=click.Path(), help="out.png, out.npy (raw tensor in the computed dtype), or a folder.")
-@click.option("--renderer", default="student", show_default=True, help="Renderer plugin name (student, teacher, …).")
+@click.option("--renderer", default="student", show_default=True,
+              help="Renderer plugin name (student, teacher, tha3, …).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option("--dtype", default="float32", show_default=True,
               help="float32 or float64 (every operation in that dtype), float16 or bfloat16 (autocast).")
 @click.option("--fast", is_flag=True, help="Use the renderer's fast path (student: folded SIREN, ≥45 dB).")
-@click.option("--weights", type=click.Path(file_okay=False), help="Teacher: folder with the five official .pt files.")
+@click.option("--weights", type=click.Path(file_okay=False),
+              help="teacher, tha3: folder with the five official .pt files.")
+@click.option("--variant", help="tha3: separable_float (default), separable_half, standard_float or standard_half.")
 @click.option("--fit", type=click.Choice(["reject", "resize", "pad"]), default="reject", show_default=True,
               help="What to do with a character image that is not 512×512.")
 @click.option("--clamp", is_flag=True, help="Clamp out-of-range pose values instead of rejecting them.")
@@ -92,8 +97,8 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
               help="Frame rate for --timeline (default: the timeline's own, else 30).")
 @click.option("--size", type=click.IntRange(16, 4096), help="Scale --timeline frames to SIZE×SIZE pixels.")
 def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, output: str, renderer: str,
-           device: str, dtype: str, fast: bool, weights: str | None, fit: str, clamp: bool, fmt: str,
-           timeline_file: str | None, fps: float | None, size: int | None) -> None:
+           device: str, dtype: str, fast: bool, weights: str | None, variant: str | None, fit: str, clamp: bool,
+           fmt: str, timeline_file: str | None, fps: float | None, size: int | None) -> None:
     """Render CHARACTER (a folder, an image for the teacher, or a fetched name) in a pose or a timeline.
 
     \b
@@ -101,13 +106,14 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
     tha4 render lambda_00 --poses poses.npy -o frames/
     tha4 render lambda_00 --timeline scene.yaml -o scene.webm
     tha4 render me.png --renderer teacher --weights tha4/ --pose eye_wink_left=1 -o wink.png
+    tha4 render me.png --renderer tha3 --pose mouth_aaa=1 -o talk.png
     """
     out = Path(output)
     if sum(map(bool, (poses_file, pose_items, timeline_file))) > 1:
         raise click.UsageError("use only one of --pose, --poses and --timeline")
     if timeline_file:  # the ``timeline`` pose-source plugin plays the file; the file's suffix picks the sink
         source = plugins.get("pose_source", "timeline")(timeline_file)
-        session = open_session(character, renderer, device, dtype, fast, weights, fit)
+        session = open_session(character, renderer, device, dtype, fast, weights, fit, variant)
         count = render_source_to_file(session, source, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
@@ -117,7 +123,7 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
         poses = Pose.from_dict(parse_assignments(pose_items), clamp=clamp).array[None]
     if not poses_file and out.suffix.lower() not in (".png", ".npy", ".webp", ".tif", ".tiff"):
         raise click.UsageError(f"-o {output}: use a .png (picture) or .npy (raw tensor) file name")
-    session = open_session(character, renderer, device, dtype, fast, weights, fit)
+    session = open_session(character, renderer, device, dtype, fast, weights, fit, variant)
     if not poses_file:
         _write(session, poses, out, raw=out.suffix.lower() == ".npy")
         click.echo(f"wrote {out}")

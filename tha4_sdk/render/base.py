@@ -2,7 +2,8 @@
 
 ``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`;
 ``session.render(poses)`` turns N poses into N `Frame` objects, and ``session.render_raw``
-returns the network's raw float tensor (linear premultiplied RGBA in [-1, 1], unclamped, in the computed dtype).
+returns the network's raw float tensor (linear RGBA in [-1, 1], unclamped, in the computed dtype; colour
+premultiplied by alpha unless the session's ``premultiplied`` is False, as for THA3).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def pose_batch(poses: PoseLike) -> np.ndarray:
 class RenderSession(ABC):
     """A renderer bound to one character, holding its weights and cached per-character tensors."""
 
+    #: whether `render_raw`'s colour is premultiplied by alpha (THA4) or straight (THA3)
+    premultiplied: ClassVar[bool] = True
+
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype) -> None:
         self.character = character
         self.device = device
@@ -51,8 +55,9 @@ class RenderSession(ABC):
 
     @abstractmethod
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
-        """N×45 float32 poses → N×4×512×512 image (official value range, unclamped) in the dtype the session
-        computes in: float32, float64 when the renderer was asked for it, possibly float16 under autocast."""
+        """N×45 float32 poses → N×4×512×512 image (official value range and convention, unclamped) in the dtype
+        the session computes in: float32, float64 when the renderer was asked for it, possibly float16 under
+        autocast."""
 
     @torch.inference_mode()
     def render(self, poses: PoseLike, *, batch_size: int = 8) -> list[Frame]:
@@ -62,7 +67,7 @@ class RenderSession(ABC):
         for start in range(0, len(batch), batch_size):
             chunk = batch[start:start + batch_size]
             raw = self.render_raw(torch.tensor(chunk, device=self.device))
-            pixels = tensor_to_rgba8(raw).cpu().numpy()
+            pixels = tensor_to_rgba8(raw, premultiplied=self.premultiplied).cpu().numpy()
             now = time.time()
             for row, rgba in zip(chunk, pixels):
                 frames.append(Frame(rgba, character=self.character.name, seq=next(self._seq),

@@ -28,6 +28,7 @@ class TimelineSource(PoseSource):
         self.loop_length = self.timeline.length if self.timeline.loop else None
         self.frame_rate = self.timeline.fps
         self.soundtrack = self.timeline.audio.clip if self.timeline.audio else None
+        self.presets = self.timeline.presets
         self._mixer: Mixer | None = None
 
     def layers(self) -> list[Layer]:

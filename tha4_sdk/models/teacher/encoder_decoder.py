@@ -2,7 +2,9 @@
 
 Conv (no bias) → InstanceNorm(affine) → ReLU blocks down to a bottleneck, the pose tiled over the
 bottleneck, five residual blocks, transposed-conv blocks back up to a 64-channel feature at full
-size (TEACHER_ARCHITECTURE §3), and the output heads its networks put on that feature.
+size (docs/architecture.md §3), and the output heads its networks put on that feature. THA3 uses the
+same trunk, standard or with depthwise-separable convolutions (``separable=True``); the heads are
+plain convolutions in both.
 """
 
 from __future__ import annotations
@@ -12,57 +14,42 @@ import math
 import torch
 from torch import nn
 
+from tha4_sdk.models.conv_blocks import ResnetBlock, conv_norm_act
+
 START_CHANNELS = 64
 MAX_CHANNELS = 512
 BOTTLENECK_BLOCKS = 6
-
-
-def _conv_norm_relu(conv: nn.Module, channels: int) -> nn.Sequential:
-    return nn.Sequential(conv, nn.InstanceNorm2d(channels, affine=True), nn.ReLU())
 
 
 def conv3(in_channels: int, out_channels: int, bias: bool) -> nn.Conv2d:
     return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=bias)
 
 
-class ResnetBlock(nn.Module):
-    """``x + IN(conv3(ReLU(IN(conv3(x)))))``, no activation after the sum (key prefix ``resnet_path``)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.resnet_path = nn.Sequential(
-            conv3(channels, channels, bias=False), nn.InstanceNorm2d(channels, affine=True), nn.ReLU(),
-            conv3(channels, channels, bias=False), nn.InstanceNorm2d(channels, affine=True))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.resnet_path(x)
-
-
 class EncoderDecoder(nn.Module):
     """The family-A trunk: ``S×S×Cin`` image (+ ``P`` pose values) → 64-channel ``S×S`` feature."""
 
-    def __init__(self, image_size: int, in_channels: int, pose_size: int, bottleneck_size: int) -> None:
+    def __init__(self, image_size: int, in_channels: int, pose_size: int, bottleneck_size: int,
+                 separable: bool = False) -> None:
         super().__init__()
         self.pose_size = pose_size
 
         def channels(resolution: int) -> int:
             return min(START_CHANNELS * image_size // resolution, MAX_CHANNELS)
 
+        def block(kind: str, cin: int, cout: int) -> nn.Sequential:
+            return conv_norm_act(kind, cin, cout, nn.ReLU(), separable=separable)  # type: ignore[arg-type]
+
         levels = int(math.log2(image_size // bottleneck_size))
         sizes = [image_size >> k for k in range(levels + 1)]
-        self.downsample_blocks = nn.ModuleList([_conv_norm_relu(conv3(in_channels, START_CHANNELS, False),
-                                                                START_CHANNELS)])
+        self.downsample_blocks = nn.ModuleList([block("conv3", in_channels, START_CHANNELS)])
         for big, small in zip(sizes, sizes[1:]):
-            down = nn.Conv2d(channels(big), channels(small), kernel_size=4, stride=2, padding=1, bias=False)
-            self.downsample_blocks.append(_conv_norm_relu(down, channels(small)))
+            self.downsample_blocks.append(block("down", channels(big), channels(small)))
         bottleneck = channels(bottleneck_size)
         self.bottleneck_blocks = nn.ModuleList(
-            [_conv_norm_relu(conv3(bottleneck + pose_size, bottleneck, False), bottleneck)]
-            + [ResnetBlock(bottleneck) for _ in range(BOTTLENECK_BLOCKS - 1)])
-        self.upsample_blocks = nn.ModuleList()
-        for small, big in zip(sizes[::-1], sizes[-2::-1]):
-            up = nn.ConvTranspose2d(channels(small), channels(big), kernel_size=4, stride=2, padding=1, bias=False)
-            self.upsample_blocks.append(_conv_norm_relu(up, channels(big)))
+            [block("conv3", bottleneck + pose_size, bottleneck)]
+            + [ResnetBlock(bottleneck, separable=separable) for _ in range(BOTTLENECK_BLOCKS - 1)])
+        self.upsample_blocks = nn.ModuleList(
+            [block("up", channels(small), channels(big)) for small, big in zip(sizes[::-1], sizes[-2::-1])])
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor | None = None) -> torch.Tensor:
         """The 64-channel feature map the output heads read."""
@@ -93,4 +80,3 @@ def color_head() -> nn.Sequential:
 def grid_head() -> nn.Conv2d:
     """conv3(64→2, no bias), no activation (a bare conv, so its key is ``<name>.weight``)."""
     return conv3(START_CHANNELS, 2, bias=False)
-

@@ -13,11 +13,11 @@ EYEBROW_SIZE = 128
 
 class EyebrowDecomposer(nn.Module):
     """``image [N,4,128,128]`` → ``[eyebrow_layer, eyebrow_alpha, eyebrow_color, background_layer,
-    background_alpha, background_color]``."""
+    background_alpha, background_color]``. ``separable=True``: THA3's depthwise-separable trunk."""
 
-    def __init__(self) -> None:
+    def __init__(self, separable: bool = False) -> None:
         super().__init__()
-        self.body = EncoderDecoder(EYEBROW_SIZE, in_channels=4, pose_size=0, bottleneck_size=16)
+        self.body = EncoderDecoder(EYEBROW_SIZE, in_channels=4, pose_size=0, bottleneck_size=16, separable=separable)
         self.background_layer_alpha = alpha_head()
         self.background_layer_color_change = color_head()
         self.eyebrow_layer_alpha = alpha_head()

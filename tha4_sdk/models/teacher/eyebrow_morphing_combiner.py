@@ -14,11 +14,13 @@ EYEBROW_POSE_SIZE = 12
 
 class EyebrowMorphingCombiner(nn.Module):
     """``(background_layer, eyebrow_layer, pose[N,12])`` → ``[eyebrow_image, combine_alpha,
-    eyebrow_image_no_combine_alpha, morphed, morphed_alpha, morphed_color, warped, grid_change]``."""
+    eyebrow_image_no_combine_alpha, morphed, morphed_alpha, morphed_color, warped, grid_change]``.
+    ``separable=True``: THA3's depthwise-separable trunk."""
 
-    def __init__(self) -> None:
+    def __init__(self, separable: bool = False) -> None:
         super().__init__()
-        self.body = EncoderDecoder(EYEBROW_SIZE, in_channels=8, pose_size=EYEBROW_POSE_SIZE, bottleneck_size=16)
+        self.body = EncoderDecoder(EYEBROW_SIZE, in_channels=8, pose_size=EYEBROW_POSE_SIZE, bottleneck_size=16,
+                                   separable=separable)
         self.morphed_eyebrow_layer_grid_change = grid_head()
         self.morphed_eyebrow_layer_alpha = alpha_head()
         self.morphed_eyebrow_layer_color_change = color_head()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from tha4_sdk.models.teacher.compose import blend, full_precision_warp
 from tha4_sdk.models.teacher.encoder_decoder import EncoderDecoder, alpha_head, color_head, grid_head
@@ -27,12 +28,17 @@ class FaceMorpher(EncoderDecoder):
         self.eye_alpha = alpha_head()
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
-        f = super().forward(image, pose)
-        g = self.iris_mouth_grid_change(f)
-        im0 = full_precision_warp(image, g)
-        imc = self.iris_mouth_color_change(f)
-        ima = self.iris_mouth_alpha(f)
-        im1 = blend(ima, imc, im0)
-        ec = self.eye_color_change(f)
-        ea = self.eye_alpha(f)
-        return [blend(ea, ec, im1), ea, ec, im1, ima, imc, im0, g]
+        return face_heads(self, super().forward(image, pose), image)
+
+
+def face_heads(heads: nn.Module, f: torch.Tensor, image: torch.Tensor) -> list[torch.Tensor]:
+    """The face morpher's output heads on the trunk feature ``f``: warp the iris and mouth, recolour them,
+    then recolour the eyes (the eight outputs listed in `FaceMorpher`)."""
+    g = heads.iris_mouth_grid_change(f)
+    im0 = full_precision_warp(image, g)
+    imc = heads.iris_mouth_color_change(f)
+    ima = heads.iris_mouth_alpha(f)
+    im1 = blend(ima, imc, im0)
+    ec = heads.eye_color_change(f)
+    ea = heads.eye_alpha(f)
+    return [blend(ea, ec, im1), ea, ec, im1, ima, imc, im0, g]
