@@ -11,7 +11,9 @@ import yaml
 
 from conftest import REPO
 from media import tone_wav
-from tha4_plugins.timeline import parse_timeline
+from tha4_plugins.timeline import load_timeline, parse_timeline
+from tha4_plugins.timeline.source import EXAMPLES
+from tha4_sdk import hub
 from tha4_sdk.presets import PRESETS
 
 DOCS = [REPO / "docs" / name for name in ("timeline.md", "mixer.md", "export.md", "sources/timeline.md",
@@ -36,14 +38,32 @@ def test_yaml_examples_are_valid_timelines(doc: str, line: int, text: str, tmp_p
     assert timeline.length > 0
 
 
-@pytest.mark.parametrize("doc, line, code", blocks("python"), ids=lambda v: str(v)[:20])
-def test_python_examples_run(doc: str, line: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def python_examples() -> list:
+    """Every Python block; those that render a clip with a real character (seconds of CPU) are marked slow."""
+    return [pytest.param(doc, line, code, marks=pytest.mark.slow if "render_timeline(" in code else ())
+            for doc, line, code in blocks("python")]
+
+
+@pytest.mark.parametrize("doc, line, code", python_examples(), ids=lambda v: str(v)[:20])
+def test_python_examples_run(doc: str, line: int, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             lambda_00: Path) -> None:
+    """Each example runs as written, in an empty folder, and writes exactly the media files it names."""
     compiled = compile(code, f"{doc}:{line}", "exec")
-    if "render_timeline(" in code:
-        return  # renders a whole clip of a fetched character: checked by tests/test_render_timeline.py instead
+    if "resolve_character(\"lambda_00\")" in code:  # "after `tha4 characters fetch lambda_00`": fetched offline
+        hub.fetch(hub.bundle("lambda_00", "character"), from_dir=lambda_00, progress=False)
     monkeypatch.chdir(tmp_path)
     exec(compiled, {"__name__": "__doc_example__"})
-    assert os.listdir(tmp_path) == (["square.apng"] if "square.apng" in code else [])
+    named = sorted(set(re.findall(r"[\"']([\w.-]+\.(?:apng|gif|webm|mov|png))[\"']", code)))
+    assert sorted(os.listdir(tmp_path)) == named
+    for name in named:
+        if name.endswith((".webm", ".mov")):  # a whole clip: as many frames as the timeline at the example's fps
+            import av
+
+            fps = float(re.search(r"fps=(\d+)", code)[1])
+            timeline = re.search(r'EXAMPLES / "([\w.-]+)"', code)[1]
+            with av.open(str(tmp_path / name)) as container:
+                frames = sum(1 for _ in container.decode(video=0))
+            assert frames == round(load_timeline(EXAMPLES / timeline).length * fps), (name, frames)
 
 
 def test_every_builtin_preset_is_documented() -> None:

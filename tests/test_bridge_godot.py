@@ -13,6 +13,7 @@ import configparser
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
 
 ADDON = engine_drivers.GODOT_ADDON
+VECTORS = Path(__file__).resolve().parents[1] / "docs" / "protocol_vectors.json"
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +72,64 @@ def test_addon_parses_as_godot4_gdscript_and_lints_clean():
     node = (ADDON / "tha4_character.gd").read_text()
     assert "class_name Tha4Character\nextends TextureRect" in node
     for api in ("@export var host", "@export var port", "@export var character", "func set_pose(",
-                "signal frame_received(", "signal error(", "signal job_progress("):
+                "signal frame_received(", "signal error(", "signal job_progress(", "func set_expression(",
+                "func play_timeline(", "func attach_idle(", "func say(", "func detach(", "signal expression_set(",
+                "signal attached("):
         assert api in node
+
+
+def test_demo_project_icon_and_license():
+    """bridges/godot is a Godot 4 project: its main scene (the demo) and every resource it names exist, the demo
+    script parses and lints, the node's class icon is an SVG, and the add-on carries its MIT LICENSE."""
+    import xml.etree.ElementTree as ET
+
+    from gdtoolkit.linter import DEFAULT_CONFIG, lint_code
+    from gdtoolkit.parser import parser
+
+    root = engine_drivers.GODOT
+    res = lambda path: root / path.removeprefix("res://")  # noqa: E731
+    project = (root / "project.godot").read_text()
+    assert "config_version=5" in project
+    scene = res(re.search(r'run/main_scene="(res://[^"]+)"', project)[1])
+    resources = re.findall(r'\[ext_resource type="Script" path="(res://[^"]+)"', scene.read_text())
+    assert len(resources) == 2 and all(res(path).is_file() for path in resources)
+    config = {**DEFAULT_CONFIG, **yaml.safe_load((root / "gdlintrc").read_text())}
+    demo = (root / "demo" / "demo.gd").read_text()
+    parser.parse(demo)
+    assert lint_code(demo, config) == []
+    for call in ("set_expression(", "play_timeline(", "attach_idle(", "say(", "detach(", "job_progress.connect"):
+        assert call in demo, call
+    assert yaml.safe_load((root / "demo" / "nod.yaml").read_text())["tracks"]
+    icon = re.search(r'^@icon\("(res://[^"]+)"\)$', (ADDON / "tha4_character.gd").read_text(), re.M)[1]
+    assert ET.parse(res(icon)).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    assert "MIT License" in (ADDON / "LICENSE").read_text()
+
+
+def test_release_zip_has_the_addon_at_its_root(tmp_path):
+    """bridges/godot/release_zip.py: `addons/tha4_bridge/` at the root with exactly the add-on's files (LICENSE,
+    icon, plugin.cfg, scripts), named by the plugin's version, byte-identical when built twice; unpacked into a
+    project, the ported protocol files are the ones the tests run."""
+    import importlib.util
+    import zipfile
+
+    spec = importlib.util.spec_from_file_location("release_zip", engine_drivers.GODOT / "release_zip.py")
+    release_zip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(release_zip)
+    first = release_zip.build(tmp_path / "a")
+    config = configparser.ConfigParser()
+    config.read(ADDON / "plugin.cfg")
+    assert first.name == f"tha4_bridge-{config['plugin']['version'].strip(chr(34))}.zip"
+    with zipfile.ZipFile(first) as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path / "project")
+    assert names == sorted(f"addons/tha4_bridge/{p.name}" for p in ADDON.iterdir() if p.is_file())
+    assert {"addons/tha4_bridge/LICENSE", "addons/tha4_bridge/icon.svg", "addons/tha4_bridge/plugin.cfg"} <= set(names)
+    command = subprocess.run([sys.executable, "bridges/godot/release_zip.py", str(tmp_path / "b")],  # as the docs say
+                             cwd=engine_drivers.REPO, capture_output=True, text=True, check=True)
+    assert first.read_bytes() == Path(command.stdout.strip()).read_bytes()
+    unpacked = tmp_path / "project" / "addons" / "tha4_bridge"
+    for name in engine_drivers.GODOT_PROTOCOL_FILES:
+        assert (unpacked / name).read_bytes() == (ADDON / name).read_bytes()
 
 
 def test_docs_example_parses_as_godot4_gdscript():
@@ -120,6 +178,50 @@ def test_codec_in_godot(project):
                                  "1 bytes after the value", "nested deeper than 32"], errors):
         assert answer.startswith("error ") and expected in answer
     assert len(errors) == len(bad)
+
+
+def test_codec_reads_and_writes_the_protocol_vectors(project):
+    """docs/protocol_vectors.json, shared by every client: each value, envelope and event decodes in Godot and
+    encodes back to the same bytes; what no decoder may accept is refused."""
+    vectors = json.loads(VECTORS.read_text())
+    # GDScript's int is signed 64-bit: a uint 64 above 2**63 - 1 cannot be held (the daemon never sends one)
+    values = [v for v in vectors["msgpack"]["values"] if v["format"] != "uint 64"]
+    pairs = [*values, *vectors["errors"], *vectors["events"], vectors["frame"]["envelope"],
+             *(entry[side] for entry in vectors["ops"].values() for side in ("request", "reply"))]
+    refused = vectors["msgpack"]["invalid"] + vectors["msgpack"]["refused_in_requests"]
+    hexes = [p["hex"] for p in pairs] + [e["hex"] for e in vectors["msgpack"]["decode_only"]] + [r["hex"] for r in refused]
+    answers = [line for line in run_godot(project, {"mode": "codec", "hex": hexes}).splitlines()
+               if line.startswith(("decoded ", "error "))]
+    assert len(answers) == len(hexes)
+    for pair, answer in zip(pairs, answers):
+        assert answer == "decoded " + pair["hex"]
+    for extra, answer in zip(vectors["msgpack"]["decode_only"], answers[len(pairs):]):
+        assert answer == "decoded " + protocol.pack(extra["value"]).hex(), extra["format"]
+    assert all(answer.startswith("error ") for answer in answers[-len(refused):])
+
+
+def test_typed_calls_drive_the_stream(project, daemon, lambda_00, tmp_path):
+    """set_expression, play_timeline, detach, attach_idle and say (the Godot 3 port of tha4_client.gd, as
+    Tha4Character calls it), each seen in the frames' pose; the signals report what was set and attached, and a
+    kept attachment asked for before the connection was up is attached exactly once."""
+    from tha4_plugins.lipsync import synthesize_vowel, write_wav
+
+    timeline = tmp_path / "scene.yaml"
+    timeline.write_text("version: 1\nduration: 60\ntracks:\n  - param: head_x\n    keys:\n"
+                        "      - {t: 0, value: 0.75}\n      - {t: 60, value: 0.75}\n")
+    speech = tmp_path / "aaa.wav"
+    write_wav(speech, synthesize_vowel("aaa", 3.0, sample_rate=16000), 16000)
+    job = {"mode": "typed", "host": "127.0.0.1", "port": daemon.port, "character": str(lambda_00),
+           "renderer": "solid", "fps": 30, "timeline": str(timeline), "speech": str(speech)}
+    out = run_godot(project, job)
+    steps = re.findall(r"^step (\w+)$", out, re.M)
+    assert steps == ["start", "expression", "timeline", "detach", "idle", "say"], out[-3000:]
+    expression = json.loads(re.search(r"^expression surprised (.*)$", out, re.M)[1])
+    assert expression["eye_surprised_left"] == 0.5
+    assert len(re.findall(r"^attached \d+ src\d+$", out, re.M)) == 4  # the early idle, timeline, idle, audio
+    # the idle asked for before the connection was up is attached once; the timeline and second idle detached
+    assert json.loads(re.search(r"^sources (.*)$", out, re.M)[1]) == ["audio", "idle"]
+    assert "event error" not in out
 
 
 def test_streamed_frame_is_the_student_frame(project, daemon, lambda_00, tmp_path):

@@ -6,6 +6,7 @@ compile against a stub of the UnityEngine API they use (bridges/unity/tests/stub
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ from tha4_sdk.daemon import protocol
 from tha4_sdk.pose import PARAMETER_NAMES, PARAMETERS
 
 CORE = engine_drivers.UNITY_PACKAGE / "Runtime" / "Core"
+VECTORS = Path(__file__).resolve().parents[1] / "docs" / "protocol_vectors.json"
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +43,34 @@ def drive(built: dict[str, Path], *args: object, stdin: str = "", timeout: float
     return result.stdout
 
 
+def test_nunit_tests_pass_under_mono_against_the_daemon(built, daemon, lambda_00, tmp_path):
+    """The package's own Tests/Runtime and Tests/Editor (NUnit, as Unity's Test Runner runs them) under Debian's
+    NUnit 2.6 console: the protocol vectors, and the typed calls against the live daemon. None may be ignored."""
+    import xml.etree.ElementTree as ET
+
+    from tha4_plugins.lipsync import synthesize_vowel, write_wav
+
+    tests = engine_drivers.build_unity_tests(built)
+    speech = tmp_path / "aaa.wav"
+    write_wav(speech, synthesize_vowel("aaa", 3.0, sample_rate=16000), 16000)
+    env = {**os.environ, "THA4_TEST_PORT": str(daemon.port), "THA4_TEST_CHARACTER": str(lambda_00),
+           "THA4_TEST_SPEECH": str(speech), "THA4_PROTOCOL_VECTORS": str(VECTORS)}
+    xml = tmp_path / "results.xml"
+    result = subprocess.run(engine_drivers.nunit_command([tests["tests_runtime"], tests["tests_editor"]], xml),
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    cases = ET.parse(xml).getroot().iter("test-case")
+    outcomes = {case.get("name").rsplit(".", 1)[-1]: (case.get("executed"), case.get("success")) for case in cases}
+    assert len(outcomes) >= 13 and all(o == ("True", "True") for o in outcomes.values()), outcomes
+    for name in ("StreamRunsExpressionTimelineIdleAndSpeech", "IdleAskedForBeforeTheConnectionIsAttachedOnce",
+                 "TypedCallsWriteTheVectorsRequests",
+                 "TheInspectorsParametersAreTheDaemons"):
+        assert name in outcomes
+
+
 def test_every_assembly_compiles_without_warnings(built):
     """Core, Runtime, Editor and the sample build with -warnaserror (Runtime/Editor against the Unity API stub)."""
-    assert {"core", "runtime", "editor", "sample", "driver"} <= built.keys()
+    assert {"core", "runtime", "editor", "sample_DriveFromScript", "sample_TypedCalls", "driver"} <= built.keys()
     assert all(path.stat().st_size > 0 for path in built.values())
 
 

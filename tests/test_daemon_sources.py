@@ -153,3 +153,23 @@ def test_layers_and_filters(client: Client):
             lam.attach(**kwargs)
         assert err.value.code == code, err.value
     lam.unload()
+
+
+def test_a_source_is_sampled_on_its_own_clock(client: Client):
+    """source.sample builds, reads and stops a source inside the request: poses at start + i / fps."""
+    STOPPED.clear()
+    result = client.request("source.sample", {"source": "test_ramp", "args": {"rate": 0.5, "after": 0.5, "tag": "s"},
+                                              "fps": 4, "start": 0.25, "frames": 5,
+                                              "params": ["head_y", "head_x"]}).result
+    assert result["params"] == ["head_y", "head_x"] and result["fps"] == 4.0 and result["start"] == 0.25
+    assert result["poses"] == [None, [0.0, -0.75], [0.0, -0.625], [0.0, -0.5], [0.0, -0.375]]
+    assert STOPPED == ["s"]
+    assert len(client.request("source.sample", {"source": "test_fixed", "args": {"head_x": 0.5}, "fps": 30,
+                                                "frames": 2}).result["poses"][1]) == 45
+    for args, code in [({"source": "idle"}, "unknown_plugin"), ({"source": "test_no_device"}, "source_failed"),
+                       ({"source": "test_broken"}, "source_failed"), ({"source": "test_ramp", "params": ["jaw"]},
+                                                                      "bad_pose"),
+                       ({"source": "test_ramp", "frames": 36_001}, "bad_args")]:
+        with pytest.raises(DaemonError) as err:
+            client.request("source.sample", {"fps": 30, "frames": 3, **args})
+        assert err.value.code == code, args

@@ -14,8 +14,9 @@ from PIL import Image, ImageSequence
 
 from media import character_frames, tone_wav
 from tha4_plugins.image_export import GIF_ALPHA_THRESHOLD, ApngSink, GifSink, PngSequenceSink
-from tha4_plugins.video_export import MovSink, WebmSink, read_video_rgba
-from tha4_sdk.audio_clip import AudioClip
+from tha4_plugins.video_export import (MovSink, SideMaskWebmSink, WebmSink, from_side_mask, read_video_rgba,
+                                       side_mask_frame)
+from tha4_sdk.audio_clip import AudioClip, AudioError, copy_audio
 from tha4_sdk.sink import SinkError, open_sink, sink_for
 
 FPS = 12
@@ -96,6 +97,49 @@ def test_negative_offset_cuts_the_start_of_the_audio(tmp_path: Path, frames: lis
     assert np.sqrt(np.mean(samples[int(0.1 * rate): int(1.8 * rate)] ** 2)) > 0.3  # loud from the very start
 
 
+def test_sidemask_webm_is_colour_left_alpha_right_with_sound(tmp_path: Path, frames: list[np.ndarray]) -> None:
+    path, wav = tmp_path / "clip.sidemask.webm", tone_wav(tmp_path / "tone.wav", 1.0)
+    write_all(open_sink(path, fps=FPS / 2, audio=AudioClip(wav, offset=0.2)), frames)  # 1 s of video
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (512, 256) and stream.metadata.get("alpha_mode") != "1"
+    decoded = list(read_video_rgba(path))
+    assert len(decoded) == len(frames) and decoded[0].shape == (256, 512, 4)
+    for original, back in zip(frames, map(from_side_mask, decoded)):
+        assert np.abs(back[..., 3].astype(int) - original[..., 3]).mean() < 2.0
+        opaque = original[..., 3] == 255
+        assert np.abs(back[opaque][:, :3].astype(int) - original[opaque][:, :3]).mean() < 6.0
+    samples, rate, codec = decoded_audio(path)
+    assert codec == "opus" and rate == 48000
+    assert np.abs(samples[:int(0.15 * rate)]).max() < 0.02 and np.abs(samples[int(0.3 * rate):]).max() > 0.3
+    voice = copy_audio(path, tmp_path / "line.opus")  # the same track, unchanged, as an audio file
+    copied, copied_rate, copied_codec = decoded_audio(voice)
+    assert (copied_rate, copied_codec) == (rate, codec) and abs(len(copied) - len(samples)) < rate // 50
+    with pytest.raises(AudioError, match="has no audio stream"):
+        copy_audio(_silent_webm(tmp_path, frames), tmp_path / "x.opus")
+
+
+def _silent_webm(tmp_path: Path, frames: list[np.ndarray]) -> Path:
+    path = tmp_path / "silent.webm"
+    write_all(open_sink(path, fps=FPS), frames[:2])
+    return path
+
+
+def test_side_mask_frame_spreads_edge_colour_into_transparency() -> None:
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    yy, xx = np.mgrid[0:64, 0:64]
+    disc = np.hypot(xx - 32, yy - 32) < 12
+    rgba[disc] = (250, 40, 30, 255)
+    out = side_mask_frame(rgba)
+    assert out.shape == (64, 128, 4) and (out[..., 3] == 255).all()
+    np.testing.assert_array_equal(out[:, 64:, 0], rgba[..., 3])  # alpha as grey on the right
+    np.testing.assert_array_equal(out[:, :64, :3][disc], np.tile([250, 40, 30], (disc.sum(), 1)))
+    ring = (np.hypot(xx - 32, yy - 32) >= 12.5) & (np.hypot(xx - 32, yy - 32) < 15)
+    assert (np.abs(out[:, :64, :3][ring].astype(int) - (250, 40, 30)) <= 8).all()  # not black next to the edge
+    assert (out[0, 0, :3] == 0).all()  # far from the character nothing is spread
+    np.testing.assert_array_equal(from_side_mask(out)[disc], rgba[disc])
+
+
 def test_apng_round_trips_pixel_exact(tmp_path: Path, frames: list[np.ndarray]) -> None:
     path = tmp_path / "clip.apng"
     write_all(ApngSink(path, fps=FPS), frames)
@@ -141,6 +185,8 @@ def test_size_option_scales_frames(tmp_path: Path, frames: list[np.ndarray]) -> 
 
 def test_choosing_sinks_and_refusing_what_they_cannot_do(tmp_path: Path) -> None:
     assert sink_for("a.webm") is WebmSink and sink_for("A.MOV") is MovSink and sink_for("x.gif") is GifSink
+    assert sink_for("a.sidemask.webm") is SideMaskWebmSink and sink_for("dir/A.SideMask.WEBM") is SideMaskWebmSink
+    assert sink_for("sidemask.webm") is WebmSink  # a plain name, not the compound suffix
     assert sink_for("out.bin", format="apng") is ApngSink
     with pytest.raises(SinkError, match=r"no frame sink writes '\.mp4' files"):
         sink_for("clip.mp4")

@@ -22,7 +22,7 @@ def entry_points(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[importlib.met
 
 
 def test_a_bare_checkout_has_the_builtin_renderers_and_commands(entry_points: list) -> None:
-    assert set(plugins.renderers()) == {"solid", "student", "teacher"}
+    assert set(plugins.renderers()) == {"onnx", "solid", "student", "teacher"}
     assert {cmd.name for cmd in plugins.cli_commands()} == {"distill", "distill-eval", "serve", "curve-keys"}
     assert not plugins.broken and plugins.pose_sources() == {}
 

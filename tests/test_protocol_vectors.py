@@ -192,6 +192,7 @@ def test_the_python_client_sends_and_reads_the_vectors():
             assert handle.set_expression("smile", 0.8)["mouth_raised_corner_left"] == pytest.approx(0.64)
             assert handle.attach("idle", seed=0) == vectors.SOURCE
             handle.detach(vectors.SOURCE)
+            assert client.sample("vmc", fps=30, frames=2, params=["head_x"], port=0) == [None, None]
             frame = handle.render(size=vectors.RENDER_SIZE)
             _, pixels = vectors.example_frame()
             assert np.array_equal(frame.rgba, np.frombuffer(pixels, np.uint8).reshape(16, 16, 4))

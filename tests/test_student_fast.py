@@ -128,10 +128,13 @@ def test_bench_student_writes_its_section(lambda_00: Path, tmp_path: Path) -> No
     assert "other sections stay" in text and "<!-- bench:student:begin -->" in text
     section = text.split("<!-- bench:student:begin -->")[1]
     for name in ["exact float32", "fast float32 (native runner)", "fast float32, PyTorch ops in tiles",
-                 "fast float32, PyTorch ops untiled", "fast float16 matmuls"]:
+                 "fast float32, PyTorch ops untiled", "fast float16 matmuls",
+                 "onnxruntime CPUExecutionProvider, fast graph (character.onnx)",
+                 "onnxruntime CPUExecutionProvider, exact graph (character_exact.onnx)"]:
         assert f"| {name}" in section
-    quality = [line for line in section.splitlines() if line.startswith("| fast float32") and "%" in line]
-    assert len(quality) == 3 and all(float(q.split("|")[2]) >= 90.0 for q in quality)  # PSNR of each float32 path
+    quality = [line for line in section.splitlines() if line.startswith(("| fast float32", "| onnxruntime"))
+               and "%" in line]
+    assert len(quality) == 5 and all(float(q.split("|")[2]) >= 90.0 for q in quality)  # PSNR of each float32 path
 
 
 def test_bench_student_rejects_a_character_without_student(tmp_path: Path, reference: Path) -> None:

@@ -18,6 +18,7 @@ from tha4_sdk.source import PoseSource
 from tha4_plugins.timeline.yaml_document import DocumentError
 from tha4_plugins.timeline import SCHEMA, TimelineSource, load_timeline, parse_timeline
 from tha4_plugins.timeline.source import EXAMPLES
+from conftest import REPO
 
 
 def write(tmp_path: Path, text: str, name: str = "scene.yaml") -> Path:
@@ -150,11 +151,29 @@ def test_example_timelines_are_valid() -> None:
 
 # --- evaluation ------------------------------------------------------------------------------------------------
 
+#: docs/timeline.md's easing table worked out by hand at u = 1/4, 1/2, 3/4, 1: linear u; ease-in u³;
+#: ease-out 1 − (1 − u)³; ease-in-out 4u³ below ½, else 1 − (2 − 2u)³ / 2
+DOCUMENTED_EASINGS = {"linear": [0.25, 0.5, 0.75, 1.0], "ease-in": [1 / 64, 1 / 8, 27 / 64, 1.0],
+                      "ease-out": [37 / 64, 7 / 8, 63 / 64, 1.0], "ease-in-out": [1 / 16, 1 / 2, 15 / 16, 1.0]}
+
+
+def test_easing_curves_are_the_documented_formulas() -> None:
+    assert set(CURVES) == {*DOCUMENTED_EASINGS, "step"}
+    for ease, values in DOCUMENTED_EASINGS.items():
+        assert [CURVES[ease](u) for u in (0.25, 0.5, 0.75, 1.0)] == pytest.approx(values, abs=1e-12), ease
+        assert CURVES[ease](0.0) == 0.0
+    assert CURVES["step"](0.5) == 0.0
+    table = (REPO / "docs" / "timeline.md").read_text(encoding="utf-8")
+    for row in ("| `ease-in` | `u³`", "| `ease-out` | `1 − (1 − u)³`",
+                "| `ease-in-out` | `4u³` for u < ½, else `1 − (2 − 2u)³ / 2`"):
+        assert row in table, f"docs/timeline.md no longer documents {row!r}: update DOCUMENTED_EASINGS with it"
+
+
 def test_easings_shape_the_motion_between_keys() -> None:
-    for ease in ("linear", "ease-in", "ease-out", "ease-in-out"):
+    for ease, values in DOCUMENTED_EASINGS.items():
         text = f"tracks:\n  - param: head_y\n    ease: {ease}\n    keys: [{{t: 1, value: 0}}, {{t: 3, value: 0.8}}]\n"
         got = [p["head_y"] for p in poses(text, [0.0, 1.0, 1.5, 2.0, 2.5, 3.0, 9.0])]
-        want = [0.0, 0.0] + [0.8 * CURVES[ease](u) for u in (0.25, 0.5, 0.75, 1.0)] + [0.8]
+        want = [0.0, 0.0] + [0.8 * v for v in values] + [0.8]
         np.testing.assert_allclose(got, want, atol=1e-6)
     step = poses("tracks:\n  - param: head_y\n    keys: [{t: 0, value: 0.2, ease: step}, {t: 1, value: 0.6}]\n",
                  [0.0, 0.5, 0.999, 1.0])

@@ -50,6 +50,9 @@ def test_the_wheel_carries_the_manifests_plugins_and_license(installed: Path) ->
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"tha4_sdk/sample_characters/lambda_00.yaml", "tha4_sdk/sample_characters/lambda_01.yaml",
             "tha4_sdk/models/teacher/sources.yaml", "tha4_plugins/sliders/static/index.html"} <= names
+    player = {f"tha4_sdk/export/web/{n}" for n in ("index.html", "player.js", "timeline.js", "player.css",
+                                                   "onnxruntime-web.yaml")}
+    assert player <= names, player - names  # the web player's assets and its pinned runtime
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names), names
 
 

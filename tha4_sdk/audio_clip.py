@@ -58,3 +58,21 @@ def import_av(purpose: str, error: type[Exception] = AudioError):  # noqa: ANN20
     except ImportError:
         raise error(f"{purpose} needs PyAV: pip install 'tha4-sdk[export]'") from None
     return av
+
+
+def copy_audio(video: str | Path, output: str | Path) -> Path:
+    """Copy a video file's audio stream, unchanged (no re-encoding), into an audio file (``.opus``: Ogg Opus)."""
+    av = import_av("copying audio")
+    output = Path(output)
+    with av.open(str(video)) as source:
+        if not source.streams.audio:
+            raise AudioError(f"{video}: has no audio stream to copy")
+        stream = source.streams.audio[0]
+        with av.open(str(output), "w") as target:
+            copy = target.add_stream_from_template(stream)
+            for packet in source.demux(stream):
+                if packet.dts is None:
+                    continue
+                packet.stream = copy
+                target.mux(packet)
+    return output

@@ -142,6 +142,10 @@ class Client(_Closable):
             self._hello = hello
         return self._hello
 
+    def accepts(self, op: str, arg: str | None = None) -> bool:
+        """Whether this daemon understands ``op`` (and its argument ``arg``): check before using an addition."""
+        return protocol.accepts(self.hello(), op, arg)
+
     def ping(self, timeout: float | None = None) -> float:
         """Round-trip to the daemon; returns its clock."""
         return float(self.request("ping", timeout=timeout).result["t"])
@@ -169,6 +173,17 @@ class Client(_Closable):
             if info["session"] == session_id:
                 return CharacterHandle(self, info)
         raise DaemonError("not_found", f"no session {session_id!r}")
+
+    def sample(self, source: str, *, fps: float, frames: int, start: float = 0.0, params: list[str] | None = None,
+               timeout: float = 300.0, **args: Any) -> list[dict[str, float] | None]:
+        """A pose source's poses at ``start + i / fps`` (``source.sample``, built with ``args``): one
+        ``{parameter: value}`` per time (of ``params``, default all), None where the source had nothing."""
+        request: dict[str, Any] = {"source": source, "args": args, "fps": float(fps), "frames": frames,
+                                   "start": float(start)}
+        if params is not None:
+            request["params"] = list(params)
+        result = self.request("source.sample", request, timeout=timeout).result
+        return [None if row is None else dict(zip(result["params"], row)) for row in result["poses"]]
 
     def distill(self, character: str, output: str, *, examples: int | None = None,
                 teacher: str = "tha4") -> dict[str, Any]:

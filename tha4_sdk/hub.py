@@ -7,6 +7,8 @@ folder). ``--from DIR`` takes the files from a local folder instead, ``--from AR
 wheel holding them (verified the same way). ``THA4_MIRROR`` (or ``mirror=``) replaces the download host: a
 file is then fetched from ``MIRROR/<bundle>/<file>``. A manifest file may hold several bundles (YAML
 documents separated by ``---``).
+Archives (zip, a wheel, or tar such as npm's ``.tgz``) are verified, their listed members extracted and
+verified.
 
 Manifest format::
 
@@ -20,21 +22,25 @@ Manifest format::
       character.png: {url: https://…, sha256: …, size: 110769}
       models.zip:              # an archive: only the listed members are kept (names may hold a subfolder)
         {url: https://…, sha256: …, extract: {sub/a.pt: {member: path/in/zip/sub/a.pt, sha256: …}}}
+      pkg.tgz: {url: https://…, integrity: sha512-…, extract: {a.js: {member: package/dist/a.js, sha256: …}}}
     package: {…}               # characters: the character.yaml body written after fetching
 """
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import hashlib
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 from platformdirs import user_cache_dir
@@ -69,6 +75,8 @@ class FileSpec:
     sha256: str | None
     size: int | None = None
     extract: tuple[Member, ...] = ()
+    #: a Subresource-Integrity pin (``sha512-<base64>``, as npm publishes it), checked besides ``sha256``
+    integrity: str | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -117,7 +125,8 @@ def _parse_bundle(path: Path, data: Any) -> Bundle:
     try:
         files = tuple(
             FileSpec(name, spec["url"], spec.get("sha256"), spec.get("size"),
-                     tuple(Member(m, ms["member"], ms.get("sha256")) for m, ms in (spec.get("extract") or {}).items()))
+                     tuple(Member(m, ms["member"], ms.get("sha256")) for m, ms in (spec.get("extract") or {}).items()),
+                     spec.get("integrity"))
             for name, spec in data["files"].items()
         )
         return Bundle(name=data["name"], kind=data["kind"], files=files, license=data.get("license", ""),
@@ -150,9 +159,29 @@ def bundle(name: str, kind: str) -> Bundle:
     return known[name]
 
 
-def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned: bool = False) -> str:
-    """Check ``path`` against its pin; an unpinned file is refused unless the user explicitly trusts it."""
+def _check_integrity(path: Path, name: str, integrity: str, origin: str) -> None:
+    """Check ``path`` against a Subresource-Integrity string (``sha512-<base64>``, npm's ``dist.integrity``)."""
+    algorithm, _, expected = integrity.partition("-")
+    if algorithm not in ("sha256", "sha384", "sha512") or not expected:
+        raise FetchError(f"{name}: unsupported integrity pin {integrity!r} (expected sha512-<base64>)")
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    got = f"{algorithm}-{base64.b64encode(h.digest()).decode()}"
+    if got != integrity:
+        raise FetchError(f"{name} from {origin}: integrity {got} does not match the pinned {integrity}; "
+                         "the file is corrupt or not the published one (nothing was installed)")
+
+
+def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned: bool = False,
+            integrity: str | None = None) -> str:
+    """Check ``path`` against its pins; an unpinned file is refused unless the user explicitly trusts it."""
+    if integrity:
+        _check_integrity(path, name, integrity, origin)
     got = sha256_file(path)
+    if pin is None and integrity:
+        return got
     if pin is None:
         if not trust_unpinned:
             raise FetchError(f"{name} has no published SHA-256 to check it against; re-run with --trust-unpinned to "
@@ -176,14 +205,14 @@ def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, tim
                     for chunk in iter(lambda: resp.read(CHUNK), b""):
                         out.write(chunk)
                         bar.update(len(chunk))
-            _verify(tmp, spec.name, spec.sha256, url, trust_unpinned)
+            _verify(tmp, spec.name, spec.sha256, url, trust_unpinned, spec.integrity)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         raise FetchError(f"could not download {spec.name} from {url}: {e}. Check the network, or fetch the "
                          "files elsewhere and use --from DIR") from None
     return dest
 
 
-def copy_verified(src: Path | zipfile.ZipExtFile, dest: Path, name: str, pin: str | None,
+def copy_verified(src: Path | IO[bytes], dest: Path, name: str, pin: str | None,
                   trust_unpinned: bool = False) -> str:
     """Copy a local file (or an open archive member) into the cache through a temp file; verify before renaming."""
     with atomic_path(dest, mode=0o644) as tmp:
@@ -205,7 +234,10 @@ def _member(archive: Path, names: set[str], m: Member) -> str:
 
 
 def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
-    """Take the listed members out of a zip archive (or wheel) into ``target``, each verified; their digests."""
+    """Take the listed members out of a zip archive (or wheel) or a tar archive into ``target``, each verified;
+    return their digests."""
+    if tarfile.is_tarfile(archive):
+        return _extract_tar(archive, spec, target, trust_unpinned)
     try:
         with zipfile.ZipFile(archive) as zf:
             names = set(zf.namelist())
@@ -214,6 +246,23 @@ def _extract(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) 
                     for m in spec.extract}
     except zipfile.BadZipFile:
         raise FetchError(f"{archive}: not a zip archive") from None
+
+
+def _extract_tar(archive: Path, spec: FileSpec, target: Path, trust_unpinned: bool) -> dict[str, str]:
+    """`_extract` for a (compressed) tar archive: only regular-file members are read."""
+    try:
+        with tarfile.open(archive) as tf:
+            names = set(tf.getnames())
+            digests = {}
+            for m in spec.extract:
+                info = tf.getmember(_member(archive, names, m))
+                fileobj = tf.extractfile(info) if info.isfile() else None
+                if fileobj is None:
+                    raise FetchError(f"{archive.name}: member {m.member!r} is not a regular file")
+                digests[m.name] = copy_verified(fileobj, target / m.name, m.name, m.sha256, trust_unpinned)
+            return digests
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise FetchError(f"{archive}: not a readable tar archive ({e})") from None
 
 
 def _find_local(folder: Path, name: str, bundle_name: str, flat: bool = False) -> Path | None:
@@ -264,7 +313,7 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
 
     Archives are downloaded to a temporary folder, their listed members extracted and verified, and the
     archive deleted. With ``from_dir`` the files (or the archive) are taken from a local folder; a
-    ``from_dir`` that is a zip or wheel file is the archive itself (its members are verified by their pins).
+    ``from_dir`` that is a zip, wheel or tar file is the archive itself (its members are verified by their pins).
     A flat folder of files also serves outputs that live in a subfolder when their file names are unique.
     """
     mirror = mirror or os.environ.get("THA4_MIRROR")
@@ -282,7 +331,7 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
             if not spec.extract:
                 raise FetchError(f"--from {from_archive}: {spec.name} does not come from an archive; give a folder")
             if from_archive.name == spec.name:
-                _verify(from_archive, spec.name, spec.sha256, str(from_archive), trust_unpinned)
+                _verify(from_archive, spec.name, spec.sha256, str(from_archive), trust_unpinned, spec.integrity)
             _record_pins(target, _extract(from_archive, spec, target, trust_unpinned), spec)
             continue
         local = {n: _find_local(Path(from_dir), n, b.name, flat) for n in spec.outputs} if from_dir else {}
@@ -290,7 +339,8 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
             pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
             digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}
         elif spec.extract:
-            archive = _find_local(Path(from_dir), spec.name, b.name) if from_dir else None
+            archive = (Path(from_dir) if from_file else _find_local(Path(from_dir), spec.name, b.name)) \
+                if from_dir else None
             with tempfile.TemporaryDirectory(dir=target) as tmp:
                 if archive is None:
                     if from_dir:
@@ -298,7 +348,7 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
                     archive = download(_url(spec, b, mirror), Path(tmp) / spec.name, spec, progress=progress,
                                        trust_unpinned=trust_unpinned)
                 else:
-                    _verify(archive, spec.name, spec.sha256, str(archive), trust_unpinned)
+                    _verify(archive, spec.name, spec.sha256, str(archive), trust_unpinned, spec.integrity)
                 digests = _extract(archive, spec, target, trust_unpinned)
         elif from_dir:
             raise FetchError(f"{spec.name} not found in {from_dir} (looked for {Path(from_dir) / spec.name})")

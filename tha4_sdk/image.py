@@ -1,6 +1,6 @@
 """Image conventions shared by every network: PIL ↔ tensor in linear [-1, 1] RGBA.
 
-THA4 premultiplies colour by alpha (TEACHER_ARCHITECTURE §11; ``pil_to_tensor`` is its official loader);
+THA4 premultiplies colour by alpha (docs/architecture.md §11; ``pil_to_tensor`` is its official loader);
 THA3 keeps straight alpha and blacks out fully transparent pixels (`rgba8_to_straight_tensor`).
 ``tensor_to_rgba8`` turns renderer output in either convention into straight-alpha sRGB RGBA8 pixels
 (the `Frame` format).

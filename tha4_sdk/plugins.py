@@ -26,6 +26,7 @@ DISTRIBUTION = "tha4-sdk"
 #: the plugins that ship inside the ``tha4_sdk`` package: (plugin name, module)
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("student", "tha4_sdk.render.student"),
+    ("onnx", "tha4_sdk.render.onnx"),
     ("teacher", "tha4_sdk.render.teacher"),
     ("tha3", "tha4_sdk.render.tha3"),
     ("solid", "tha4_sdk.render.solid"),

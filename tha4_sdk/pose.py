@@ -74,7 +74,7 @@ CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(p.category for p in PARAMETERS
 LOWS = np.array([p.low for p in PARAMETERS], dtype=np.float32)
 HIGHS = np.array([p.high for p in PARAMETERS], dtype=np.float32)
 
-# Slices of the vector used by the networks (TEACHER_ARCHITECTURE §2, STUDENT_ARCHITECTURE §3).
+# Slices of the vector used by the networks (docs/architecture.md §2, §S3).
 EYEBROW_SLICE = slice(0, 12)
 FACE_SLICE = slice(12, 39)
 FACE_MORPHER_SLICE = slice(0, 39)

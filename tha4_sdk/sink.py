@@ -1,7 +1,7 @@
 """Frame sinks: where rendered frames go (video and image files). Each format is a plugin.
 
-``open_sink(path, fps=…)`` picks the sink plugin from the path's suffix (a path ending in ``/``
-or naming a folder is a PNG sequence). A sink is written frame by frame and closed once; when
+``open_sink(path, fps=…)`` picks the sink plugin from the path's suffix, the longest that matches
+(``clip.sidemask.webm`` before ``clip.webm``; a path ending in ``/`` or naming a folder is a PNG sequence). A sink is written frame by frame and closed once; when
 used in a ``with`` block and an error escapes, the partial output is removed.
 """
 
@@ -32,7 +32,7 @@ class FrameSink(ABC):
     """Writes frames (RGBA8, straight alpha) to one output. Subclasses set ``name``, ``suffixes`` and ``audio``."""
 
     name: ClassVar[str]
-    #: lower-case file suffixes this sink writes, e.g. (".webm",); FOLDER for a directory of images
+    #: lower-case file suffixes this sink writes, e.g. (".webm",) or (".sidemask.webm",); FOLDER for a folder of images
     suffixes: ClassVar[tuple[str, ...]]
     #: whether the format can carry the timeline's audio
     audio: ClassVar[bool] = False
@@ -113,11 +113,16 @@ def sink_for(path: str | Path, format: str | None = None) -> type[FrameSink]:
     if format:
         return plugins.get("frame_sink", format)
     text = str(path)
-    suffix = FOLDER if text.endswith(("/", "\\")) or Path(text).is_dir() or not Path(text).suffix \
-        else Path(text).suffix.lower()
-    for cls in available.values():
-        if suffix in cls.suffixes:
-            return cls
+    if text.endswith(("/", "\\")) or Path(text).is_dir() or not Path(text).suffix:
+        suffix = FOLDER
+        matches = [(0, cls) for cls in available.values() if FOLDER in cls.suffixes]
+    else:  # the longest suffix the name ends with wins: "a.sidemask.webm" before "a.webm"
+        name = Path(text).name.lower()
+        suffix = Path(text).suffix.lower()
+        matches = [(len(s), cls) for cls in available.values() for s in cls.suffixes
+                   if s != FOLDER and name.endswith(s) and len(name) > len(s)]
+    if matches:
+        return max(matches, key=lambda match: match[0])[1]
     known = ", ".join(s for cls in available.values() for s in cls.suffixes) or "none installed"
     raise SinkError(f"{path}: no frame sink writes {suffix!r} files (known: {known}; "
                     "video formats need pip install 'tha4-sdk[export]')")

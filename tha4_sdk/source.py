@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 from tha4_sdk.pose import Pose
 
 if TYPE_CHECKING:
     from tha4_sdk.audio_clip import AudioClip
+    from tha4_sdk.presets import Preset
 
 
 class PoseSource(ABC):
@@ -29,6 +31,9 @@ class PoseSource(ABC):
     frame_rate: float | None = None
     #: sound that goes with the poses (a sink that can carry audio writes it); None for silent sources
     soundtrack: AudioClip | None = None
+    #: named expressions the source knows by name (a timeline: the built-ins and its ``presets:``); exporters
+    #: such as ``tha4 export renpy`` offer them as sprites
+    presets: Mapping[str, Preset] = MappingProxyType({})
 
     def start(self) -> None:
         """Acquire resources (sockets, devices, files). Called once before the first `pose_at`."""

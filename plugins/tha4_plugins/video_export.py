@@ -4,6 +4,8 @@
   Godot and Unity's VideoPlayer read it; audio is Opus at 48 kHz.
 * ``.mov``: ProRes 4444 with a 16-bit alpha plane, the editing format of Premiere, Resolve and
   Final Cut; audio is 16-bit PCM.
+* ``.sidemask.webm``: VP9 without an alpha plane, twice as wide: colour on the left, alpha as grey
+  on the right (the *side mask* layout Ren'Py plays with ``Movie(..., side_mask=True)``); Opus audio.
 
 The timeline's audio clip is decoded with PyAV (WAV, FLAC, OGG, MP3, …), placed at its offset
 (leading silence or a cut start) and trimmed to the video's length. Decoding a VP9 WebM's alpha
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
+from PIL import Image, ImageFilter
 
 from tha4_sdk.audio_clip import AudioClip, import_av
 from tha4_sdk.hookspecs import hookimpl
@@ -174,6 +177,54 @@ class MovSink(_PyAvSink):
     audio_codec, audio_rate = "pcm_s16le", None
 
 
+class SideMaskWebmSink(WebmSink):
+    """WebM in the side-mask layout (colour left, alpha as grey right), for Ren'Py; Opus audio."""
+
+    name: ClassVar[str] = "sidemask"
+    suffixes: ClassVar[tuple[str, ...]] = (".sidemask.webm",)
+    pixel_format = "yuv420p"
+
+    def _write(self, rgba: np.ndarray) -> None:
+        super()._write(side_mask_frame(rgba))
+
+
+#: how far (pixels) the colour of the character's edge is spread into the transparent area of a side-mask frame
+BLEED_RADIUS = 6
+
+
+def side_mask_frame(rgba: np.ndarray) -> np.ndarray:
+    """An H×W×4 straight-alpha frame → the H×2W×4 opaque side-mask frame: colour left, alpha as grey right.
+
+    Fully transparent pixels take the colour of the nearby edge (a normalised blur), so lossy video and
+    4:2:0 chroma do not pull a dark fringe into the character's soft edges.
+    """
+    alpha = rgba[..., 3]
+    rgb = rgba[..., :3].copy()
+    empty = alpha == 0
+    if empty.any() and not empty.all():
+        weight = alpha.astype(np.float32)[..., None] / 255.0
+        bands = [np.round(rgb[..., c] * weight[..., 0]).astype(np.uint8) for c in range(3)] + [alpha]
+        blurred = np.stack([np.asarray(Image.fromarray(band, "L").filter(ImageFilter.BoxBlur(BLEED_RADIUS)))
+                            for band in bands], axis=-1).astype(np.float32)
+        cover = blurred[..., 3:]
+        fill = np.where(cover > 0, blurred[..., :3] * 255.0 / np.maximum(cover, 1.0), 0.0)
+        rgb[empty] = np.clip(np.round(fill[empty]), 0, 255).astype(np.uint8)
+    out = np.empty((rgba.shape[0], rgba.shape[1] * 2, 4), np.uint8)
+    out[:, :rgba.shape[1], :3] = rgb
+    out[:, rgba.shape[1]:, :3] = alpha[..., None]
+    out[..., 3] = 255
+    return out
+
+
+def from_side_mask(frame: np.ndarray) -> np.ndarray:
+    """An H×2W side-mask frame (RGB or RGBA) → H×W×4 RGBA: the left half's colour, the right half's red as alpha."""
+    width = frame.shape[1] // 2
+    rgba = np.empty((frame.shape[0], width, 4), np.uint8)
+    rgba[..., :3] = frame[:, :width, :3]
+    rgba[..., 3] = frame[:, width:2 * width, 0]
+    return rgba
+
+
 def read_video_rgba(path: str | Path) -> Iterator[np.ndarray]:
     """Decode a video file to H×W×4 uint8 RGBA frames, alpha included (libvpx for VP9, as FFmpeg needs)."""
     av = import_av("reading video", SinkError)
@@ -189,4 +240,4 @@ def read_video_rgba(path: str | Path) -> Iterator[np.ndarray]:
 
 @hookimpl
 def tha4_frame_sinks() -> list[type[FrameSink]]:
-    return [WebmSink, MovSink]
+    return [WebmSink, MovSink, SideMaskWebmSink]

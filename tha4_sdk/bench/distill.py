@@ -1,31 +1,55 @@
-"""``tha4 bench distill``: training speed of both student trainers and a PSNR-vs-examples curve.
+"""``tha4 bench distill``: the two trainers' speed side by side, and PSNR-versus-examples curves.
 
-Speed: examples/s of the real `Trainer` (teacher call, forward, backward, Adam step) with a
-character's student as the teacher, on the CPU and on CUDA when present. Curve: the body morpher
-trained on the official 1.5M-example schedule (its first ``--curve-examples`` examples), PSNR
-against the teacher over held-out poses, plotted to a PNG drawn with PIL.
+Speed: examples/s of the real `Trainer` (forward, backward, Adam step), plain and fast, for both
+networks, on the same batch size, one after the other in one process. The targets come from a small
+cached pose set, so the teacher is timed separately (its cost per pose is a row of its own): with the
+on-disk teacher cache a pose costs one teacher call however many epochs train on it.
+
+Curves: a network (face or body morpher) trained three ways on the official schedule's first
+``--curve-examples`` examples, PSNR against the teacher over held-out poses:
+
+* ``scratch``: the official initialisation, a fresh pose for every example;
+* ``warm start``: the same poses, starting from another character's student (``--init``);
+* ``cached N``: the official initialisation, ``--unique-poses`` N poses reused over many epochs.
+
+The three runs advance in rounds of ``--curve-every`` examples (render the round's new teacher poses
+into an on-disk cache, train each run, evaluate each run), and the results are written after every
+round, so a run cut short by ``--minutes`` still records comparable partial curves.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
+import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
 from tha4_sdk.bench.report import markdown_table, write_section
-from tha4_sdk.character import Character
+from tha4_sdk.character import load_face_mask, load_image_rgba
+from tha4_sdk.device import resolve_device
+from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.evaluate import task_psnr
+from tha4_sdk.distill.mask import face_mask_from_teacher
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.run import EVAL_SEED
-from tha4_sdk.distill.schedule import BODY_SCHEDULE
+from tha4_sdk.distill.run import EVAL_SEED, student_weights
+from tha4_sdk.distill.schedule import BODY_SCHEDULE, FACE_SCHEDULE
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
-from tha4_sdk.distill.teacher import CachedTeacher, StudentTeacher
+from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.files import sha256_file
 from tha4_sdk.hub import resolve_character
+from tha4_sdk.image import rgba8_to_tensor
+
+COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200), "cached": (30, 150, 60)}
 
 
 class Timer(Progress):
@@ -44,43 +68,53 @@ class Timer(Progress):
         return (e1 - e0) / (t1 - t0)
 
 
-def _trainer(task: Task, settings: TrainSettings, device: torch.device, eval_poses: int,
-             progress: Progress) -> Trainer:
-    poses = fixed_poses(eval_poses, EVAL_SEED)
-    return Trainer(task, task, PoseSampler(1), settings, seed=1, device=device, eval_poses=poses,
-                   sample_poses=poses, samples_dir=Path("."), save=lambda state: Path("(not saved)"),
-                   progress=progress, stop=StopFlag())
+def _trainer(task: Task, settings: TrainSettings, device: torch.device, eval_poses: np.ndarray, progress: Progress,
+             sampler: PoseSampler, init: dict[str, torch.Tensor] | None = None) -> Trainer:
+    return Trainer(task, task, sampler, settings, seed=1, device=device, eval_poses=eval_poses,
+                   sample_poses=eval_poses, samples_dir=Path("."), save=lambda state: Path("(not saved)"),
+                   progress=progress, stop=StopFlag(), init=init)
 
 
-def measure_speed(task: Task, device: torch.device, batch_size: int, steps: int, precision: str) -> float:
-    """Training examples/s of ``task`` on ``device`` over ``steps`` steps after one warm-up step."""
+def measure_speed(task: Task, device: torch.device, batch_size: int, steps: int, precision: str,
+                  micro_batch: int = 0) -> float:
+    """Training examples/s of ``task`` over ``steps`` steps after one warm-up step, on one cached batch of poses."""
     timer = Timer()
     settings = TrainSettings(examples=(steps + 1) * batch_size, batch_size=batch_size, checkpoint_every=10**12,
-                             sample_every=0, eval_every=0, precision=precision)
-    _trainer(task, settings, device, 1, timer).run()
+                             sample_every=0, eval_every=0, precision=precision, micro_batch=micro_batch)
+    poses = fixed_poses(batch_size, 7)
+    _trainer(task, settings, device, poses[:1], timer, PoseSampler(1, poses)).run()
     return timer.rate()
 
 
-def psnr_curve(task: BodyTask, device: torch.device, examples: int, every: int, eval_poses: int, batch_size: int,
-               precision: str) -> list[tuple[int, float]]:
-    """(examples, PSNR dB) from 0 to ``examples`` on the official body schedule."""
-    settings = TrainSettings(examples=examples, schedule_examples=BODY_SCHEDULE.total, batch_size=batch_size,
-                             checkpoint_every=10**12, sample_every=0, eval_every=every, eval_batch_size=batch_size,
-                             precision=precision)
-    trainer = _trainer(task, settings, device, eval_poses, Progress(enabled=False))
-    start = task_psnr(task, task.new_module(trainer.seed).to(device), trainer.eval_poses, batch_size, device)
-    trainer.run()
-    return [(0, start)] + [(int(e), float(p)) for e, p in trainer.history["psnr"]]
+def teacher_seconds(teacher: Teacher, network: str, poses: np.ndarray, device: torch.device) -> float:
+    """Seconds per pose of the teacher's targets for ``network`` (one batched call after a warm-up pose)."""
+    call = teacher.face_targets if network == "face" else teacher.body_targets
+    call(torch.from_numpy(poses[:1]).to(device))
+    t0 = time.perf_counter()
+    call(torch.from_numpy(poses).to(device))
+    return (time.perf_counter() - t0) / len(poses)
 
 
-def plot_curve(points: list[tuple[int, float]], path: Path, title: str) -> Path:
-    """A small line chart (examples → PSNR dB) drawn with PIL."""
-    w, h, left, right, top, bottom = 640, 400, 70, 20, 40, 50
+@dataclass
+class CurveRun:
+    """One of the three runs: its trainer state between rounds and its (examples, PSNR) points."""
+
+    name: str
+    sampler: PoseSampler
+    init: dict[str, torch.Tensor] | None
+    state: dict[str, Any] | None = None
+    points: list[tuple[int, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str) -> Path:
+    """A line chart (examples → PSNR dB), one line per curve, drawn with PIL."""
+    w, h, left, right, top, bottom = 720, 440, 70, 20, 40, 70
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x_max = max(xs) or 1
-    y_lo, y_hi = min(ys) - 1.0, max(ys) + 1.0
+    points = [p for c in curves.values() for p in c]
+    x_max = max(p[0] for p in points) or 1
+    y_lo, y_hi = min(p[1] for p in points) - 1.0, max(p[1] for p in points) + 1.0
 
     def at(x: float, y: float) -> tuple[float, float]:
         return (left + (w - left - right) * x / x_max, h - bottom - (h - top - bottom) * (y - y_lo) / (y_hi - y_lo))
@@ -91,67 +125,217 @@ def plot_curve(points: list[tuple[int, float]], path: Path, title: str) -> Path:
         d.text((8, at(0, y)[1] - 6), f"{y:.1f}", fill="black")
         x = x_max * k / 4
         d.text((at(x, y_lo)[0] - 10, h - bottom + 6), f"{x:,.0f}", fill="black")
-    d.line([at(x, y) for x, y in points], fill=(200, 40, 40), width=2)
-    for x, y in points:
-        cx, cy = at(x, y)
-        d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=(200, 40, 40))
+    for i, (name, curve) in enumerate(curves.items()):
+        colour = COLOURS.get(name.split(" ")[0] if name.startswith("cached") else name, (90, 90, 90))
+        if len(curve) > 1:
+            d.line([at(x, y) for x, y in curve], fill=colour, width=2)
+        for x, y in curve:
+            cx, cy = at(x, y)
+            d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
+        d.text((left + 10 + 170 * i, h - 24), f"— {name}", fill=colour)
     d.text((left, 12), title, fill="black")
-    d.text((w // 2 - 60, h - 22), "training examples", fill="black")
+    d.text((w // 2 - 60, h - 46), "training examples", fill="black")
     d.text((8, top - 16), "PSNR (dB)", fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
     return path
 
 
+class Curves:
+    """Scratch, warm-start and cached runs of one network, advanced together in rounds."""
+
+    def __init__(self, network: str, teacher: Teacher, mask: np.ndarray, device: torch.device, *, examples: int,
+                 every: int, unique_poses: int, eval_poses: int, batch_size: int, micro_batch: int,
+                 init: dict[str, dict[str, torch.Tensor]] | None, cache_dir: Path, image_sha256: str) -> None:
+        self.network, self.device, self.examples, self.every = network, device, examples, every
+        self.batch_size, self.micro_batch = batch_size, micro_batch
+        self.schedule_total = (FACE_SCHEDULE if network == "face" else BODY_SCHEDULE).total
+        seed = 20240101
+        poses = fixed_poses(math.ceil(examples / batch_size) * batch_size, seed)  # what a fresh sampler draws
+        self.cache = TeacherCache.create(cache_dir, teacher.name, poses, image_sha256, face_only=network == "face")
+        self.teacher = teacher
+        self.cached_teacher = CacheTeacher(self.cache, device)
+        self.eval_teacher = CachedTeacher(teacher, 2**34)
+        self.eval_poses = fixed_poses(eval_poses, EVAL_SEED)
+        self.runs = [CurveRun("scratch", PoseSampler(seed), None)]
+        if init is not None:
+            self.runs.append(CurveRun("warm start", PoseSampler(seed), init[network]))
+        self.runs.append(CurveRun(f"cached {unique_poses}", PoseSampler(seed + 1, poses[:unique_poses]), None))
+        self.unique_poses = unique_poses
+        self.mask = mask
+        self.teacher_seconds = 0.0
+        self.eval_seconds = 0.0
+
+    def _task(self, teacher: Teacher) -> Task:
+        if self.network == "face":
+            return FaceTask(teacher, self.mask, self.device, fast=True)
+        return BodyTask(teacher, fast=True)
+
+    def start(self) -> None:
+        """PSNR of each run's starting weights (examples = 0)."""
+        task = self._task(self.eval_teacher)
+        for run in self.runs:
+            module = task.new_module(1)
+            if run.init is not None:
+                module.load_state_dict(run.init)
+            t0 = time.perf_counter()
+            run.points.append((0, task_psnr(task, module.to(self.device), self.eval_poses, self.batch_size,
+                                            self.device)))
+            self.eval_seconds += time.perf_counter() - t0
+
+    def round(self, upto: int) -> None:
+        """Render the teacher poses up to ``upto`` (and the cached run's), then train every run to ``upto``."""
+        t0 = time.perf_counter()
+        self.cache.render(self.teacher, max(upto, min(self.unique_poses, len(self.cache.poses))))
+        self.teacher_seconds += time.perf_counter() - t0
+        for run in self.runs:
+            settings = TrainSettings(examples=upto, schedule_examples=self.schedule_total,
+                                     batch_size=self.batch_size, checkpoint_every=10**12, sample_every=0,
+                                     eval_every=0, eval_batch_size=self.batch_size, micro_batch=self.micro_batch)
+            saved: list[dict[str, Any]] = []
+            trainer = Trainer(self._task(self.cached_teacher), self._task(self.eval_teacher), run.sampler, settings,
+                              seed=1, device=self.device, eval_poses=self.eval_poses, sample_poses=self.eval_poses,
+                              samples_dir=Path("."), save=lambda state: saved.append(state) or Path("-"),
+                              progress=Progress(enabled=False), stop=StopFlag(), init=run.init)
+            t0 = time.perf_counter()
+            trainer.run(run.state)
+            run.seconds += time.perf_counter() - t0
+            run.state = saved[-1]
+            run.points.append((upto, float(trainer.history["psnr"][-1][1])))
+
+
 @click.command("distill")
-@click.option("--character", default="lambda_00", show_default=True,
-              help="A character with student weights and a face mask (folder or fetched name); "
-              "its student is the teacher.")
-@click.option("--steps", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Timed training steps per trainer and device (after one warm-up step).")
+@click.option("--teacher", default="student:lambda_00", show_default=True,
+              help="The teacher: tha3, tha4, tha4:DIR or student:CHARACTER (a fetched name or a folder).")
+@click.option("--image", type=click.Path(dir_okay=False, path_type=Path),
+              help="The character image (default: the student teacher's own image).")
+@click.option("--face-mask", type=click.Path(dir_okay=False, path_type=Path),
+              help="Its face mask (default: the student teacher's, else derived from the teacher's expressions).")
+@click.option("--init", "init_character", default="lambda_00", show_default=True,
+              help="The student the warm-start curve starts from (a fetched name or a folder; 'none': no curve).")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--steps", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Timed training steps per trainer and network (after one warm-up step).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--curve-examples", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Body morpher examples for the PSNR curve.")
-@click.option("--curve-every", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--eval-poses", type=click.IntRange(min=1), default=8, show_default=True)
-@click.option("--curve-device", default="auto", show_default=True)
+@click.option("--networks", type=click.Choice(["face", "body", "both"]), default="both", show_default=True,
+              help="Which networks get curves (speed is measured for both).")
+@click.option("--curve-examples", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="Examples per curve run (0: speed only).")
+@click.option("--curve-every", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--unique-poses", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Poses of the cached run.")
+@click.option("--eval-poses", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--minutes", type=float, default=0.0, help="Stop the curves after this long (0: no limit); the "
+              "rounds done so far are recorded.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the curves' teacher caches (default: a temporary folder).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("docs/images/distill_psnr_curve.png"), show_default=True)
-def distill_bench(character: str, steps: int, batch_size: int, curve_examples: int, curve_every: int,
-                  eval_poses: int, curve_device: str, output: Path, plot: Path) -> None:
-    """Examples/s of the face and body trainers (CPU, and CUDA when present) and a body PSNR curve."""
-    char: Character = resolve_character(character)
-    if not char.has_student or char.root is None:
-        raise click.ClickException(f"{character}: the benchmark needs a character folder with student weights")
-    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    rows = []
-    for device in devices:
-        precision = resolve_precision("auto", device)
-        teacher = StudentTeacher(char.root, char.image_tensor(), device)
-        for task in (FaceTask(teacher, char.face_mask(), device), BodyTask(teacher)):
-            rate = measure_speed(task, device, batch_size, steps, precision)
-            click.echo(f"{task.name} morpher on {device} ({precision}): {rate:.3f} examples/s", err=True)
-            hours = task.schedule.total / rate / 3600
-            rows.append([f"{task.name} morpher", f"{device} ({precision})", batch_size, f"{rate:.3g}",
-                         f"{hours:,.1f} h"])
-    device = torch.device("cuda" if curve_device == "auto" and torch.cuda.is_available() else
-                          "cpu" if curve_device == "auto" else curve_device)
-    precision = resolve_precision("auto", device)
-    cached = CachedTeacher(StudentTeacher(char.root, char.image_tensor(), device), 2**31)
-    t0 = time.perf_counter()
-    curve = psnr_curve(BodyTask(cached), device, curve_examples, curve_every, eval_poses, batch_size, precision)
-    minutes = (time.perf_counter() - t0) / 60
-    plot_curve(curve, plot, f"body morpher from the {char.name} student ({device}, official schedule)")
-    body = "\n\n".join([
-        f"Teacher: the {char.name} student (student as teacher); examples/s include the teacher call, "
-        "forward, backward and Adam step of the real trainer; 'official budget' is the time the official "
-        "1M face / 1.5M body examples would take at that rate.",
-        markdown_table(["trainer", "device", "batch", "examples/s", "official budget"], rows),
-        f"PSNR of the body morpher vs the teacher over {eval_poses} held-out poses, official schedule, "
-        f"first {curve_examples:,} examples ({minutes:.1f} min on {device}); plot: `{plot}`.",
-        markdown_table(["examples", "PSNR (dB)"], [[f"{e:,}", f"{p:.2f}"] for e, p in curve]),
-    ])
-    write_section(output, "distill", "Distillation (tha4 bench distill)", body)
+              default=Path("docs/images/distill_psnr_curves.png"), show_default=True)
+def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init_character: str, device: str,
+                  steps: int, batch_size: int, networks: str, curve_examples: int, curve_every: int,
+                  unique_poses: int, eval_poses: int, minutes: float, cache_dir: Path | None, output: Path,
+                  plot: Path) -> None:
+    """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached)."""
+    started = time.perf_counter()
+    dev = resolve_device(device)
+    precision = resolve_precision("auto", dev)
+    kind, sep, target = teacher.partition(":")
+    if kind == "student" and sep:
+        char = resolve_character(target)
+        if char.root is None:
+            raise click.ClickException(f"{target}: a student teacher needs a character folder")
+        teacher = f"student:{char.root}"
+        image = image or char.image_path
+        face_mask = face_mask or char.face_mask_path
+    if image is None:
+        raise click.ClickException(f"--image is needed with the {teacher} teacher (e.g. crypko_00.png)")
+    rgba = load_image_rgba(image)
+    the_teacher = open_teacher(teacher, rgba8_to_tensor(rgba), dev)
+    probe = fixed_poses(16, 3)
+    mask = load_face_mask(face_mask) if face_mask else face_mask_from_teacher(the_teacher, probe, dev)
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    click.echo(f"teacher {the_teacher.name}, image {image}, {dev} ({precision}), load {load}", err=True)
+
+    # speed: plain first (the fast trainer keeps freed memory for the rest of the process)
+    speed: dict[tuple[str, str], float] = {}
+    teacher_cost = {net: teacher_seconds(the_teacher, net, probe[:2], dev) for net in ("face", "body")}
+    fixed = CachedTeacher(the_teacher, 2**34)
+    micro = {"face": 0, "body": 2 if dev.type == "cpu" else 0}
+    for trainer in ("plain", "fast"):
+        for net in ("face", "body"):
+            task = FaceTask(fixed, mask, dev, trainer == "fast") if net == "face" else BodyTask(fixed, trainer == "fast")
+            speed[trainer, net] = measure_speed(task, dev, batch_size, steps, precision,
+                                                micro[net] if trainer == "fast" else 0)
+            click.echo(f"{net} morpher, {trainer} trainer: {speed[trainer, net]:.3f} examples/s", err=True)
+    speed_rows = []
+    for net, schedule in (("face", FACE_SCHEDULE), ("body", BODY_SCHEDULE)):
+        plain, fast = speed["plain", net], speed["fast", net]
+        eta = schedule.total * (1 / fast + teacher_cost[net]) / 3600
+        speed_rows.append([f"{net} morpher", f"{plain:.3g}", f"{fast:.3g}", f"{fast / plain:.1f}×",
+                           f"{teacher_cost[net]:.3g} s", f"{schedule.total / fast / 3600:,.1f} h", f"{eta:,.1f} h"])
+    sections = [
+        f"Teacher `{the_teacher.name}` on `{image.name}`, device {dev} ({precision}), batch {batch_size} "
+        f"(the fast trainer in micro-batches of {micro['body']} for the body morpher on the CPU: 0 = whole batch). "
+        f"Load average at the start (1 / 5 / 15 min): {load}. Training examples/s of the real trainer "
+        "(forward, backward, Adam step) on targets already computed, plain then fast in one process; the "
+        "teacher's own cost per pose is a separate column. 'official budget' is the official 1M face / 1.5M "
+        "body examples at the fast rate: training alone, and with one teacher call per example (no cache).",
+        markdown_table(["network", "plain examples/s", "fast examples/s", "speed-up", "teacher per pose",
+                        "official budget, training", "… with fresh teacher poses"], speed_rows),
+    ]
+    write_section(output, "distill", "Distillation (tha4 bench distill)", "\n\n".join(sections))
+    if curve_examples == 0:
+        click.echo(f"wrote {output}")
+        return
+
+    init = None if init_character == "none" else student_weights(resolve_character(init_character).root)
+    nets = ["face", "body"] if networks == "both" else [networks]
+    deadline = started + minutes * 60 if minutes > 0 else math.inf
+    with tempfile.TemporaryDirectory(prefix="tha4-bench-distill-") as tmp:
+        root = cache_dir or Path(tmp)
+        image_sha = sha256_file(image)
+        all_curves = {net: Curves(net, the_teacher, mask, dev, examples=curve_examples, every=curve_every,
+                                  unique_poses=unique_poses, eval_poses=eval_poses, batch_size=batch_size,
+                                  micro_batch=micro[net], init=init, cache_dir=root / net, image_sha256=image_sha)
+                      for net in nets}
+        for curves in all_curves.values():
+            curves.start()
+        upto = 0
+        finished = False
+        while not finished and time.perf_counter() < deadline:
+            upto = min(curve_examples, upto + curve_every)
+            for net, curves in all_curves.items():
+                curves.round(upto)
+                click.echo(f"{net} morpher at {upto:,} examples: " + ", ".join(
+                    f"{r.name} {r.points[-1][1]:.2f} dB" for r in curves.runs), err=True)
+            finished = upto >= curve_examples
+            _write_curves(output, plot, sections, all_curves, the_teacher.name, image, dev, curve_examples,
+                          finished, (time.perf_counter() - started) / 60, init_character)
     click.echo(f"wrote {output} and {plot}")
+
+
+def _write_curves(output: Path, plot: Path, sections: list[str], all_curves: dict[str, Curves], teacher: str,
+                  image: Path, dev: torch.device, target: int, finished: bool, minutes: float, init: str) -> None:
+    body = list(sections)
+    done = min(r.points[-1][0] for c in all_curves.values() for r in c.runs)
+    status = (f"complete ({target:,} examples per run)" if finished else
+              f"**partial**: stopped at {done:,} of {target:,} examples per run")
+    body.append(f"PSNR (dB) against the teacher `{teacher}` on `{image.name}` over "
+                f"{len(next(iter(all_curves.values())).eval_poses)} held-out poses, official schedule scaled to the "
+                f"official budget (these are its first examples), fast trainer on {dev}; warm start from the "
+                f"`{init}` student; {status}; {minutes:.0f} min in all. Plot: `{plot}`.")
+    for net, curves in all_curves.items():
+        names = [r.name for r in curves.runs]
+        rows = [[f"{e:,}", *[f"{r.points[i][1]:.2f}" for r in curves.runs]]
+                for i, (e, _) in enumerate(curves.runs[0].points)]
+        body.append(f"**{net} morpher** (teacher renders {curves.teacher_seconds / 60:.1f} min for "
+                    f"{curves.cache.done:,} poses; training " + ", ".join(
+                        f"{r.name} {r.seconds / 60:.1f} min" for r in curves.runs) + ")")
+        body.append(markdown_table(["examples", *names], rows))
+    write_section(output, "distill", "Distillation (tha4 bench distill)", "\n\n".join(body))
+    for net, curves in all_curves.items():
+        plot_curves({r.name: r.points for r in curves.runs},
+                    plot.with_name(f"{plot.stem}_{net}{plot.suffix}") if len(all_curves) > 1 else plot,
+                    f"{net} morpher vs {teacher} ({status.split(':')[0].strip('*')})")

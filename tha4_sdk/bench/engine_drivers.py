@@ -32,7 +32,9 @@ INSTALL_HINT = {
     "mcs": "apt-get install -y mono-mcs mono-runtime",
     "mono": "apt-get install -y mono-mcs mono-runtime",
     "godot3-server": "apt-get install -y godot3-server",
+    "nunit-console": "apt-get install -y libnunit-cil-dev nunit-console",
 }
+NUNIT_FRAMEWORK = "/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll"  # Debian's libnunit-cil-dev
 
 # Godot 4 → Godot 3: the only differences the protocol files use.
 GODOT3_PORT = (
@@ -75,7 +77,7 @@ def _mcs(out: Path, sources: list[Path], refs: list[Path], target: str = "librar
 def build_unity(out: Path) -> dict[str, Path]:
     """Compile every assembly of the Unity bridge and the Mono test driver into ``out``; their paths by name.
 
-    Core (no UnityEngine reference at all), the UnityEngine/UnityEditor stubs, Runtime, Editor, the sample,
+    Core (no UnityEngine reference at all), the UnityEngine/UnityEditor stubs, Runtime, Editor, each sample,
     and BridgeCheck.exe (bridges/unity/tests/BridgeCheck.cs). Warnings are errors.
     """
     _check_repo()
@@ -90,11 +92,33 @@ def build_unity(out: Path) -> dict[str, Path]:
                             [built["core"], built["engine"]])
     built["editor"] = _mcs(out / "Tha4Sdk.Bridge.Editor.dll", cs(UNITY_PACKAGE / "Editor"),
                            [built["core"], built["engine"], built["editor_api"], built["runtime"]])
-    built["sample"] = _mcs(out / "DriveFromScript.dll", cs(UNITY_PACKAGE / "Samples~" / "DriveFromScript"),
-                           [built["core"], built["engine"], built["runtime"]])
+    for sample in sorted(p for p in (UNITY_PACKAGE / "Samples~").iterdir() if p.is_dir()):
+        built[f"sample_{sample.name}"] = _mcs(out / f"{sample.name}.dll", cs(sample),
+                                              [built["core"], built["engine"], built["runtime"]])
     built["driver"] = _mcs(out / "BridgeCheck.exe", [UNITY / "tests" / "BridgeCheck.cs"],
                            [built["core"], built["engine"], built["runtime"]], target="exe")
     return built
+
+
+def build_unity_tests(built: dict[str, Path]) -> dict[str, Path]:
+    """Compile the package's NUnit tests (Tests/Runtime, Tests/Editor) beside the assemblies `build_unity` made,
+    against Debian's NUnit 2.6 framework; their paths by name."""
+    tool("nunit-console")
+    nunit = Path(NUNIT_FRAMEWORK)
+    if not nunit.is_file():
+        raise BridgeToolMissing(f"{nunit} is missing; on Debian/Ubuntu: {INSTALL_HINT['nunit-console']}")
+    out = built["core"].parent
+    tests = UNITY_PACKAGE / "Tests"
+    runtime = _mcs(out / "Tha4Sdk.Bridge.Tests.dll", sorted((tests / "Runtime").glob("*.cs")),
+                   [built["core"], built["engine"], built["runtime"], nunit])
+    editor = _mcs(out / "Tha4Sdk.Bridge.Editor.Tests.dll", sorted((tests / "Editor").glob("*.cs")),
+                  [built["core"], built["engine"], built["editor_api"], built["runtime"], built["editor"], runtime, nunit])
+    return {"tests_runtime": runtime, "tests_editor": editor}
+
+
+def nunit_command(assemblies: list[Path], xml: Path) -> list[str]:
+    """The command line running NUnit tests in ``assemblies`` under Mono, results as NUnit XML in ``xml``."""
+    return [tool("nunit-console"), "-nologo", "-noshadow", f"-xml={xml}", *map(str, assemblies)]
 
 
 def unity_command(driver: Path, *args: object) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import statistics
 import time
@@ -51,6 +52,13 @@ def _paths(character: Character, device: torch.device) -> list[_Path]:
         paths.append(_Path("fast float32, PyTorch ops untiled (whole batch, intra-op threads)",
                            FastStudentSession(character, device, torch.float32, tile_values=0, native=False)))
     paths.append(_Path("fast float16 matmuls", FastStudentSession(character, device, torch.float16)))
+    if importlib.util.find_spec("onnxruntime") and importlib.util.find_spec("onnx"):  # the onnx extra
+        from tha4_sdk.render.onnx import OnnxRenderer
+
+        provider = "cpu" if device.type == "cpu" else "auto"
+        for graph, file in (("fast", "character.onnx"), ("exact", "character_exact.onnx")):
+            session = OnnxRenderer(device=provider, graph=graph).open(character)
+            paths.append(_Path(f"onnxruntime {session.providers[0]}, {graph} graph ({file})", session))
     return paths
 
 

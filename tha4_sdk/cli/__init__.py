@@ -1,6 +1,6 @@
 """The ``tha4`` command line: the root group and the small core commands.
 
-Each command group has its own module in this package (``render``, ``hub``, ``bench``); plugins add
+Each command group has its own module in this package (``render``, ``hub``, ``bench``, ``export``); plugins add
 theirs through the ``tha4_cli_commands`` hook.
 """
 
@@ -77,10 +77,11 @@ def pose_params(markdown: bool) -> None:
 
 def _register_subcommands() -> None:
     from tha4_sdk.cli.bench import bench
+    from tha4_sdk.cli.export import export
     from tha4_sdk.cli.hub import characters_cmd, models_cmd
     from tha4_sdk.cli.render import demo, render
 
-    for cmd in (render, demo, models_cmd, characters_cmd, bench):
+    for cmd in (render, demo, models_cmd, characters_cmd, bench, export):
         main.add_command(cmd)
 
 

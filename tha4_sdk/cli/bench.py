@@ -10,6 +10,7 @@ from tha4_sdk.bench.distill import distill_bench
 from tha4_sdk.bench.bridge import bridge
 from tha4_sdk.bench.bridge_blender import bridge_blender
 from tha4_sdk.bench.bridge_engines import bridge_engines
+from tha4_sdk.bench.web import web
 
 
 @click.group("bench")
@@ -23,3 +24,4 @@ bench.add_command(distill_bench)
 bench.add_command(bridge)
 bench.add_command(bridge_blender)
 bench.add_command(bridge_engines)
+bench.add_command(web)

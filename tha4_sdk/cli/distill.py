@@ -20,7 +20,7 @@ from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.poses import fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.run import EVAL_SEED, DistillConfig, distill
+from tha4_sdk.distill.run import EVAL_SEED, TRAINERS, DistillConfig, distill
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES
 from tha4_sdk.distill.teacher import open_teacher
 from tha4_sdk.distill.trainer import PRECISIONS, StopFlag, Stopped
@@ -61,13 +61,28 @@ def _fail(progress: Progress, message: str) -> None:
               help="Examples between teacher|student sample sheets (0: none).")
 @click.option("--eval-every", type=click.IntRange(min=0), default=100_000, show_default=True,
               help="Examples between PSNR evaluations (0: only at the end of each network).")
-@click.option("--eval-poses", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Held-out poses for PSNR during and after training.")
+@click.option("--eval-poses", type=click.IntRange(min=1),
+              help="Held-out poses for PSNR during and after training [default: one per 16 training examples, "
+              "4 to 100].")
 @click.option("--device", default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
               help="auto: tf32 on CUDA, fp32 on CPU; bf16: autocast.")
 @click.option("--teacher-cache-mb", type=click.IntRange(min=0), default=1024, show_default=True,
               help="Memory for teacher outputs of repeated poses (evaluation poses, a --poses file).")
+@click.option("--trainer", type=click.Choice(TRAINERS), default="fast", show_default=True,
+              help="fast: the rearranged forward pass (same losses and gradients up to rounding); plain: the "
+              "networks' own.")
+@click.option("--micro-batch", type=click.IntRange(min=0),
+              help="Compute each batch in chunks of this many examples (0: whole) [default: 2 for the body "
+              "morpher on the CPU].")
+@click.option("--init", type=click.Path(exists=True, path_type=Path),
+              help="Warm start: begin from this character's student weights instead of from scratch.")
+@click.option("--unique-poses", type=click.IntRange(min=1),
+              help="Render N sampled poses once into the on-disk teacher cache and train over them for many "
+              "epochs.")
+@click.option("--teacher-cache", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of the on-disk teacher cache (default with --unique-poses: OUTPUT/distill/"
+              "teacher_cache); with --poses, caches the file's poses. Reused and completed across runs.")
 @click.option("--name", help="Character name (default: the image file name).")
 @click.option("--attribution", default="", help="Credit line stored in character.yaml.")
 @click.option("--license", "license_", default="", help="Licence stored in character.yaml.")

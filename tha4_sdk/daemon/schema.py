@@ -19,6 +19,7 @@ SESSION_PATTERN = re.compile(r"s[0-9a-f]{8}")
 JOB_PATTERN = re.compile(r"j[0-9a-f]{8}")
 SOURCE_PATTERN = re.compile(r"src[0-9]{1,6}")
 LIMITS = Limits()
+MAX_SAMPLE_FRAMES = 36_000  # source.sample: 20 minutes at 30 frames per second
 
 Check = Callable[[str, Any], Any]
 _REQUIRED = object()
@@ -156,6 +157,9 @@ SCHEMAS: dict[str, dict[str, Field]] = {
                       "mode": Field(text(8, choices=MODES), None), "params": Field(names, None),
                       "weight": Field(number(0.0, 1.0), None)},
     "source.detach": {"session": SESSION, "source": Field(text(9, SOURCE_PATTERN))},
+    "source.sample": {"source": Field(text(64)), "args": Field(options(lists=True), {}),
+                      "fps": Field(number(0.0, LIMITS.max_fps, open_low=True)), "start": Field(number(0.0, 1e7), 0.0),
+                      "frames": Field(integer(1, MAX_SAMPLE_FRAMES)), "params": Field(names, None)},
     "render": {"session": SESSION, "format": FORMAT, "size": SIZE},
     "stream.start": {"session": SESSION, "fps": Field(number(0.0, LIMITS.max_fps, open_low=True), 30.0),
                      "format": FORMAT, "size": SIZE, "pose": Field(boolean, True)},
@@ -168,6 +172,11 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "shutdown": {},
 }
 OPS = tuple(SCHEMAS)
+
+
+def accepted_args() -> dict[str, list[str]]:
+    """Every operation and the names of its arguments (``hello.ops``, protocol 1.1)."""
+    return {op: list(fields) for op, fields in SCHEMAS.items()}
 
 
 def validate(op: str, args: Any) -> dict[str, Any]:

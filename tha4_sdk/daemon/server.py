@@ -36,7 +36,7 @@ from tha4_sdk.source import PoseSource
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Request], "dict[str, Any] | None"]
-BACKGROUND_OPS = frozenset({"character.load", "character.unload", "source.attach", "source.detach"})
+BACKGROUND_OPS = frozenset({"character.load", "character.unload", "source.attach", "source.detach", "source.sample"})
 MAX_ID = 2**63 - 1
 
 
@@ -79,7 +79,8 @@ class Daemon:
             "character.unload": self.op_character_unload, "pose.set": self.op_pose_set,
             "pose.get": self.op_pose_get, "presets.list": self.op_presets_list,
             "expression.set": self.op_expression_set, "source.attach": self.op_source_attach,
-            "source.detach": self.op_source_detach, "render": self.op_render, "stream.start": self.op_stream_start,
+            "source.detach": self.op_source_detach, "source.sample": self.op_source_sample, "render": self.op_render,
+            "stream.start": self.op_stream_start,
             "stream.stop": self.op_stream_stop, "distill.start": self.op_distill_start,
             "distill.status": self.op_distill_status, "distill.cancel": self.op_distill_cancel,
             "distill.list": self.op_distill_list, "shutdown": self.op_shutdown,
@@ -241,7 +242,8 @@ class Daemon:
     def op_hello(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         log.info("hello from %s", args["client"] or "a client")
         return {"server": "tha4-sdk", "version": tha4_sdk.__version__, "protocol": protocol.VERSION,
-                "protocols": list(protocol.VERSIONS), "frame_port": self.frame_port,
+                "protocols": list(protocol.VERSIONS), "protocol_version": protocol.PROTOCOL_VERSION,
+                "ops": schema.accepted_args(), "frame_port": self.frame_port,
                 "heartbeat_s": self.config.heartbeat_s, "limits": self.limits.as_dict(),
                 "parameters": list(PARAMETER_NAMES), "renderers": list(plugins.renderers()),
                 "pose_sources": list(plugins.pose_sources()), "pose_filters": list(plugins.pose_filters()),
@@ -358,6 +360,34 @@ class Daemon:
     def op_source_detach(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         stop_quietly(self._session(args["session"]).detach(args["source"]))
         return {}
+
+    def op_source_sample(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
+        """A pose source's poses at ``frames`` times ``start + i / fps`` on its own clock (for baking keyframes)."""
+        name = args["source"]
+        cls = plugins.pose_sources().get(name)
+        if cls is None:
+            raise ProtocolError("unknown_plugin", f"no pose source named {name!r} (filters cannot be sampled)",
+                                available=list(plugins.pose_sources()))
+        wanted = args["params"] if args["params"] is not None else list(PARAMETER_NAMES)
+        unknown = [n for n in wanted if n not in PARAMETER_NAMES]
+        if unknown:
+            raise ProtocolError("bad_pose", f"unknown pose parameter {unknown[0]!r}", field="params")
+        columns = [PARAMETER_NAMES.index(n) for n in wanted]
+        try:
+            plugin = cls(**args["args"])
+            plugin.start()
+        except Exception as e:
+            raise ProtocolError("source_failed", f"{name}: {type(e).__name__}: {e}") from None
+        try:
+            poses: list[list[float] | None] = []
+            for i in range(args["frames"]):
+                pose = plugin.pose_at(args["start"] + i / args["fps"])
+                poses.append(None if pose is None else [float(v) for v in pose.array[columns]])
+        except Exception as e:
+            raise ProtocolError("source_failed", f"{name}: {type(e).__name__}: {e}") from None
+        finally:
+            stop_quietly(plugin)
+        return {"fps": args["fps"], "start": args["start"], "params": wanted, "poses": poses}
 
     def op_render(self, args: dict[str, Any], req: Request) -> None:
         self._session(args["session"]).render(req, args["format"], args["size"])

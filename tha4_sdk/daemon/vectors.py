@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from tha4_sdk.daemon import protocol, schema
 from tha4_sdk.daemon.protocol import ProtocolError
 from tha4_sdk.frame import Frame
@@ -86,7 +84,8 @@ def example_frame(size: tuple[int, int] = RENDER_SIZE) -> tuple[dict[str, Any], 
 def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     header, _ = example_frame()
     hello = {"server": "tha4-sdk", "version": "0.1.0", "protocol": protocol.VERSION,
-             "protocols": list(protocol.VERSIONS), "frame_port": protocol.DEFAULT_PORT + 1,
+             "protocols": list(protocol.VERSIONS), "protocol_version": protocol.PROTOCOL_VERSION,
+             "ops": schema.accepted_args(), "frame_port": protocol.DEFAULT_PORT + 1,
              "heartbeat_s": protocol.HEARTBEAT_S, "limits": protocol.Limits().as_dict(),
              "parameters": list(PARAMETER_NAMES), "renderers": ["solid", "student", "teacher"],
              "pose_sources": ["audio", "timeline", "webcam"], "pose_filters": ["idle", "one_euro"],
@@ -108,6 +107,8 @@ def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
                            {"params": {k: v * 0.8 for k, v in PRESETS["smile"].values.items()}}),
         "source.attach": ({"session": SESSION, "source": "idle", "args": {"seed": 0}}, {"source": SOURCE}),
         "source.detach": ({"session": SESSION, "source": SOURCE}, {}),
+        "source.sample": ({"source": "vmc", "args": {"port": 0}, "fps": 30.0, "frames": 2, "params": ["head_x"]},
+                          {"fps": 30.0, "start": 0.0, "params": ["head_x"], "poses": [None, None]}),
         "render": ({"session": SESSION, "format": "rgba8", "size": list(RENDER_SIZE)}, {"frame": header}),
         "stream.start": ({"session": SESSION, "fps": 30.0, "format": "rgba8", "pose": True},
                          {"stream": {"fps": 30.0, "format": "rgba8", "size": None, "pose": True}}),

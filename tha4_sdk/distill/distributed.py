@@ -28,6 +28,11 @@ class World:
         """This process's rows of a batch drawn identically by every process."""
         return batch.chunk(self.size)[self.rank] if self.size > 1 else batch
 
+    def barrier(self) -> None:
+        """Wait until every process gets here."""
+        if self.size > 1:
+            dist.barrier()
+
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every process when ``flag`` is true on any (e.g. a stop request)."""
         if self.size == 1:

@@ -8,16 +8,17 @@ reports it over 1000 poses.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tha4_sdk.files import atomic_write
+from tha4_sdk.distill.fast import body_forward, face_forward
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import Teacher
+from tha4_sdk.files import atomic_write
 from tha4_sdk.image import tensor_to_rgba8
 from tha4_sdk.metrics import psnr_per_image as psnr
 from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE
@@ -26,16 +27,26 @@ from tha4_sdk.models.student.poser import StudentPoser, crop_face, paste_face
 DATA_RANGE = 2.0
 
 
-def _batches(poses: np.ndarray, batch_size: int, device: torch.device) -> Iterator[torch.Tensor]:
+#: called with (poses done, poses in all) before the first batch and after each one
+OnBatch = Callable[[int, int], None]
+
+
+def _batches(poses: np.ndarray, batch_size: int, device: torch.device,
+             on_batch: OnBatch | None) -> Iterator[torch.Tensor]:
     for start in range(0, len(poses), batch_size):
+        if on_batch is not None and start == 0:
+            on_batch(0, len(poses))
         yield torch.from_numpy(poses[start:start + batch_size]).to(device)
+        if on_batch is not None:
+            on_batch(min(len(poses), start + batch_size), len(poses))
 
 
 @torch.no_grad()
-def task_psnr(task: Task, module: torch.nn.Module, poses: np.ndarray, batch_size: int, device: torch.device) -> float:
+def task_psnr(task: Task, module: torch.nn.Module, poses: np.ndarray, batch_size: int, device: torch.device,
+              on_batch: OnBatch | None = None) -> float:
     """Mean PSNR (dB) of one network against its teacher targets over ``poses``."""
     values = []
-    for p in _batches(poses, batch_size, device):
+    for p in _batches(poses, batch_size, device, on_batch):
         student, teacher = task.compare(module, p, task.targets(p))
         values.append(psnr(student, teacher, DATA_RANGE))
     return float(torch.cat(values).mean())
@@ -43,21 +54,24 @@ def task_psnr(task: Task, module: torch.nn.Module, poses: np.ndarray, batch_size
 
 @torch.no_grad()
 def student_psnr(poser: StudentPoser, image: torch.Tensor, teacher: Teacher, poses: np.ndarray, batch_size: int,
-                 device: torch.device) -> dict[str, float]:
+                 device: torch.device, on_batch: OnBatch | None = None, fast: bool = False) -> dict[str, float]:
     """Mean PSNR (dB) of a whole student against a teacher over ``poses``.
 
     ``face``: the face patch vs the teacher's face crop; ``body``: the body morpher given the
     teacher's face-morphed image vs the teacher's posed image; ``full``: the student end to end
-    (its own face patch pasted into ``image``) vs the teacher's posed image.
+    (its own face patch pasted into ``image``) vs the teacher's posed image. ``fast``: the student
+    runs on the fast training path (`tha4_sdk.distill.fast`; the same numbers up to float rounding).
     """
     image = image.to(device).unsqueeze(0)
+    face_of = (lambda p: face_forward(poser.face_morpher, p)) if fast else poser.face_morpher
+    body_of = (lambda i, p: body_forward(poser.body_morpher, i, p)) if fast else poser.body_morpher
     scores: dict[str, list[torch.Tensor]] = {"face": [], "body": [], "full": []}
-    for p in _batches(poses, batch_size, device):
+    for p in _batches(poses, batch_size, device, on_batch):
         t = teacher.body_targets(p)
-        face = poser.face_morpher(p[:, :FACE_POSE_SIZE])
+        face = face_of(p[:, :FACE_POSE_SIZE])
         scores["face"].append(psnr(face, crop_face(t.face_morphed), DATA_RANGE))
-        scores["body"].append(psnr(poser.body_morpher(t.face_morphed, p)[0], t.posed, DATA_RANGE))
-        scores["full"].append(psnr(poser.body_morpher(paste_face(image, face), p)[0], t.posed, DATA_RANGE))
+        scores["body"].append(psnr(body_of(t.face_morphed, p)[0], t.posed, DATA_RANGE))
+        scores["full"].append(psnr(body_of(paste_face(image, face), p)[0], t.posed, DATA_RANGE))
     return {k: float(torch.cat(v).mean()) for k, v in scores.items()}
 
 

@@ -29,6 +29,7 @@ class Progress:
         self._total = 0
         self._start_examples = 0
         self._start_time = 0.0
+        self._count_bar: tqdm | None = None
 
     def event(self, event: str, text: str | None = None, **fields: Any) -> None:
         """Report an event; ``text`` is what a person sees (JSON consumers get the fields)."""
@@ -63,6 +64,30 @@ class Progress:
         eta = (self._total - examples) / rate if rate > 0 else None
         self.event("progress", phase=self._phase, examples=examples, total=self._total, loss=loss,
                    examples_per_s=round(rate, 3), eta_s=None if eta is None else round(eta, 1))
+
+    def count(self, event: str, label: str, done: int, total: int, **fields: Any) -> None:
+        """Report ``done`` of ``total`` units of work other than training steps (evaluating, rendering the
+        teacher cache): an ``event`` record with ``done`` and ``total`` (at most once per ``min_interval``,
+        and always at the start and the end), or a progress bar labelled ``label``."""
+        if not self.enabled:
+            return
+        if self.json_lines:
+            now = time.perf_counter()
+            if done in (0, total) or now - self._last_sent >= self.min_interval:
+                self._last_sent = now
+                self.event(event, **fields, done=done, total=total)
+            return
+        if self._count_bar is None:
+            self._count_bar = tqdm(total=total, initial=done, desc=label, dynamic_ncols=True, file=sys.stderr,
+                                   leave=False)
+        self._count_bar.update(done - self._count_bar.n)
+        if done >= total:
+            self._count_bar.close()
+            self._count_bar = None
+
+    def evaluating(self, phase: str, done: int, total: int) -> None:
+        """Evaluation progress: ``done`` of ``total`` held-out poses of ``phase`` (face, body or full)."""
+        self.count("eval_progress", f"evaluating {phase}", done, total, phase=phase)
 
     def end_phase(self) -> None:
         if self._bar is not None:

@@ -10,6 +10,7 @@ PSNR).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tha4_sdk.character import load_face_mask, load_image_rgba, write_character
+from tha4_sdk.character import CharacterError, load_character, load_face_mask, load_image_rgba, write_character
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from tha4_sdk.distill.distributed import init_world
+from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
+from tha4_sdk.distill.distributed import World, init_world
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
@@ -40,6 +42,19 @@ EVAL_SEED = 20231129
 SAMPLE_POSES = 4
 WORK_DIR = "distill"
 FILES = {"image": "character.png", "face_mask": "face_mask.png", "face": "face_morpher.pt", "body": "body_morpher.pt"}
+TRAINERS = ("fast", "plain")
+#: held-out poses by default: one per this many training examples, between the two limits
+EXAMPLES_PER_EVAL_POSE, MIN_EVAL_POSES, MAX_EVAL_POSES = 16, 4, 100
+
+
+def default_eval_poses(examples: int) -> int:
+    """Held-out poses when none are asked for: evaluation stays a small share of the run at every budget.
+
+    Evaluating a pose costs about as much as two or three training examples (teacher call, student
+    passes), and it is done three times (end of each network, final), so one pose per 16 examples keeps
+    evaluation near 15 % of the run: 4 poses for 64 examples, 100 (the cap) from 1,600 on.
+    """
+    return max(MIN_EVAL_POSES, min(MAX_EVAL_POSES, examples // EXAMPLES_PER_EVAL_POSE))
 
 
 class DistillError(Tha4Error, ValueError):
@@ -61,10 +76,15 @@ class DistillConfig:
     checkpoint_every: int = 10_000
     sample_every: int = 10_000
     eval_every: int = 100_000
-    eval_poses: int = 100
+    eval_poses: int | None = None
     precision: str = "auto"
     device: str = "auto"
     teacher_cache_mb: int = 1024
+    trainer: str = "fast"
+    micro_batch: int | None = None
+    init: Path | None = None
+    unique_poses: int | None = None
+    teacher_cache: Path | None = None
     name: str | None = None
     attribution: str = ""
     license: str = ""
@@ -74,13 +94,44 @@ class DistillConfig:
         face, body = split_budget(self.examples)
         return self.face_examples or face, self.body_examples or body
 
+    def trained(self) -> tuple[int, int]:
+        """(face, body) examples really trained: the budgets rounded up to whole batches."""
+        return tuple(math.ceil(n / self.batch_size) * self.batch_size for n in self.budgets())  # type: ignore
+
+    def num_eval_poses(self) -> int:
+        """``eval_poses``, or `default_eval_poses` of the examples really trained."""
+        return self.eval_poses or default_eval_poses(sum(self.trained()))
+
+    def micro_batches(self, device: torch.device) -> tuple[int, int]:
+        """(face, body) micro-batch sizes (0: whole batches): ``micro_batch``, else 2 for the body on the CPU."""
+        if self.micro_batch is not None:
+            return self.micro_batch, self.micro_batch
+        return 0, (2 if device.type == "cpu" and self.trainer == "fast" else 0)
+
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the run that wrote the checkpoint."""
         face, body = self.budgets()
         return {"image_sha256": sha256_file(self.image), "face_mask_sha256": sha256_file(self.face_mask),
                 "pose_file_sha256": sha256_file(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
-                "eval_poses": self.eval_poses}
+                "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
+                "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses}
+
+
+def _init_sha256(folder: Path) -> dict[str, str]:
+    character = load_character(folder)
+    if not character.has_student:
+        raise CharacterError(f"{folder}: --init needs a character with student weights")
+    assert character.face_morpher_path and character.body_morpher_path
+    return {"face": sha256_file(character.face_morpher_path), "body": sha256_file(character.body_morpher_path)}
+
+
+def student_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """The student weights of the character in ``folder`` (checked against the networks), by network."""
+    character = load_character(folder)
+    assert character.face_morpher_path and character.body_morpher_path
+    poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+    return {"face": poser.face_morpher.state_dict(), "body": poser.body_morpher.state_dict()}
 
 
 def _phase_seeds(seed: int, phase: int) -> tuple[int, int]:
@@ -117,9 +168,16 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     """
     progress = progress or Progress()
     stop = stop or StopFlag()
+    if config.trainer not in TRAINERS:
+        raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
+    if config.unique_poses and config.pose_file:
+        raise DistillError("--unique-poses samples its own poses; give it or --poses, not both")
     rgba = load_image_rgba(config.image)
     mask = load_face_mask(config.face_mask)
     pool = load_pose_file(config.pose_file) if config.pose_file else None
+    if config.unique_poses:
+        pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
+    init = student_weights(config.init) if config.init else None
     identity = config.identity()
     state = _open_output(config, resume, identity)
     out, work = config.output, config.output / WORK_DIR
@@ -134,26 +192,40 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     image = rgba8_to_tensor(rgba)
     teacher = open_teacher(config.teacher, image, device)
     cached = CachedTeacher(teacher, config.teacher_cache_mb * 2**20)
-    train_teacher: Teacher = cached if pool is not None else teacher
-    eval_poses = fixed_poses(max(config.eval_poses, SAMPLE_POSES), EVAL_SEED)
+    n_eval = config.num_eval_poses()
+    eval_poses = fixed_poses(max(n_eval, SAMPLE_POSES), EVAL_SEED)
     resumed = None if state is None else {"phase": state["phase"],
                                           "examples": state["train"]["examples"] if state["train"] else 0}
     if state is None:
         state = {"format": CHECKPOINT_FORMAT, "identity": identity, "phase": "face", "weights": {}, "train": None,
                  "history": {}}
-    face_n, body_n = config.budgets()
+    face_n, body_n = config.trained()
+    cache_dir = config.teacher_cache or (work / "teacher_cache" if config.unique_poses else None)
     progress.event("start", f"distilling {config.image} from teacher {teacher.name} into {out} "
-                   f"({face_n:,} face + {body_n:,} body examples, {device}, {precision})",
+                   f"({face_n:,} face + {body_n:,} body examples, {config.trainer} trainer"
+                   + (f", from {config.init}" if config.init else "")
+                   + (f", {len(pool):,} unique poses" if pool is not None else "")
+                   + f", PSNR over {n_eval} held-out poses, {device}, {precision})",
                    output=str(out), teacher=teacher.name, face_examples=face_n, body_examples=body_n,
+                   trainer=config.trainer, init=None if config.init is None else str(config.init),
+                   unique_poses=None if pool is None else len(pool), eval_poses=n_eval,
                    device=str(device), precision=precision, world_size=world.size, resumed=resumed)
 
     def save(train_state: dict[str, Any] | None) -> Path:
         state["train"] = train_state
         return save_checkpoint(work / "checkpoint.pt", state)
 
+    train_teacher: Teacher = cached if pool is not None else teacher
+    if cache_dir is not None and pool is not None:
+        if world.is_main and resumed is None:
+            save(None)  # a build killed before the first checkpoint resumes too
+        train_teacher = CacheTeacher(_build_cache(cache_dir, teacher, pool, identity["image_sha256"], progress,
+                                                  world), device)
+    fast = config.trainer == "fast"
+    micro = config.micro_batches(device)
     phases: list[tuple[int, Task, Task, int]] = [
-        (0, FaceTask(train_teacher, mask, device), FaceTask(cached, mask, device), face_n),
-        (1, BodyTask(train_teacher), BodyTask(cached), body_n),
+        (0, FaceTask(train_teacher, mask, device, fast), FaceTask(cached, mask, device, fast), face_n),
+        (1, BodyTask(train_teacher, fast), BodyTask(cached, fast), body_n),
     ]
     for index, task, eval_task, examples in phases:
         if task.name in state["weights"]:
@@ -161,10 +233,12 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
         init_seed, sampler_seed = _phase_seeds(config.seed, index)
         settings = TrainSettings(examples=examples, batch_size=config.batch_size,
                                  checkpoint_every=config.checkpoint_every, sample_every=config.sample_every,
-                                 eval_every=config.eval_every, eval_batch_size=config.batch_size, precision=precision)
+                                 eval_every=config.eval_every, eval_batch_size=config.batch_size, precision=precision,
+                                 micro_batch=micro[index])
         trainer = Trainer(task, eval_task, PoseSampler(sampler_seed, pool), settings, seed=init_seed, device=device,
-                          eval_poses=eval_poses[:config.eval_poses], sample_poses=eval_poses[:SAMPLE_POSES],
-                          samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world)
+                          eval_poses=eval_poses[:n_eval], sample_poses=eval_poses[:SAMPLE_POSES],
+                          samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world,
+                          init=None if init is None else init[task.name])
         module = trainer.run(state["train"])
         state["weights"][task.name] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
         state["history"][task.name] = trainer.history
@@ -177,17 +251,28 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     poser.face_morpher.load_state_dict(state["weights"]["face"])
     poser.body_morpher.load_state_dict(state["weights"]["body"])
     poser.to(device).eval().requires_grad_(False)
-    scores = student_psnr(poser, image, cached, eval_poses[:config.eval_poses], config.batch_size, device)
+    scores = student_psnr(poser, image, cached, eval_poses[:n_eval], config.batch_size, device,
+                          lambda done, total: progress.evaluating("full", done, total), fast=fast)
     _write_package(config, rgba, mask, state["weights"])
     state.update(phase="done", psnr=scores, weights={})
     atomic_write(work / "report.json", lambda f: f.write(json.dumps(
-        {"identity": identity, "psnr": scores, "eval_poses": config.eval_poses, "history": state["history"]},
+        {"identity": identity, "psnr": scores, "eval_poses": n_eval, "history": state["history"]},
         indent=1).encode()))
     save(None)
-    progress.event("done", f"done: {out} (PSNR vs teacher over {config.eval_poses} poses: face "
+    progress.event("done", f"done: {out} (PSNR vs teacher over {n_eval} poses: face "
                    f"{scores['face']:.2f} dB, body {scores['body']:.2f} dB, full {scores['full']:.2f} dB)",
                    output=str(out), psnr=scores)
     return out
+
+
+def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256: str, progress: Progress,
+                 world: World) -> TeacherCache:
+    """Render (or finish rendering) the on-disk teacher cache; other processes wait for rank 0, then open it."""
+    if world.is_main:
+        cache = TeacherCache.build(folder, teacher, poses, image_sha256, lambda done, total: progress.count(
+            "cache_progress", "teacher cache", done, total, path=str(folder)))
+    world.barrier()
+    return cache if world.is_main else TeacherCache(folder)
 
 
 def _write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,

@@ -23,28 +23,33 @@ import torch
 
 from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.models.student.poser import FACE_POSE_SIZE, StudentPoser, crop_face, paste_face
+from tha4_sdk.models.warp import warp
 from tha4_sdk.models.teacher.poser import TeacherPoser
 from tha4_sdk.render.teacher import TeacherRenderer
 
 
 @dataclass(frozen=True)
 class BodyTargets:
-    """What the body morpher learns from, for N poses (all N×C×512×512, the image convention)."""
+    """What the body morpher learns from, for N poses (all N×C×512×512, the image convention).
 
-    posed: torch.Tensor         # C=4: the final (blended) image
-    alpha: torch.Tensor         # C=1: how much of the direct colour the blend takes
-    direct: torch.Tensor        # C=4: direct colour
-    warped: torch.Tensor        # C=4: the input warped by the appearance flow
-    grid_change: torch.Tensor   # C=2: appearance flow (offsets of the identity sampling grid)
-    face_morphed: torch.Tensor  # C=4: the face-morphed full image (the body morpher's input)
+    ``alpha`` and ``direct`` enter no loss; a source that does not keep them (the on-disk teacher
+    cache) leaves them None.
+    """
 
-    def tensors(self) -> tuple[torch.Tensor, ...]:
+    posed: torch.Tensor          # C=4: the final (blended) image
+    alpha: torch.Tensor | None   # C=1: how much of the direct colour the blend takes
+    direct: torch.Tensor | None  # C=4: direct colour
+    warped: torch.Tensor         # C=4: the input warped by the appearance flow
+    grid_change: torch.Tensor    # C=2: appearance flow (offsets of the identity sampling grid)
+    face_morphed: torch.Tensor   # C=4: the face-morphed full image (the body morpher's input)
+
+    def tensors(self) -> tuple[torch.Tensor | None, ...]:
         """The six tensors in field order (``BodyTargets(*t.tensors())`` rebuilds it)."""
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
 
     def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> "BodyTargets":
-        """Apply ``fn`` to every tensor (e.g. ``lambda t: t.to(device)`` or a row slice)."""
-        return BodyTargets(*(fn(t) for t in self.tensors()))
+        """Apply ``fn`` to every tensor that is there (e.g. ``lambda t: t.to(device)`` or a row slice)."""
+        return BodyTargets(*(None if t is None else fn(t) for t in self.tensors()))
 
 
 class Teacher(Protocol):
@@ -111,7 +116,7 @@ class THA4Teacher:
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition)[0])
+        return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition).face_morphed_full)
 
     @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
@@ -121,16 +126,93 @@ class THA4Teacher:
                            face_morphed=out.face_morphed_full)
 
 
+def straight_to_premultiplied(x: torch.Tensor) -> torch.Tensor:
+    """N×4×H×W linear RGBA in [-1, 1]: THA3's straight alpha → THA4's premultiplied alpha.
+
+    Colour is multiplied by alpha clamped to [0, 1] (THA3's outputs may stray a little outside it);
+    the alpha channel itself is kept as it is.
+    """
+    v = (x + 1.0) * 0.5
+    alpha = v[:, 3:4]
+    return torch.cat([v[:, :3] * alpha.clamp(0.0, 1.0), alpha], dim=1) * 2.0 - 1.0
+
+
+def premultiplied_to_straight(x: torch.Tensor) -> torch.Tensor:
+    """The inverse for images loaded in THA4's convention: colour divided by alpha; transparent pixels black."""
+    v = (x + 1.0) * 0.5
+    alpha = v[:, 3:4]
+    rgb = torch.where(alpha > 0, v[:, :3] / torch.where(alpha > 0, alpha, torch.ones_like(alpha)),
+                      torch.zeros_like(v[:, :3]))
+    return torch.cat([rgb, alpha], dim=1) * 2.0 - 1.0
+
+
+class THA3Teacher:
+    """The official THA3 system (tha4_sdk.models.tha3, CC BY 4.0 weights) mapped to the distillation targets.
+
+    THA3 works in straight alpha; the student in THA4's premultiplied alpha. The character image is
+    handed to THA3 un-premultiplied, and its outputs are premultiplied before they become targets:
+
+    * face_morphed: THA3's face-morphed full image (the input with the morphed 192×192 face crop
+      pasted back), premultiplied; the face target is its 128×128 face box;
+    * posed: the editor's final image, premultiplied;
+    * grid_change: the editor's appearance flow (the same sampling-grid offsets as THA4's);
+    * warped: face_morphed (premultiplied) warped by that flow with the student's own warp — what the
+      student's warped output must reproduce;
+    * alpha, direct: none. THA3's editor blends per channel in straight alpha, so its 4-channel alpha
+      and colour change have no counterpart in the student's single-channel premultiplied blend; they
+      enter no loss.
+
+    The face targets need only the first three networks; the eyebrow decomposition is computed once.
+    """
+
+    name = "tha3"
+
+    def __init__(self, poser: torch.nn.Module, image: torch.Tensor, device: torch.device) -> None:
+        self.poser = poser.to(device)
+        self.image = premultiplied_to_straight(image.to(device).unsqueeze(0))
+        self.device = device
+        with torch.no_grad():
+            self.decomposition = self.poser.decompose(self.image)
+
+    @torch.no_grad()
+    def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
+        from tha4_sdk.models.teacher.poser import morph_face
+
+        full = morph_face(self.poser, self.image, poses.to(self.device), self.decomposition)[0]
+        return crop_face(straight_to_premultiplied(full)).contiguous()
+
+    @torch.no_grad()
+    def body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        out = self.poser(self.image, poses.to(self.device), self.decomposition)
+        face_morphed = straight_to_premultiplied(out.face_morphed_full)
+        return BodyTargets(posed=straight_to_premultiplied(out.final_image), alpha=None, direct=None,
+                           warped=warp(face_morphed, out.body_grid_change), grid_change=out.body_grid_change,
+                           face_morphed=face_morphed)
+
+
+def _tha3_poser(folder: str | None) -> torch.nn.Module:
+    """THA3's separable_float networks from ``folder``, or from where `tha4 models fetch tha3` put them."""
+    from tha4_sdk.models.tha3.poser import Tha3Poser
+
+    if folder is None:
+        from tha4_sdk.render.tha3 import default_weights_dir  # type: ignore[import-not-found]
+
+        folder = str(default_weights_dir())
+    return Tha3Poser.from_folder(folder)
+
+
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
     """``tha4`` (weights from `tha4 models fetch teacher`), ``tha4:DIR`` (the five files in DIR), ``student:DIR``."""
     kind, sep, folder = spec.partition(":")
     if kind == "tha4":
         renderer = TeacherRenderer(device=device, weights=folder if sep and folder else None)
         return THA4Teacher(renderer.poser, image, device)
+    if kind == "tha3":
+        return THA3Teacher(_tha3_poser(folder if sep and folder else None), image, device)
     if kind == "student" and sep and folder:
         return StudentTeacher(folder, image, device)
-    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR' or 'student:DIR' "
-                         "(a character folder with student weights)")
+    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
+                         "or 'student:DIR' (a character folder with student weights)")
 
 
 class CachedTeacher:
@@ -146,28 +228,31 @@ class CachedTeacher:
         self.name = teacher.name
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._face: dict[bytes, tuple[torch.Tensor, ...]] = {}
-        self._body: dict[bytes, tuple[torch.Tensor, ...]] = {}
+        self._face: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
+        self._body: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
 
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        return self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))[0]
+        face = self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))[0]
+        assert face is not None
+        return face
 
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
         return BodyTargets(*self._cached(poses, self._body, lambda p: self.teacher.body_targets(p).tensors()))
 
-    def _cached(self, poses: torch.Tensor, table: dict[bytes, tuple[torch.Tensor, ...]],
-                compute: Callable[[torch.Tensor], tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+    def _cached(self, poses: torch.Tensor, table: dict[bytes, tuple[torch.Tensor | None, ...]],
+                compute: Callable[[torch.Tensor], tuple[torch.Tensor | None, ...]]) -> tuple[torch.Tensor | None, ...]:
         keys = [p.cpu().numpy().tobytes() for p in poses]
         missing = [i for i, k in enumerate(keys) if k not in table]
-        fresh: dict[bytes, tuple[torch.Tensor, ...]] = {}
+        fresh: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
         if missing:
             computed = compute(poses[missing])
             for j, i in enumerate(missing):
-                entry = tuple(t[j:j + 1].cpu() for t in computed)
+                entry = tuple(None if t is None else t[j:j + 1].cpu() for t in computed)
                 fresh[keys[i]] = entry
-                nbytes = sum(t.numel() * t.element_size() for t in entry)
+                nbytes = sum(t.numel() * t.element_size() for t in entry if t is not None)
                 if keys[i] not in table and self.bytes + nbytes <= self.max_bytes:
                     table[keys[i]] = entry
                     self.bytes += nbytes
         rows = [fresh[k] if k in fresh else table[k] for k in keys]
-        return tuple(torch.cat([r[c] for r in rows]).to(poses.device) for c in range(len(rows[0])))
+        return tuple(None if rows[0][c] is None else torch.cat([r[c] for r in rows]).to(poses.device)  # type: ignore
+                     for c in range(len(rows[0])))

@@ -22,9 +22,11 @@ from torch import nn
 from tha4_sdk.distill.checkpoint import rng_state, set_rng_state
 from tha4_sdk.distill.distributed import World
 from tha4_sdk.distill.evaluate import save_sheet, task_psnr
+from tha4_sdk.distill.memory import retain_freed_memory
 from tha4_sdk.distill.poses import PoseSampler
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.tasks import Task
+from tha4_sdk.distill.teacher import BodyTargets
 from tha4_sdk.errors import Tha4Error
 
 PRECISIONS = ("auto", "fp32", "tf32", "bf16")
@@ -54,6 +56,8 @@ class TrainSettings:
 
     A ``schedule_examples`` larger than ``examples`` trains only the start of a longer schedule
     (the benchmark's PSNR curve follows the official 1.5M-example schedule that way).
+    ``micro_batch`` > 0 computes each batch in chunks of that many examples, accumulating the
+    gradients (the same step up to float rounding, a fraction of the memory).
     """
 
     examples: int
@@ -64,6 +68,7 @@ class TrainSettings:
     eval_every: int = 100_000
     eval_batch_size: int = 8
     precision: str = "fp32"
+    micro_batch: int = 0
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -82,19 +87,30 @@ def _crossed(examples: int, step: int, every: int) -> bool:
     return every > 0 and examples // every > (examples - step) // every
 
 
+def _rows(targets: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a task's targets (a tensor or `BodyTargets`)."""
+    if isinstance(targets, BodyTargets):
+        return targets.map(lambda t: t[start:stop])
+    return targets[start:stop]
+
+
 class Trainer:
-    """Trains one network of ``task`` (face or body) for ``settings.examples`` examples."""
+    """Trains one network of ``task`` (face or body) for ``settings.examples`` examples.
+
+    ``init``: weights to start from (a warm start from another character's student) instead of the
+    official initialisation.
+    """
 
     def __init__(self, task: Task, eval_task: Task, sampler: PoseSampler, settings: TrainSettings, *,
                  seed: int, device: torch.device, eval_poses: np.ndarray, sample_poses: np.ndarray,
                  samples_dir: Path, save: Callable[[dict[str, Any]], Path], progress: Progress,
-                 stop: StopFlag, world: World = World()) -> None:
+                 stop: StopFlag, world: World = World(), init: dict[str, torch.Tensor] | None = None) -> None:
         if settings.batch_size % world.size:
             raise ValueError(f"batch size {settings.batch_size} must be a multiple of the {world.size} processes")
         self.task, self.eval_task, self.sampler, self.settings = task, eval_task, sampler, settings
         self.seed, self.device, self.world = seed, device, world
         self.eval_poses, self.sample_poses, self.samples_dir = eval_poses, sample_poses, samples_dir
-        self.save, self.progress, self.stop = save, progress, stop
+        self.save, self.progress, self.stop, self.init = save, progress, stop, init
         self.schedule = task.schedule.scaled(settings.schedule_examples or settings.examples)
         self.total = math.ceil(settings.examples / settings.batch_size) * settings.batch_size
         self.log_every = max(1, self.total // settings.batch_size // 200)
@@ -103,7 +119,12 @@ class Trainer:
     def run(self, state: dict[str, Any] | None = None) -> nn.Module:
         """Train from scratch, or from a state written by an earlier run; return the trained network."""
         s, task = self.settings, self.task
-        module = task.new_module(self.seed).to(self.device)
+        module = task.new_module(self.seed)
+        if self.init is not None:
+            module.load_state_dict(self.init)
+        module = module.to(self.device)
+        if task.fast and self.device.type == "cpu":
+            retain_freed_memory()
         optimizer = torch.optim.Adam(module.parameters(), lr=self.schedule.phases[0].lr, betas=(0.9, 0.999))
         examples = 0
         if state is not None:
@@ -126,15 +147,11 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr
             poses = self.world.share(torch.from_numpy(self.sampler.sample(s.batch_size))).to(self.device)
-            targets = task.targets(poses)
-            with autocast:
-                terms = task.losses(net, poses, targets)
-            loss = sum(w * t for w, t in zip(phase.weights, terms))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[union-attr]
+            loss, terms = self._backward(net, poses, task.targets(poses), phase.weights, autocast)
             optimizer.step()
             examples += s.batch_size
-            pending.append(torch.stack([loss, *terms]).detach())  # type: ignore[list-item]
+            pending.append(torch.stack([loss, *terms]))
             if len(pending) == self.log_every or examples >= self.total:
                 mean = torch.stack(pending).mean(0).tolist()
                 self.history["loss"].append([examples, *mean])
@@ -145,6 +162,25 @@ class Trainer:
             self._evaluate(module, examples)
         self.progress.end_phase()
         return module
+
+    def _backward(self, net: nn.Module, poses: torch.Tensor, targets: Any, weights: tuple[float, ...],
+                  autocast: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Gradients of one batch's weighted loss, in micro-batches if set; returns (loss, terms), detached."""
+        n = poses.shape[0]
+        chunk = self.settings.micro_batch or n
+        totals: list[torch.Tensor] = []
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            share = (stop - start) / n  # every term is a mean over the batch
+            sync = net.no_sync() if stop < n and self.world.size > 1 else contextlib.nullcontext()  # type: ignore
+            with sync:
+                with autocast:
+                    terms = self.task.losses(net, poses[start:stop], _rows(targets, start, stop))
+                loss = sum(w * t for w, t in zip(weights, terms))
+                (loss * share).backward()  # type: ignore[union-attr]
+            parts = [t.detach() * share for t in [loss, *terms]]  # type: ignore[list-item]
+            totals = parts if not totals else [a + b for a, b in zip(totals, parts)]
+        return totals[0], totals[1:]
 
     def _after_step(self, module: nn.Module, optimizer: torch.optim.Optimizer, examples: int) -> None:
         s, step = self.settings, self.settings.batch_size
@@ -166,7 +202,9 @@ class Trainer:
             raise Stopped(path)
 
     def _evaluate(self, module: nn.Module, examples: int) -> None:
-        value = task_psnr(self.eval_task, module, self.eval_poses, self.settings.eval_batch_size, self.device)
+        name = self.task.name
+        value = task_psnr(self.eval_task, module, self.eval_poses, self.settings.eval_batch_size, self.device,
+                          lambda done, total: self.progress.evaluating(name, done, total))
         self.history["psnr"].append([examples, value])
         self.progress.event("eval", f"{self.task.name} morpher at {examples:,} examples: PSNR {value:.2f} dB",
                             phase=self.task.name, examples=examples, psnr_db=round(value, 3),

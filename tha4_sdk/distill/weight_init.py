@@ -1,4 +1,4 @@
-"""Fresh student networks with the official training-time initialisation (STUDENT_ARCHITECTURE §1).
+"""Fresh student networks with the official training-time initialisation (docs/architecture.md §S1).
 
 First sine layer: weights uniform in [-1/Ci, 1/Ci]; other sine layers: uniform in ±√(6/Ci)/30;
 sine-layer biases keep PyTorch's default; the final plain 1×1 conv is Kaiming-normal (fan_in,

@@ -37,8 +37,8 @@ import torch
 from torch import nn
 
 from tha4_sdk.character import Character
-from tha4_sdk.models.student.body_morpher import LEVELS, POSE_SIZE, compose_body_outputs
-from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE, FACE_SIZE
+from tha4_sdk.models.student.body_morpher import LEVELS, POSE_SIZE, StudentBodyMorpher, compose_body_outputs
+from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE, FACE_SIZE, StudentFaceMorpher
 from tha4_sdk.models.student.poser import StudentPoser, paste_face
 from tha4_sdk.models.student.siren import OMEGA_0
 from tha4_sdk.models.warp import identity_grid
@@ -55,36 +55,39 @@ def _matrix(conv: nn.Conv2d, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
     return (conv.weight[:, :, 0, 0] * scale).t().contiguous(), conv.bias * scale
 
 
-def _coords(size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def pixel_coords(size: int, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """The position grid's x (per column) and y (per row) values, exactly as the networks see them."""
-    grid = identity_grid(1, size, size, device=torch.device("cpu"), dtype=torch.float32)[0]  # S × S × (x, y)
+    grid = identity_grid(1, size, size, device=torch.device("cpu"), dtype=dtype)[0]  # S × S × (x, y)
     return grid[0, :, 0], grid[:, 0, 1]
 
 
 @dataclass
-class _Terms:
+class Terms:
     """A first sine layer's position, bias and pose terms at one resolution (everything but the features)."""
 
     col: torch.Tensor  # S × C: x(j) · w_x
     row: torch.Tensor  # S × C: y(i) · w_y + bias
     pose_w: torch.Tensor  # P × C
+    factors: tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (w_x, w_y, bias), C each: what col and row are made of
 
     @classmethod
-    def of(cls, w: torch.Tensor, b: torch.Tensor, features: int, size: int) -> "_Terms":
+    def of(cls, w: torch.Tensor, b: torch.Tensor, features: int, size: int) -> "Terms":
         """Terms of the first layer (in × out weight ``w``, rows ``[features…, x, y, pose…]``) on an S×S grid."""
-        x, y = _coords(size)
-        return cls(x[:, None] * w[features], y[:, None] * w[features + 1] + b, w[features + 2:].contiguous())
+        x, y = (t.to(w.device) for t in pixel_coords(size, w.dtype))
+        return cls(x[:, None] * w[features], y[:, None] * w[features + 1] + b, w[features + 2:].contiguous(),
+                   (w[features], w[features + 1], b))
 
     def rows(self, pose: torch.Tensor) -> torch.Tensor:
         """N × S × C: the per-row part for N poses (the pose term is constant over the pixels)."""
         return (pose @ self.pose_w)[:, None, :] + self.row
 
-    def to(self, device: torch.device) -> "_Terms":
-        return _Terms(self.col.to(device), self.row.to(device), self.pose_w.to(device))
+    def to(self, device: torch.device) -> "Terms":
+        return Terms(self.col.to(device), self.row.to(device), self.pose_w.to(device),
+                     tuple(f.to(device) for f in self.factors))  # type: ignore[arg-type]
 
 
 @dataclass
-class _Level:
+class Level:
     """One coordinate-MLP level: first sine layer, hidden sine layers, a final linear map.
 
     The first layer's pre-activation is ``terms`` alone (face, body level 0) or the 2× bilinear upsample of
@@ -95,17 +98,17 @@ class _Level:
     """
 
     size: int
-    terms: _Terms | None
+    terms: Terms | None
     edges: tuple[torch.Tensor, torch.Tensor] | None  # (first/last row, first/last column) corrections, 2 × C each
     hidden: list[tuple[torch.Tensor, torch.Tensor]]  # (in × out weight, bias), ω0 folded in
     out_w: torch.Tensor
     out_b: torch.Tensor | None = None
-    out_terms: _Terms | None = None
+    out_terms: Terms | None = None
     native: NativeLevel | None = None  # the same level prepared for the native runner (float32, CPU)
 
-    def to(self, device: torch.device, dtype: torch.dtype) -> "_Level":
+    def to(self, device: torch.device, dtype: torch.dtype) -> "Level":
         """Everything feeding the sines stays float32; the matmul weights take ``dtype``."""
-        return _Level(
+        return Level(
             size=self.size, terms=self.terms and self.terms.to(device),
             edges=self.edges and (self.edges[0].to(device), self.edges[1].to(device)),
             hidden=[(w.to(device, dtype), b.to(device)) for w, b in self.hidden],
@@ -113,7 +116,7 @@ class _Level:
             out_terms=self.out_terms and self.out_terms.to(device),
         )
 
-    def prepared(self, runner: NativeRunner) -> "_Level":
+    def prepared(self, runner: NativeRunner) -> "Level":
         """This level with its `NativeLevel` for ``runner``."""
         return dataclasses.replace(self, native=runner.prepare(
             hidden=self.hidden, out_w=self.out_w, col_terms=self.terms and self.terms.col, edges=self.edges,
@@ -122,7 +125,7 @@ class _Level:
 
 def _edges(w: torch.Tensor, features: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """What upsampling the half-resolution position terms misses on the border rows and columns."""
-    (xf, yf), (xc, yc) = _coords(size), _coords(size // 2)
+    (xf, yf), (xc, yc) = ((t.to(w.device) for t in pixel_coords(s, w.dtype)) for s in (size, size // 2))
     ends = [0, -1]
     return (yf[ends] - yc[ends])[:, None] * w[features + 1], (xf[ends] - xc[ends])[:, None] * w[features]
 
@@ -173,11 +176,11 @@ class _Runner:
             buf = scratch[slot] = torch.empty(numel, device=device)
         return buf[:numel]
 
-    def run(self, level: _Level, pose: torch.Tensor, feat: torch.Tensor | None, *, keep: bool = True) -> torch.Tensor:
+    def run(self, level: Level, pose: torch.Tensor, feat: torch.Tensor | None, *, keep: bool = True) -> torch.Tensor:
         """The level's output for N poses: N × S × S × out float32 (NHWC); ``keep=False`` reuses a buffer."""
         return self.run_together([(level, pose, feat, keep)])[0]
 
-    def run_together(self, specs: list[tuple[_Level, torch.Tensor, torch.Tensor | None, bool]]) -> list[torch.Tensor]:
+    def run_together(self, specs: list[tuple[Level, torch.Tensor, torch.Tensor | None, bool]]) -> list[torch.Tensor]:
         """Independent levels (level, pose, feat, keep) in one pass over the workers: no wait between them."""
         outs, jobs = [], []
         for level, pose, feat, keep in specs:
@@ -208,7 +211,7 @@ class _Runner:
                                         [o[f] for o in outs]) for f in range(n) for r0 in range(0, s, step)])
         return outs
 
-    def _output(self, level: _Level, pose: torch.Tensor, keep: bool) -> torch.Tensor:
+    def _output(self, level: Level, pose: torch.Tensor, keep: bool) -> torch.Tensor:
         """A new N × S × S × out tensor, or (``keep=False``) this size's reused buffer."""
         shape = (pose.shape[0], level.size, level.size, level.out_w.shape[1])
         if keep:
@@ -218,7 +221,7 @@ class _Runner:
             buf = self._outputs[level.size] = torch.empty(math.prod(shape), device=pose.device)
         return buf[:math.prod(shape)].view(shape)
 
-    def _tile_jobs(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
+    def _tile_jobs(self, level: Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
                    out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
         """The level as PyTorch ops on tiles: bands of an even number of rows, at least two per worker."""
         n, s = out.shape[0], level.size
@@ -239,7 +242,7 @@ class _Runner:
 
         return [functools.partial(tile, f0, r0) for f0 in range(0, n, frames) for r0 in range(0, s, rows)]
 
-    def _native_jobs(self, level: _Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
+    def _native_jobs(self, level: Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
                      out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
         """The level through the native runner: bands of rows (eight per worker and frame), one call each."""
         assert level.native is not None
@@ -255,7 +258,7 @@ class _Runner:
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _first(self, level: _Level, rows: torch.Tensor | None, feat: torch.Tensor | None,
+    def _first(self, level: Level, rows: torch.Tensor | None, feat: torch.Tensor | None,
                r0: int, r1: int) -> torch.Tensor:
         """Pixels × C activations of the first sine layer for rows ``r0:r1`` of some frames."""
         s, c = level.size, level.hidden[0][0].shape[0]
@@ -280,7 +283,7 @@ class _Runner:
             pre[:, :, -1] += edge_cols[1]
         return pre.view(-1, c).sin_()
 
-    def _rest(self, level: _Level, x: torch.Tensor, out: torch.Tensor, out_rows: torch.Tensor | None) -> None:
+    def _rest(self, level: Level, x: torch.Tensor, out: torch.Tensor, out_rows: torch.Tensor | None) -> None:
         """Hidden sine layers, then the output map (plus head bias or next level's terms) into ``out``."""
         px = x.shape[0]
         for k, (w, b) in enumerate(level.hidden):
@@ -313,7 +316,7 @@ class FastStudentSession(RenderSession):
                           "float16 keeps ≈48 dB", stacklevel=2)
         assert character.face_morpher_path and character.body_morpher_path
         poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
-        face, body = _levels(poser)
+        face, body = fold_levels(poser)
         self.face, self.body = face.to(device, dtype), [level.to(device, dtype) for level in body]
         self.image = character.image_tensor().to(device).unsqueeze(0)
         if tile_values is None:
@@ -323,7 +326,7 @@ class FastStudentSession(RenderSession):
             raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
                                "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
         self._native = runner
-        x, y = _coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
+        x, y = pixel_coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
         self._base = x.contiguous(), y.contiguous()
         if runner is not None:
             self.face, self.body = self.face.prepared(runner), [level.prepared(runner) for level in self.body]
@@ -358,15 +361,24 @@ class FastStudentSession(RenderSession):
         del self.face, self.body, self.image, self._runner
 
 
-def _levels(poser: StudentPoser) -> tuple[_Level, list[_Level]]:
-    """The face morpher (one level) and the body morpher (three levels) rewritten as `_Level`s."""
-    siren = poser.face_morpher.siren
+def fold_levels(poser: StudentPoser) -> tuple[Level, list[Level]]:
+    """The face morpher (one level) and the body morpher (three levels) rewritten as `Level`s."""
+    return face_level(poser.face_morpher), body_levels(poser.body_morpher)
+
+
+def face_level(face_morpher: StudentFaceMorpher) -> Level:
+    """The face morpher as one `Level` (differentiable in its weights: the training fast path uses it too)."""
+    siren = face_morpher.siren
     face_layers = [layer.linear for layer in siren.sine_layers]
     w, b = _matrix(face_layers[0], OMEGA_0)
     head_w, head_b = _matrix(siren.last_linear, 1.0)
-    face = _Level(FACE_SIZE, terms=_Terms.of(w, b, 0, FACE_SIZE), edges=None,
+    return Level(FACE_SIZE, terms=Terms.of(w, b, 0, FACE_SIZE), edges=None,
                   hidden=[_matrix(c, OMEGA_0) for c in face_layers[1:]], out_w=head_w, out_b=head_b)
-    layers = [[layer.linear for layer in seq] for seq in poser.body_morpher.siren_layers]
+
+
+def body_levels(body_morpher: StudentBodyMorpher) -> list[Level]:
+    """The body morpher as three `Level`s (differentiable in its weights, like `face_level`)."""
+    layers = [[layer.linear for layer in seq] for seq in body_morpher.siren_layers]
     firsts = [_matrix(seq[0], OMEGA_0) for seq in layers]
     features = [seq[0].in_channels - 2 - POSE_SIZE for seq in layers]
     body = []
@@ -376,10 +388,10 @@ def _levels(poser: StudentPoser) -> tuple[_Level, list[_Level]]:
         if k + 1 < len(LEVELS):  # end with the next level's first layer, applied here at half its resolution
             w_next, b_next = firsts[k + 1]
             out: dict = dict(out_w=w_next[:features[k + 1]].contiguous(),
-                             out_terms=_Terms.of(w_next, b_next, features[k + 1], size))
+                             out_terms=Terms.of(w_next, b_next, features[k + 1], size))
         else:
-            head_w, head_b = _matrix(poser.body_morpher.last_linear, 1.0)
+            head_w, head_b = _matrix(body_morpher.last_linear, 1.0)
             out = dict(out_w=head_w, out_b=head_b)
-        body.append(_Level(size, terms=None if k else _Terms.of(w, b, 0, size),
+        body.append(Level(size, terms=None if k else Terms.of(w, b, 0, size),
                            edges=_edges(w, features[k], size) if k else None, hidden=hidden, **out))
-    return face, body
+    return body

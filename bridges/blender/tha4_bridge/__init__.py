@@ -1,5 +1,6 @@
-"""tha4 bridge for Blender: animate a THA4 character with keyframes, preview it live and render it through the
-tha4 daemon (`tha4 serve`). See docs/bridges.md ("Blender") in the tha4-sdk repository.
+"""tha4 bridge for Blender: THA4 characters as objects animated with keyframes, Actions and the NLA, expressions,
+timelines and baked lip-sync, previewed live and rendered by F12 / Ctrl+F12 through the tha4 daemon
+(`tha4 serve`). See docs/bridges.md ("Blender") in the tha4-sdk repository.
 
 Blender 4.2+ installs it as an extension (blender_manifest.toml); Blender 3.x and 4.0/4.1 as a legacy add-on
 (``bl_info`` below). It speaks the daemon protocol (docs/protocol.md) in pure Python: nothing to pip-install.
@@ -8,13 +9,12 @@ Blender 4.2+ installs it as an extension (blender_manifest.toml); Blender 3.x an
 bl_info = {
     "name": "THA4 Bridge",
     "author": "tha4-sdk contributors",
-    "version": (0, 1, 0),
+    "version": (0, 2, 0),
     "blender": (3, 4, 0),
     "location": "View3D > Sidebar > THA4",
-    "description": "Pose, preview and render THA4 anime characters through the tha4 daemon",
+    "description": "Animate, preview and render THA4 anime characters through the tha4 daemon",
     "category": "Animation",
 }
-
 
 
 def _classes() -> tuple:
@@ -27,18 +27,20 @@ def register() -> None:
     # Blender modules are imported here, so the protocol modules (link, zmtp, msgpack_lite…) import without bpy.
     import bpy
 
-    from . import pose_sync, properties
+    from . import migrate, pose_sync, properties, render_frames
 
     properties.register()
     for cls in _classes():
         bpy.utils.register_class(cls)
     pose_sync.register()
+    render_frames.register()
+    migrate.register()
 
 
 def unregister() -> None:
     import bpy
 
-    from . import pose_sync, preview, properties
+    from . import migrate, pose_sync, preview, properties, render_frames
     from .state import runtime
 
     if bpy.app.timers.is_registered(preview.tick):
@@ -46,6 +48,8 @@ def unregister() -> None:
     if runtime.link is not None:
         runtime.link.close()
         runtime.link = None
+    migrate.unregister()
+    render_frames.unregister()
     pose_sync.unregister()
     for cls in reversed(_classes()):
         bpy.utils.unregister_class(cls)

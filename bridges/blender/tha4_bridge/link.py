@@ -1,8 +1,9 @@
 """The add-on's connection to the tha4 daemon: requests, the frame/event subscription, and reconnection.
 
-A `DaemonLink` remembers what the add-on asked for (the character, the pose, the stream), so that after
-the daemon restarts it reconnects with a back-off (docs/protocol.md §9), loads the character again, sends the
-pose and restarts the stream by itself. Pure Python (no ``bpy``): the tests drive it outside Blender too.
+A `DaemonLink` remembers what the add-on asked for (each character's session, pose and stream, under a key:
+one per character object), so that after the daemon restarts it reconnects with a back-off (docs/protocol.md
+§9), loads the characters again, sends their poses and restarts their streams by itself. Pure Python (no
+``bpy``): the tests drive it outside Blender too.
 """
 
 from __future__ import annotations
@@ -46,13 +47,19 @@ class Published:
 
 @dataclass
 class Wanted:
-    """What the add-on asked of the daemon, replayed after a reconnection."""
+    """One character the add-on asked the daemon for (its session, pose and stream), replayed after a
+    reconnection."""
 
     character: str
     renderer: str
     options: dict[str, Any]
     pose: dict[str, float] = field(default_factory=dict)
     stream: dict[str, Any] | None = None
+    session: str | None = None
+    session_info: dict[str, Any] | None = None
+
+
+DEFAULT_KEY = "default"
 
 
 class DaemonLink:
@@ -62,9 +69,7 @@ class DaemonLink:
                  load_timeout: float = 300.0, client: str = "blender") -> None:
         self.host, self.port, self.timeout, self.load_timeout, self.client = host, port, timeout, load_timeout, client
         self.hello: dict[str, Any] | None = None
-        self.session: str | None = None
-        self.session_info: dict[str, Any] | None = None
-        self.wanted: Wanted | None = None
+        self.characters: dict[str, Wanted] = {}
         self.last_error = ""
         self.reconnections = 0
         self._control: ZmtpConnection | None = None
@@ -85,7 +90,7 @@ class DaemonLink:
 
     # --- connection --------------------------------------------------------------------------------------
     def connect(self) -> dict[str, Any]:
-        """Connect (or reconnect) both channels, say hello and restore the session; returns ``hello``."""
+        """Connect (or reconnect) both channels, say hello and restore the sessions; returns ``hello``."""
         self._close_sockets()
         try:
             self._control = ZmtpConnection(self.host, self.port, b"DEALER", self.timeout)
@@ -96,8 +101,8 @@ class DaemonLink:
             self._frames = ZmtpConnection(self.host, int(hello["frame_port"]), b"SUB", self.timeout)
             self._frames.subscribe(b"event.")
             self.hello = hello
-            if self.wanted is not None:
-                self._restore()
+            for key in list(self.characters):
+                self._restore(key)
             self._last_heard = time.monotonic()  # heartbeats are due from now on, not from before a slow reload
         except ZmtpError as e:
             self._drop(str(e))
@@ -117,8 +122,7 @@ class DaemonLink:
         """Close both channels (sessions live on in the daemon) and forget what was asked."""
         self._close_sockets()
         self.hello = None
-        self.wanted = None
-        self.session = self.session_info = None
+        self.characters = {}
 
     def _close_sockets(self) -> None:
         for conn in (self._control, self._frames):
@@ -133,29 +137,29 @@ class DaemonLink:
         self._retry_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
 
-    def _restore(self) -> None:
-        """After (re)connecting: find or reload the session, then resend the pose and restart the stream."""
-        assert self.wanted is not None
+    def _restore(self, key: str) -> None:
+        """After (re)connecting: find or reload a character's session, then resend its pose and restart its
+        stream."""
+        wanted = self.characters[key]
         sessions, _ = self._call("sessions.list", {})
-        if not any(s.get("session") == self.session for s in sessions["sessions"]):
-            info, _ = self._call("character.load", {"character": self.wanted.character,
-                                                    "renderer": self.wanted.renderer,
-                                                    "options": self.wanted.options}, self.load_timeout)
-            self._use_session(info)
+        if not any(s.get("session") == wanted.session for s in sessions["sessions"]):
+            info, _ = self._call("character.load", {"character": wanted.character, "renderer": wanted.renderer,
+                                                    "options": wanted.options}, self.load_timeout)
+            self._use_session(wanted, info)
         else:
-            assert self._frames is not None and self.session is not None
-            self._frames.subscribe(f"frame.{self.session}".encode())
-        if self.wanted.pose:
-            self._call("pose.set", self._pose_args())
-        if self.wanted.stream is not None:
-            self._call("stream.start", {"session": self.session, **self.wanted.stream})
+            assert self._frames is not None and wanted.session is not None
+            self._frames.subscribe(f"frame.{wanted.session}".encode())
+        if wanted.pose:
+            self._call("pose.set", self._pose_args(wanted))
+        if wanted.stream is not None:
+            self._call("stream.start", {"session": wanted.session, **wanted.stream})
 
-    def _use_session(self, info: dict[str, Any]) -> None:
+    def _use_session(self, wanted: Wanted, info: dict[str, Any]) -> None:
         if self._frames is not None:
-            if self.session is not None:
-                self._frames.send([b"\x00frame." + self.session.encode()])
+            if wanted.session is not None:
+                self._frames.send([b"\x00frame." + wanted.session.encode()])
             self._frames.subscribe(f"frame.{info['session']}".encode())
-        self.session, self.session_info = info["session"], info
+        wanted.session, wanted.session_info = info["session"], info
 
     # --- requests ----------------------------------------------------------------------------------------
     def _call(self, op: str, args: dict[str, Any], timeout: float | None = None) -> tuple[dict[str, Any], list]:
@@ -193,75 +197,96 @@ class DaemonLink:
             self._drop(str(e))
             raise DaemonUnavailable(f"lost the daemon at {self.address} during {op}: {e}") from None
 
-    def session_request(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None):
-        """A request about the add-on's session; a session the daemon no longer has (it restarted) is loaded
+    def session_request(self, op: str, args: dict[str, Any] | None = None, timeout: float | None = None, *,
+                        key: str = DEFAULT_KEY):
+        """A request about a character's session; a session the daemon no longer has (it restarted) is loaded
         again, with its pose and stream, and the request re-sent once."""
-        if self.wanted is None:
-            raise DaemonError("not_found", "no character is loaded: load one first")
-        used = self.session
+        wanted = self.wanted(key)
+        used = wanted.session
         try:
             return self.request(op, {"session": used, **(args or {})}, timeout)
         except DaemonError as e:
             if e.code != "not_found":
                 raise
-        if self.session == used:  # not already reloaded by a reconnection inside `request`
+        if wanted.session == used:  # not already reloaded by a reconnection inside `request`
             try:
-                self._restore()
+                self._restore(key)
             except ZmtpError as e:
                 self._drop(str(e))
                 raise DaemonUnavailable(f"lost the daemon at {self.address} while reloading: {e}") from None
-        return self.request(op, {"session": self.session, **(args or {})}, timeout)
+        return self.request(op, {"session": wanted.session, **(args or {})}, timeout)
 
     # --- what the add-on does ----------------------------------------------------------------------------
-    def load(self, character: str, renderer: str = "student", options: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
-        """Load a character (store name or absolute folder) and make it the add-on's session."""
-        if self.wanted is not None and self.connected:
+    def wanted(self, key: str = DEFAULT_KEY) -> Wanted:
+        """The character loaded under ``key`` (`DaemonError` ``not_found`` when there is none)."""
+        wanted = self.characters.get(key)
+        if wanted is None:
+            raise DaemonError("not_found", "no character is loaded: load one first")
+        return wanted
+
+    def key_of(self, session: str | None) -> str | None:
+        """The key of the character whose session this is."""
+        return next((k for k, w in self.characters.items() if w.session == session and session), None)
+
+    def load(self, character: str, renderer: str = "student", options: dict[str, Any] | None = None, *,
+             key: str = DEFAULT_KEY) -> dict[str, Any]:
+        """Load a character (store name or absolute folder) as the session under ``key``."""
+        if key in self.characters and self.connected:
             try:
-                self.unload()
+                self.unload(key)
             except DaemonError:
                 pass  # the old session is gone already
         info, _ = self.request("character.load", {"character": character, "renderer": renderer,
                                                   "options": options or {}}, self.load_timeout)
-        self.wanted = Wanted(character, renderer, dict(options or {}))
-        self._use_session(info)
+        wanted = self.characters[key] = Wanted(character, renderer, dict(options or {}))
+        self._use_session(wanted, info)
         return info
 
-    def unload(self) -> None:
-        if self.wanted is not None and self.session is not None and self.connected:
-            self.request("character.unload", {"session": self.session})
-        if self._frames is not None and self.session is not None:
-            self._frames.send([b"\x00frame." + self.session.encode()])
-        self.wanted, self.session, self.session_info = None, None, None
+    def unload(self, key: str = DEFAULT_KEY) -> None:
+        wanted = self.characters.pop(key, None)
+        if wanted is None or wanted.session is None:
+            return
+        if self.connected:
+            self.request("character.unload", {"session": wanted.session})
+        if self._frames is not None:
+            self._frames.send([b"\x00frame." + wanted.session.encode()])
 
-    def _pose_args(self) -> dict[str, Any]:
-        assert self.wanted is not None
-        return {"session": self.session, "params": dict(self.wanted.pose), "reset": True, "clamp": True}
+    @staticmethod
+    def _pose_args(wanted: Wanted) -> dict[str, Any]:
+        return {"session": wanted.session, "params": dict(wanted.pose), "reset": True, "clamp": True}
 
-    def set_pose(self, params: dict[str, float]) -> None:
-        """Make ``params`` (all or some of the 45 parameters; the rest are 0) the session's pose."""
-        if self.wanted is None:
-            raise DaemonError("not_found", "no character is loaded: load one first")
-        self.wanted.pose = {k: float(v) for k, v in params.items()}
-        self.session_request("pose.set", {k: v for k, v in self._pose_args().items() if k != "session"})
+    def set_pose(self, params: dict[str, float], key: str = DEFAULT_KEY) -> None:
+        """Make ``params`` (all or some of the 45 parameters; the rest are 0) the pose of ``key``'s session."""
+        wanted = self.wanted(key)
+        wanted.pose = {k: float(v) for k, v in params.items()}
+        self.session_request("pose.set", {k: v for k, v in self._pose_args(wanted).items() if k != "session"},
+                             key=key)
 
-    def render(self, fmt: str = "rgba8") -> tuple[dict[str, Any], bytearray]:
-        """Render the current pose now: (FRAME-HEADER, pixels)."""
-        result, buffers = self.session_request("render", {"format": fmt})
+    def render(self, fmt: str = "rgba8", key: str = DEFAULT_KEY) -> tuple[dict[str, Any], bytearray]:
+        """Render ``key``'s current pose now: (FRAME-HEADER, pixels)."""
+        result, buffers = self.session_request("render", {"format": fmt}, key=key)
         if not buffers:
             raise DaemonError("bad_message", "the render reply carries no pixels")
         return result["frame"], buffers[0]
 
-    def start_stream(self, fps: float, fmt: str = "rgba8") -> None:
-        if self.wanted is None:
-            raise DaemonError("not_found", "no character is loaded: load one first")
-        self.wanted.stream = {"fps": float(fps), "format": fmt, "pose": True}
-        self.session_request("stream.start", {k: v for k, v in self.wanted.stream.items()})
+    def start_stream(self, fps: float, fmt: str = "rgba8", key: str = DEFAULT_KEY) -> None:
+        wanted = self.wanted(key)
+        wanted.stream = {"fps": float(fps), "format": fmt, "pose": True}
+        self.session_request("stream.start", dict(wanted.stream), key=key)
 
-    def stop_stream(self) -> None:
-        if self.wanted is not None and self.wanted.stream is not None:
-            self.wanted.stream = None
-            self.session_request("stream.stop")
+    def stop_stream(self, key: str = DEFAULT_KEY) -> None:
+        wanted = self.characters.get(key)
+        if wanted is not None and wanted.stream is not None:
+            wanted.stream = None
+            self.session_request("stream.stop", key=key)
+
+    def sample_source(self, source: str, args: dict[str, Any], fps: float, frames: int, start: float = 0.0,
+                      params: list[str] | None = None, timeout: float | None = None) -> dict[str, Any]:
+        """A pose source's poses at ``start + i / fps`` (``source.sample``): {fps, start, params, poses}."""
+        request = {"source": source, "args": args, "fps": float(fps), "start": float(start), "frames": int(frames)}
+        if params is not None:
+            request["params"] = list(params)
+        return self.request("source.sample", request, self.load_timeout if timeout is None else timeout)[0]
 
     # --- the frame channel -------------------------------------------------------------------------------
     def tick(self, max_messages: int = 64) -> list[Published]:

@@ -1,47 +1,61 @@
-"""Operators: connect, load a character, preview, render the animation through the daemon, distillation."""
+"""Operators: connect, character objects (add, load, preview), expressions, timelines, lip-sync, rendering
+through the daemon, distillation."""
 
 from __future__ import annotations
 
 import os
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, FloatProperty, StringProperty
 
-from . import pose_sync, preview
+from . import keyframes, migrate, pose_sync, preview, timeline_io
 from .link import DaemonError, DaemonLink
 from .properties import preferences
 from .state import runtime
-
-
-def character_reference(ref: str) -> str:
-    """A store name as typed, or a folder made absolute (``//`` is relative to the .blend file)."""
-    ref = ref.strip()
-    if ref.startswith("//") or os.sep in ref or (os.altsep and os.altsep in ref):
-        return os.path.normpath(os.path.abspath(bpy.path.abspath(ref)))
-    return ref
 
 
 def _reload_jobs(link: DaemonLink) -> None:
     runtime.jobs = {j["job"]: j for j in link.request("distill.list")[0]["jobs"]}
 
 
-class _DaemonOperator(bpy.types.Operator):
-    """Checks what the operator ``needs`` (nothing, a connection, a loaded character) and reports a
-    `DaemonError` instead of a traceback."""
+def _daemon_presets(link: DaemonLink) -> dict[str, dict[str, float]] | None:
+    """The daemon's expression presets; None from a daemon without ``presets.list`` (the add-on's own apply)."""
+    try:
+        return {p["name"]: dict(p["params"]) for p in link.request("presets.list")[0]["presets"]}
+    except DaemonError as e:
+        if e.code != "unknown_op":
+            raise
+        return None
 
-    needs = "character"  # or "link", or "" for operators that make the connection themselves
+
+def active_character(context: bpy.types.Context) -> bpy.types.Object | None:
+    obj = context.active_object
+    return obj if obj is not None and pose_sync.is_character(obj) else None
+
+
+class _DaemonOperator(bpy.types.Operator):
+    """Checks what the operator ``needs`` (nothing, a connection, an active character object, a loaded one) and
+    reports a `DaemonError` instead of a traceback."""
+
+    needs = "loaded"  # or "link", "character", "link+character", or "" for operators that connect themselves
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         link = runtime.link
-        if self.needs and link is None:
-            self.report({"ERROR"}, "Not connected to the tha4 daemon: press Connect first")
-            return {"CANCELLED"}
-        if self.needs == "character" and link.wanted is None:
-            self.report({"ERROR"}, "No character loaded: press Load first")
+        obj = active_character(context)
+        if "link" in self.needs or self.needs == "loaded":
+            if link is None:
+                self.report({"ERROR"}, "Not connected to the tha4 daemon: press Connect first")
+                return {"CANCELLED"}
+        if "character" in self.needs or self.needs == "loaded":
+            if obj is None:
+                self.report({"ERROR"}, "Select a THA4 character object first (Add Character makes one)")
+                return {"CANCELLED"}
+        if self.needs == "loaded" and pose_sync.key(obj) not in link.characters:
+            self.report({"ERROR"}, f"{obj.name}'s character is not loaded: press Load first")
             return {"CANCELLED"}
         try:
             return self.run(context, link)
-        except DaemonError as e:
+        except (DaemonError, timeline_io.TimelineError, LookupError) as e:
             runtime.message = str(e)
             self.report({"ERROR"}, str(e))
             return {"CANCELLED"}
@@ -66,6 +80,7 @@ class THA4_OT_connect(_DaemonOperator):
         hello = link.connect()
         runtime.link = link
         _reload_jobs(link)
+        runtime.presets = _daemon_presets(link)
         runtime.message = ""
         preview.start_timer()
         self.report({"INFO"}, f"Connected to {hello.get('server')} {hello.get('version')} at {link.address}")
@@ -73,7 +88,7 @@ class THA4_OT_connect(_DaemonOperator):
 
 
 class THA4_OT_disconnect(_DaemonOperator):
-    """Unload the character and disconnect from the daemon"""
+    """Unload the characters and disconnect from the daemon"""
 
     bl_idname = "tha4.disconnect"
     bl_label = "Disconnect"
@@ -83,70 +98,210 @@ class THA4_OT_disconnect(_DaemonOperator):
         if link is not None:
             try:
                 if link.connected:
-                    link.unload()
+                    for key in list(link.characters):
+                        link.unload(key)
             finally:
                 link.close()
                 runtime.link = None
         return {"FINISHED"}
 
 
+class THA4_OT_add_character(_DaemonOperator):
+    """Add a character: a plane showing its frames, with its own animatable pose (loaded when connected)"""
+
+    bl_idname = "tha4.add_character"
+    bl_label = "Add Character"
+    bl_options = {"REGISTER", "UNDO"}
+    needs = ""
+
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
+        settings = context.scene.tha4
+        obj = preview.add_plane(context.scene, context.collection, "THA4 Character")
+        obj.tha4.enabled = True
+        obj.tha4.character, obj.tha4.renderer = settings.character, settings.renderer
+        for other in context.view_layer.objects.selected:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+        if link is not None:
+            _show(link, obj, settings)
+        return {"FINISHED"}
+
+
+def _show(link: DaemonLink, obj: bpy.types.Object, settings: bpy.types.PropertyGroup) -> dict:
+    """Load the object's character and fill its image (streamed when Live Preview is on)."""
+    info = pose_sync.load(link, obj)
+    preview.character_image(obj, int(info["width"]), int(info["height"]))
+    if settings.live:
+        link.start_stream(settings.fps, key=pose_sync.key(obj))
+    else:
+        preview.show_frame(obj, *link.render(key=pose_sync.key(obj)))
+    return info
+
+
 class THA4_OT_load_character(_DaemonOperator):
-    """Load the character in the daemon and show it in the preview image"""
+    """Load the active character object's character in the daemon and show it in its image"""
 
     bl_idname = "tha4.load_character"
     bl_label = "Load Character"
-    needs = "link"
+    needs = "link+character"
 
     def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
-        settings = context.scene.tha4
-        info = link.load(character_reference(settings.character), settings.renderer.strip() or "student")
-        preview.preview_image(int(info["width"]), int(info["height"]))
-        pose_sync.send_pose(context.scene)
-        if settings.live:
-            link.start_stream(settings.fps)
-        else:
-            preview.show_frame(*link.render())
+        info = _show(link, active_character(context), context.scene.tha4)
         self.report({"INFO"}, f"Loaded {info['character']} ({info['renderer']}) as session {info['session']}")
         return {"FINISHED"}
 
 
 class THA4_OT_unload_character(_DaemonOperator):
-    """Unload the character from the daemon"""
+    """Unload the active character object's character from the daemon"""
 
     bl_idname = "tha4.unload_character"
     bl_label = "Unload"
 
     def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
-        link.unload()
+        link.unload(pose_sync.key(active_character(context)))
         return {"FINISHED"}
 
 
 class THA4_OT_refresh_preview(_DaemonOperator):
-    """Render the current pose now and show it in the preview image"""
+    """Render the current pose of every loaded character now and show it in its image"""
 
     bl_idname = "tha4.refresh_preview"
     bl_label = "Render Preview"
+    needs = "link"
 
     def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
-        pose_sync.send_pose(context.scene)
-        preview.show_frame(*link.render())
+        for obj in pose_sync.characters(context.scene):
+            if pose_sync.key(obj) in link.characters:
+                pose_sync.send_pose(obj)
+                preview.show_frame(obj, *link.render(key=pose_sync.key(obj)))
         return {"FINISHED"}
 
 
-class THA4_OT_add_preview_plane(bpy.types.Operator):
-    """Add a plane whose material shows the THA4 preview image"""
+class THA4_OT_migrate(bpy.types.Operator):
+    """Move a scene pose made with add-on 0.1 (scene.tha4_pose) onto a character object"""
 
-    bl_idname = "tha4.add_preview_plane"
-    bl_label = "Add Preview Plane"
+    bl_idname = "tha4.migrate_scene_pose"
+    bl_label = "Make the Scene Pose a Character"
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        preview.add_plane(context)
+        obj = migrate.migrate_scene(context.scene)
+        if obj is None:
+            self.report({"INFO"}, "The scene has no add-on 0.1 pose")
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"The scene's pose and keyframes are now on {obj.name}")
+        return {"FINISHED"}
+
+
+class THA4_OT_key_expression(_DaemonOperator):
+    """Key an expression on the active character at the current frame (its weight: Weight below the buttons)"""
+
+    bl_idname = "tha4.key_expression"
+    bl_label = "Key Expression"
+    bl_options = {"REGISTER", "UNDO"}
+    needs = "character"
+
+    name: StringProperty(name="Expression", description="A preset (smile, blink, aaa…) or one of the object's")
+    weight: FloatProperty(name="Weight", default=-1.0, min=-1.0, max=1.0,
+                          description="The weight to key; −1: the panel's Weight")
+
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
+        obj = active_character(context)
+        weight = context.scene.tha4.expression_weight if self.weight < 0 else self.weight
+        keyframes.key_expression(obj, self.name, weight, context.scene.frame_current)
+        pose_sync.send_pose(obj)
+        return {"FINISHED"}
+
+
+class THA4_OT_bake_lipsync(_DaemonOperator):
+    """Key the active character's mouth from a sound strip's speech (the daemon's audio lip-sync), on every frame
+    the strip plays"""
+
+    bl_idname = "tha4.bake_lipsync"
+    bl_label = "Bake Lip-Sync"
+    bl_options = {"REGISTER", "UNDO"}
+    needs = "link+character"
+
+    strip: StringProperty(name="Strip", description="The sound strip (default: the active or only one)")
+
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
+        strip = keyframes.sound_strip(context.scene, self.strip)
+        frames = keyframes.bake_lipsync(active_character(context), context.scene, strip, link)
+        self.report({"INFO"}, f"Keyed the mouth on {frames} frames from {strip.name}")
+        return {"FINISHED"}
+
+
+class THA4_OT_import_timeline(_DaemonOperator):
+    """Key a timeline file (YAML, docs/timeline.md) on the active character: parameter and preset tracks with
+    their easing, holds and loops; its audio as a sound strip"""
+
+    bl_idname = "tha4.import_timeline"
+    bl_label = "Import Timeline"
+    bl_options = {"REGISTER", "UNDO"}
+    needs = "character"
+
+    filepath: StringProperty(subtype="FILE_PATH")
+    filter_glob: StringProperty(default="*.yaml;*.yml", options={"HIDDEN"})
+    set_range: BoolProperty(name="Set Frame Range and Rate", default=True,
+                            description="Make the scene's frame rate the timeline's and its range the timeline's")
+    bake_lipsync: BoolProperty(name="Bake Lip-Sync", default=True,
+                               description="With `lipsync: true` audio and a connected daemon, bake the mouth")
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
+        scene, obj = context.scene, active_character(context)
+        spec = timeline_io.read_timeline(bpy.path.abspath(self.filepath))
+        if self.set_range:
+            scene.render.fps = max(1, round(spec.fps))
+            scene.render.fps_base = scene.render.fps / spec.fps
+            scene.frame_end = scene.frame_start + keyframes.frame_range(spec) - 1
+        warnings = keyframes.apply_timeline(obj, scene, spec)
+        if spec.audio is not None:
+            strip = keyframes.add_sound(scene, spec.audio["file"], spec.audio["offset"])
+            if spec.audio["lipsync"] and self.bake_lipsync and link is not None:
+                keyframes.bake_lipsync(obj, scene, strip, link)
+            elif spec.audio["lipsync"]:
+                warnings.append("the audio's lip-sync is not baked: connect and press Bake Lip-Sync")
+        pose_sync.send_pose(obj)
+        for warning in warnings:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, f"Keyed {len(spec.tracks)} tracks on {obj.name}")
+        return {"FINISHED"}
+
+
+class THA4_OT_export_timeline(_DaemonOperator):
+    """Write the active character's keyframes (pose, expressions, the first sound strip) as a timeline file"""
+
+    bl_idname = "tha4.export_timeline"
+    bl_label = "Export Timeline"
+    needs = "character"
+
+    filepath: StringProperty(subtype="FILE_PATH")
+    filter_glob: StringProperty(default="*.yaml;*.yml", options={"HIDDEN"})
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if not self.filepath:
+            self.filepath = bpy.path.ensure_ext(bpy.path.abspath("//timeline"), ".yaml")
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
+        path = bpy.path.abspath(self.filepath)
+        spec, warnings = keyframes.timeline_of(active_character(context), context.scene)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(timeline_io.write_timeline(spec, path))
+        for warning in warnings:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, f"Wrote {len(spec.tracks)} tracks to {path}")
         return {"FINISHED"}
 
 
 class THA4_OT_render_animation(_DaemonOperator):
-    """Render every frame of the scene's range through the daemon into PNG files"""
+    """Render every frame of the scene's range of the active character through the daemon into PNG files"""
 
     bl_idname = "tha4.render_animation"
     bl_label = "Render Animation"
@@ -155,7 +310,7 @@ class THA4_OT_render_animation(_DaemonOperator):
                               description="Folder for the PNG files (default: the panel's Output)")
 
     def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
-        scene = context.scene
+        scene, obj = context.scene, active_character(context)
         folder = bpy.path.abspath(self.directory or scene.tha4.output)
         os.makedirs(folder, exist_ok=True)
         frames = range(scene.frame_start, scene.frame_end + 1, max(1, scene.frame_step))
@@ -166,8 +321,8 @@ class THA4_OT_render_animation(_DaemonOperator):
         try:
             for i, frame in enumerate(frames):
                 scene.frame_set(frame)
-                link.set_pose(pose_sync.scene_pose(scene))  # also when the handler could not: the daemon was away
-                _, png = link.render("png")
+                link.set_pose(pose_sync.effective_pose(obj), pose_sync.key(obj))  # also when the daemon was away
+                _, png = link.render("png", pose_sync.key(obj))
                 path = os.path.join(folder, f"frame_{frame:04d}.png")
                 with open(path, "wb") as f:
                     f.write(png)
@@ -189,11 +344,13 @@ class THA4_OT_distill_start(_DaemonOperator):
 
     def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
         settings = context.scene.tha4
+        obj = active_character(context)
         if not settings.distill_output.strip():
             self.report({"ERROR"}, "Name the new character first (New Character)")
             return {"CANCELLED"}
+        character = pose_sync.character_reference((obj.tha4 if obj else settings).character)
         result, _ = link.request("distill.start", {
-            "character": character_reference(settings.character), "output": settings.distill_output.strip(),
+            "character": character, "output": settings.distill_output.strip(),
             "examples": settings.distill_examples, "teacher": settings.distill_teacher.strip() or "tha4"})
         runtime.jobs[result["job"]["job"]] = result["job"]
         self.report({"INFO"}, f"Distillation job {result['job']['job']} queued")
@@ -226,6 +383,7 @@ class THA4_OT_distill_refresh(_DaemonOperator):
         return {"FINISHED"}
 
 
-CLASSES = (THA4_OT_connect, THA4_OT_disconnect, THA4_OT_load_character, THA4_OT_unload_character,
-           THA4_OT_refresh_preview, THA4_OT_add_preview_plane, THA4_OT_render_animation, THA4_OT_distill_start,
-           THA4_OT_distill_cancel, THA4_OT_distill_refresh)
+CLASSES = (THA4_OT_connect, THA4_OT_disconnect, THA4_OT_add_character, THA4_OT_load_character,
+           THA4_OT_unload_character, THA4_OT_refresh_preview, THA4_OT_migrate, THA4_OT_key_expression,
+           THA4_OT_bake_lipsync, THA4_OT_import_timeline, THA4_OT_export_timeline, THA4_OT_render_animation,
+           THA4_OT_distill_start, THA4_OT_distill_cancel, THA4_OT_distill_refresh)

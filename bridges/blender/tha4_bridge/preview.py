@@ -1,6 +1,6 @@
-"""The live preview: streamed frames go into an Image datablock, shown on a plane's material.
+"""The live preview: each character's streamed frames go into its Image datablock, shown on its plane.
 
-`tick` is the add-on's timer: it drains the frame channel, shows the newest frame of the add-on's session,
+`tick` is the add-on's timer: it drains the frame channel, shows the newest frame of each character,
 keeps the job list current, and lets the link reconnect. (Timers do not run in ``blender -b``; scripts there
 call `tick` themselves.)
 """
@@ -12,34 +12,34 @@ from typing import Any
 import bpy
 
 from . import jobs, pixels
+from .link import DaemonError
 from .state import runtime
 
-IMAGE_NAME = "THA4 Preview"
-PLANE_NAME = "THA4 Preview"
 STREAM_INTERVAL_S = 1.0 / 60.0
 IDLE_INTERVAL_S = 0.25
 
 
-def preview_image(width: int = 512, height: int = 512) -> bpy.types.Image:
-    """The preview Image (created on first use, resized to the frame size)."""
-    image = bpy.data.images.get(IMAGE_NAME)
+def character_image(obj: bpy.types.Object, width: int = 512, height: int = 512) -> bpy.types.Image:
+    """The character's Image (created on first use as "THA4 <object>", resized to the frame size)."""
+    image = obj.tha4.image
     if image is None:
-        image = bpy.data.images.new(IMAGE_NAME, width, height, alpha=True)
+        image = bpy.data.images.new(f"THA4 {obj.name}", width, height, alpha=True)
         image.alpha_mode = "STRAIGHT"
+        obj.tha4.image = image
     elif tuple(image.size) != (width, height):
         image.scale(width, height)
     return image
 
 
-def show_frame(header: dict[str, Any], payload: bytes | bytearray) -> None:
-    """Put an ``rgba8`` frame into the preview image."""
+def show_frame(obj: bpy.types.Object, header: dict[str, Any], payload: bytes | bytearray) -> None:
+    """Put an ``rgba8`` frame into the character's image."""
     width, height = int(header["w"]), int(header["h"])
     if header.get("format") != "rgba8":
         raise ValueError(f"the preview shows rgba8 frames, got {header.get('format')!r}")
-    image = preview_image(width, height)
+    image = character_image(obj, width, height)
     image.pixels.foreach_set(pixels.to_blender(payload, width, height))
     image.update()
-    runtime.frame = header
+    runtime.frames[obj.name_full] = header
     runtime.frames_shown += 1
 
 
@@ -48,23 +48,33 @@ def tick() -> float | None:
     link = runtime.link
     if link is None:
         return None
-    newest = None
+    if runtime.rendering:  # the render thread is using the link (render_frames)
+        return IDLE_INTERVAL_S
+    for key in [k for k in link.characters if k not in bpy.data.objects]:  # its object was deleted
+        try:
+            link.unload(key)
+        except DaemonError:
+            link.characters.pop(key, None)
+    newest: dict[str, Any] = {}
     changed = False
     for message in link.tick():
         if message.kind == "frame":
-            if message.data.get("session") == link.session and message.buffers:
-                newest = message
+            key = link.key_of(message.data.get("session"))
+            if key is not None and message.buffers:
+                newest[key] = message
         elif jobs.apply_event(runtime.jobs, message.kind, message.data):
             changed = True
-        elif message.kind == "session.error" and message.data.get("session") == link.session:
+        elif message.kind == "session.error" and link.key_of(message.data.get("session")) is not None:
             runtime.message = f"{message.data.get('code')}: {message.data.get('message')}"
             changed = True
-    if newest is not None:
-        show_frame(newest.data, newest.buffers[0])
-        changed = True
+    for key, message in newest.items():
+        obj = bpy.data.objects.get(key)
+        if obj is not None:
+            show_frame(obj, message.data, message.buffers[0])
+            changed = True
     if changed or not link.connected:
         _redraw()
-    streaming = link.wanted is not None and link.wanted.stream is not None
+    streaming = any(w.stream is not None for w in link.characters.values())
     return STREAM_INTERVAL_S if streaming else IDLE_INTERVAL_S
 
 
@@ -80,24 +90,23 @@ def _redraw() -> None:
                 area.tag_redraw()
 
 
-def add_plane(context: bpy.types.Context) -> bpy.types.Object:
-    """A 1×1 upright plane (facing −Y, the front view) whose material shows the preview image."""
-    image = preview_image()
-    mesh = bpy.data.meshes.new(PLANE_NAME)
+def add_plane(scene: bpy.types.Scene, collection: bpy.types.Collection, name: str) -> bpy.types.Object:
+    """A 1×1 upright plane (facing −Y, the front view) at the 3D cursor, with a material showing its image."""
+    mesh = bpy.data.meshes.new(name)
     mesh.from_pydata([(-0.5, 0.0, -0.5), (0.5, 0.0, -0.5), (0.5, 0.0, 0.5), (-0.5, 0.0, 0.5)], [], [(0, 1, 2, 3)])
     uv = mesh.uv_layers.new(name="UVMap")
     for loop, coord in zip(uv.data, ((0, 0), (1, 0), (1, 1), (0, 1))):
         loop.uv = coord
-    mesh.materials.append(_material(image))
-    obj = bpy.data.objects.new(PLANE_NAME, mesh)
-    obj.location = context.scene.cursor.location
-    context.collection.objects.link(obj)
+    obj = bpy.data.objects.new(name, mesh)
+    obj.location = scene.cursor.location
+    collection.objects.link(obj)
+    mesh.materials.append(_material(character_image(obj), name))
     return obj
 
 
-def _material(image: bpy.types.Image) -> bpy.types.Material:
+def _material(image: bpy.types.Image, name: str) -> bpy.types.Material:
     """Unlit: emission of the image's colour, transparent where its alpha is."""
-    material = bpy.data.materials.new(PLANE_NAME)
+    material = bpy.data.materials.new(name)
     material.use_nodes = True
     if hasattr(material, "surface_render_method"):  # Blender 4.2+
         material.surface_render_method = "BLENDED"

@@ -1,4 +1,4 @@
-"""What the running add-on holds outside the .blend file: the daemon link, the jobs, the preview's frame."""
+"""What the running add-on holds outside the .blend file: the daemon link, the jobs, the frames shown."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from .link import DaemonLink
 class Runtime:
     link: DaemonLink | None = None
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    frame: dict[str, Any] | None = None   # the FRAME-HEADER of the frame the preview image shows
+    frames: dict[str, dict[str, Any]] = field(default_factory=dict)  # character key → FRAME-HEADER shown
     frames_shown: int = 0
+    presets: dict[str, dict[str, float]] | None = None  # the daemon's (presets.list), else the add-on's own
+    rendering: bool = False              # between render_pre and render_complete / render_cancel
     message: str = ""                    # the latest problem worth showing in the panel
 
 

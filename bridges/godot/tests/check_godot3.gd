@@ -8,6 +8,10 @@
 #        stream until `frames` frames showing `pose` came from each of `sessions` sessions (a daemon restart
 #        makes a new one); the last one, turned into an Image as Tha4Character does → out.rgba + out.json.
 #        `extra`: more parameters set with `pose` but not looked for in the frames
+#   {"mode": "typed", host, port, character, timeline, speech}   the typed calls, one after the other, each
+#        waiting for a frame that shows it: set_expression, play_timeline, detach, attach_idle, say; prints
+#        "step NAME" for each, the expression_set / attached signals, and at the end "sources [names]" of the
+#        session (a breathing-only idle filter is attached with keep before the connection is up)
 #   {"mode": "bench", host, port, character, seconds}   frames/s received from a max-rate stream, and made
 #        into Images (the newest of each poll, as Tha4Character shows them), and main-loop iterations/s, as JSON
 extends SceneTree
@@ -24,6 +28,8 @@ var bench_first := 0
 var shown := 0
 var iterations := 0
 var bench_iterations := 0
+var step := 0
+var handles := {}
 
 
 func _init():
@@ -47,8 +53,12 @@ func _init():
 	client.connect("state_changed", self, "_on_state")
 	client.connect("reply_received", self, "_on_reply")
 	client.connect("error_reported", self, "_on_event", ["error"])
+	client.connect("expression_set", self, "_on_expression")
+	client.connect("attached", self, "_on_attached")
 	client.set_pose(job.get("pose", {}))
 	client.set_pose(job.get("extra", {}))
+	if job["mode"] == "typed":
+		client.attach("idle", {"seed": 1, "head": false, "blink": false}, true)  # breathing only
 	client.start()
 	deadline = OS.get_ticks_msec() + 120000
 
@@ -84,9 +94,58 @@ func _on_state(state):
 
 func _on_reply(id, ok, result):
 	print("reply ", id, " ", ok, " ", to_json(result))
+	if job["mode"] == "typed" and step == 6:
+		for info in result["sessions"]:
+			if info["session"] == client.session:
+				var names = []
+				for source in info["sources"]:
+					names.append(source["name"])
+				names.sort()
+				print("sources ", to_json(names))
+		client.stop()
+		quit(0)
+
+
+func _on_expression(preset, params):
+	print("expression ", preset, " ", to_json(params))
+
+
+func _on_attached(handle, source):
+	print("attached ", handle, " ", source)
+
+
+func param(header, name):
+	return header["pose"][client.hello["parameters"].find(name)]
+
+
+# Each typed call, once the frames show the one before.
+func typed_step(header):
+	if step == 0:
+		client.set_expression("surprised", 0.5)
+	elif step == 1 and abs(param(header, "eye_surprised_left") - 0.5) < 1e-6:
+		handles["timeline"] = client.play_timeline(job["timeline"])
+	elif step == 2 and abs(param(header, "head_x") - 0.75) < 1e-6:
+		client.detach(handles["timeline"])
+	elif step == 3 and param(header, "head_x") == 0.0:
+		handles["idle"] = client.attach_idle(7)
+	elif step == 4 and param(header, "breathing") > 0.0:
+		client.detach(handles["idle"])
+		client.say(job["speech"])
+	elif step == 5 and param(header, "mouth_aaa") > 0.3:
+		print("step say")
+		client.request("sessions.list", {})
+		step = 6
+		return
+	else:
+		return
+	print("step ", ["start", "expression", "timeline", "detach", "idle"][step])
+	step += 1
 
 
 func _on_frame(header, pixels):
+	if job["mode"] == "typed":
+		typed_step(header)
+		return
 	if job["mode"] == "bench":
 		if bench_start == 0:
 			bench_start = OS.get_ticks_msec()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tha4_sdk import plugins
 from tha4_sdk.mixer import Layer, Mixer
 from tha4_sdk.pose import MOUTH_SHAPES, Pose
 from tha4_sdk.source import PoseSource
 
+from tha4_plugins.timeline.compiled import timeline_json
 from tha4_plugins.timeline.document import Timeline, TimelineAudio, load_timeline
 
 EXAMPLES = Path(__file__).with_name("examples")
@@ -27,6 +28,7 @@ class TimelineSource(PoseSource):
         self.loop_length = self.timeline.length if self.timeline.loop else None
         self.frame_rate = self.timeline.fps
         self.soundtrack = self.timeline.audio.clip if self.timeline.audio else None
+        self.presets = self.timeline.presets
         self._mixer: Mixer | None = None
 
     def layers(self) -> list[Layer]:
@@ -54,6 +56,10 @@ class TimelineSource(PoseSource):
         if self._mixer is not None:
             mixer, self._mixer = self._mixer, None
             mixer.stop()
+
+    def compiled(self) -> dict[str, Any]:
+        """The timeline as JSON data for players without Python (`tha4_plugins.timeline.compiled`)."""
+        return timeline_json(self.timeline)
 
     @classmethod
     def example(cls, workdir: Path) -> "TimelineSource":

@@ -1,1 +1,1 @@
-"""The student: two small SIREN networks distilled for one character (STUDENT_ARCHITECTURE.md)."""
+"""The student: two small SIREN networks distilled for one character (docs/architecture.md, "Student")."""

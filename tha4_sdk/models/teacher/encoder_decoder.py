@@ -2,7 +2,7 @@
 
 Conv (no bias) → InstanceNorm(affine) → ReLU blocks down to a bottleneck, the pose tiled over the
 bottleneck, five residual blocks, transposed-conv blocks back up to a 64-channel feature at full
-size (TEACHER_ARCHITECTURE §3), and the output heads its networks put on that feature. THA3 uses the
+size (docs/architecture.md §3), and the output heads its networks put on that feature. THA3 uses the
 same trunk, standard or with depthwise-separable convolutions (``separable=True``); the heads are
 plain convolutions in both.
 """

@@ -1,13 +1,16 @@
-"""The official teacher pipeline ("five-step poser", TEACHER_ARCHITECTURE §10) and its named outputs.
+"""The official teacher pipeline (the "five-step poser", docs/architecture.md §10) and its named outputs.
 
 ``TeacherPoser()(image, pose)`` returns the official list of 33 tensors; `TeacherOutputs` gives each
-of them a name (field order = official index; see docs/teacher.md). The eyebrow decomposition does
-not depend on the pose: pass a cached ``decomposition`` (from `TeacherPoser.decompose`) to skip it.
+of them a name (field order = official index; see docs/teacher.md). Inside the pipeline each network's
+outputs are named too (`EyebrowDecomposition`, `EyebrowMorph`, `FaceMorph`, `BodyImage`). The eyebrow
+decomposition does not depend on the pose: pass a cached ``decomposition`` (from
+`TeacherPoser.decompose`) to skip it.
 """
 
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
+from typing import TypeVar
 from pathlib import Path
 
 import torch
@@ -36,8 +39,91 @@ def weight_files(folder: str | Path) -> dict[str, Path]:
     return {name: Path(folder) / f"{name}.pt" for name in NETWORKS}
 
 
+O = TypeVar("O", bound="NamedOutputs")
+
+
+class NamedOutputs:
+    """A network's output list with a name for each tensor (dataclass fields in the network's output order)."""
+
+    @classmethod
+    def from_list(cls: type[O], outputs: list[torch.Tensor]) -> O:
+        count = len(fields(cls))  # type: ignore[arg-type]
+        if len(outputs) != count:
+            raise ValueError(f"{cls.__name__} has {count} outputs, got {len(outputs)}")
+        return cls(*outputs)
+
+    def to_list(self) -> list[torch.Tensor]:
+        return list(astuple(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def index(cls, name: str) -> int:
+        """The official output index of a field."""
+        return [f.name for f in fields(cls)].index(name)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class TeacherOutputs:
+class EyebrowDecomposition(NamedOutputs):
+    """Step 1, the eyebrow decomposer: the 128×128 eyebrow crop split into an eyebrow and a background layer."""
+
+    eyebrow_layer: torch.Tensor        # 4×128×128
+    eyebrow_alpha: torch.Tensor        # 1×128×128
+    eyebrow_color: torch.Tensor        # 4×128×128
+    background_layer: torch.Tensor     # 4×128×128, the crop with the eyebrows removed
+    background_alpha: torch.Tensor
+    background_color: torch.Tensor
+
+
+@dataclass(frozen=True)
+class EyebrowMorph(NamedOutputs):
+    """Step 2, the eyebrow morphing combiner: the eyebrow layer posed and laid back over the background."""
+
+    image: torch.Tensor                    # 4×128×128, with the combine alpha
+    combine_alpha: torch.Tensor            # 1×128×128
+    image_no_combine_alpha: torch.Tensor   # 4×128×128, what the pipeline pastes into the face crop
+    morphed_layer: torch.Tensor
+    morphed_alpha: torch.Tensor
+    morphed_color: torch.Tensor
+    warped_layer: torch.Tensor
+    grid_change: torch.Tensor              # 2×128×128
+
+
+@dataclass(frozen=True)
+class FaceMorph(NamedOutputs):
+    """Step 3, the face morpher: eyes, iris and mouth of the 192×192 face crop posed."""
+
+    image: torch.Tensor                    # 4×192×192, the posed face crop
+    eye_alpha: torch.Tensor
+    eye_color: torch.Tensor
+    iris_mouth_image: torch.Tensor
+    iris_mouth_alpha: torch.Tensor
+    iris_mouth_color: torch.Tensor
+    iris_mouth_warped: torch.Tensor
+    iris_mouth_grid_change: torch.Tensor   # 2×192×192
+
+
+@dataclass(frozen=True)
+class BodyImage(NamedOutputs):
+    """Steps 4 and 5, the body morpher (256×256) and the upscaler (512×512): one posed image and its parts."""
+
+    image: torch.Tensor          # 4×S×S, the merged image
+    alpha: torch.Tensor          # 1×S×S, how much of the warped image the merge takes
+    warped: torch.Tensor         # 4×S×S
+    grid_change: torch.Tensor    # 2×S×S, the appearance flow
+    direct: torch.Tensor         # 4×S×S, the directly generated colour
+
+
+@dataclass(frozen=True)
+class FacePass:
+    """Steps 1–3 and the paste back: the posed face in the full image, with each network's outputs."""
+
+    face_morphed_full: torch.Tensor    # 4×512×512, the input image with the posed face crop pasted back
+    face: FaceMorph
+    eyebrows: EyebrowMorph
+    decomposition: EyebrowDecomposition
+
+
+@dataclass(frozen=True)
+class TeacherOutputs(NamedOutputs):
     """The 33 official outputs by name, in official order (``astuple(o)[i]`` is official output ``i``).
 
     Fields 0–4 are the full-resolution (512) body outputs a student body morpher distills from;
@@ -78,20 +164,6 @@ class TeacherOutputs:
     decomposed_background_alpha: torch.Tensor      # 31
     decomposed_background_color: torch.Tensor      # 32
 
-    @classmethod
-    def from_list(cls, outputs: list[torch.Tensor]) -> "TeacherOutputs":
-        if len(outputs) != len(fields(cls)):
-            raise ValueError(f"the teacher has {len(fields(cls))} outputs, got {len(outputs)}")
-        return cls(*outputs)
-
-    def to_list(self) -> list[torch.Tensor]:
-        return list(astuple(self))
-
-    @classmethod
-    def index(cls, name: str) -> int:
-        """The official output index of a field."""
-        return [f.name for f in fields(cls)].index(name)
-
 
 def morph_face(poser: nn.Module, image: torch.Tensor, pose: torch.Tensor,
                decomposition: list[torch.Tensor] | None = None
@@ -112,15 +184,18 @@ def morph_face(poser: nn.Module, image: torch.Tensor, pose: torch.Tensor,
     n = pose.shape[0]
     if image.shape[0] not in (1, n):
         raise ValueError(f"{image.shape[0]} images for {n} poses: give one image or one per pose")
+    # 1. eyebrow decomposition of the 128×128 eyebrow crop (pose-independent, so it may come cached)
     d = poser.decompose(image) if decomposition is None else decomposition
     d = [x.expand(n, -1, -1, -1) for x in d]
     image = image.expand(n, -1, -1, -1)
-
+    # 2. eyebrow morphing: the eyebrow layer (d[0]) posed by the 12 eyebrow values, over the background (d[3])
     c = poser.eyebrow_morphing_combiner(d[3], d[0], pose[:, EYEBROW_SLICE])
+    # 3. face morphing of the 192×192 face crop, with the posed eyebrows (c[2]) pasted into it
     face = image[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE].clone()
     inside = slice(EYEBROW_IN_FACE, EYEBROW_IN_FACE + EYEBROW_SIZE)
     face[:, :, inside, inside] = c[2]
     m = poser.face_morpher(face, pose[:, FACE_SLICE])
+    # paste the posed face (m[0]) back into the full image (a plain overwrite)
     face_morphed_full = image.clone()
     face_morphed_full[:, :, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE] = m[0]
     return face_morphed_full, m, c, d
@@ -161,24 +236,27 @@ class TeacherPoser(nn.Module):
         return poser.eval().requires_grad_(False)
 
     def decompose(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """Step 1, pose-independent: the eyebrow decomposer's six outputs for N×4×512×512 images."""
+        """Step 1, pose-independent: the eyebrow decomposer's six outputs (`EyebrowDecomposition` order)."""
         return self.eyebrow_decomposer(crop_eyebrows(image))
 
     def morph_face(self, image: torch.Tensor, pose: torch.Tensor, decomposition: list[torch.Tensor] | None = None
-                   ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]:
-        """Steps 1–4 only: ``(face_morphed_full, face morpher outputs, combiner outputs, decomposer outputs)``.
-
-        What a student face morpher distills from, without running the body networks.
-        """
-        return morph_face(self, image, pose, decomposition)
+                   ) -> FacePass:
+        """Steps 1–3 and the paste back, without the body networks: what a student face morpher distills from."""
+        face_morphed_full, face, eyebrows, layers = morph_face(self, image, pose, decomposition)
+        return FacePass(face_morphed_full, FaceMorph.from_list(face), EyebrowMorph.from_list(eyebrows),
+                        EyebrowDecomposition.from_list(layers))
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor,
                 decomposition: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
-        face_morphed_full, m, c, d = self.morph_face(image, pose, decomposition)
+        face = self.morph_face(image, pose, decomposition)
         rotation = pose.reshape(-1, POSE_SIZE)[:, ROTATION_SLICE]
-        r = self.body_morpher(resize(face_morphed_full, HALF_SIZE), rotation)
-        u = self.upscaler(face_morphed_full, resize(r[0], IMAGE_SIZE), resize(r[3], IMAGE_SIZE), rotation)
-        return u + [face_morphed_full] + r + m + c + d
+        # 4. body rotation at half resolution (256×256)
+        half = BodyImage.from_list(self.body_morpher(resize(face.face_morphed_full, HALF_SIZE), rotation))
+        # 5. the upscaler refines the coarse result at 512×512, guided by the upsampled image and flow
+        full = BodyImage.from_list(self.upscaler(face.face_morphed_full, resize(half.image, IMAGE_SIZE),
+                                                 resize(half.grid_change, IMAGE_SIZE), rotation))
+        return (full.to_list() + [face.face_morphed_full] + half.to_list() + face.face.to_list()
+                + face.eyebrows.to_list() + face.decomposition.to_list())
 
     def outputs(self, image: torch.Tensor, pose: torch.Tensor,
                 decomposition: list[torch.Tensor] | None = None) -> TeacherOutputs:

@@ -1,6 +1,7 @@
 ## A THA4 character rendered by the tha4 daemon (`tha4 serve`), shown as this TextureRect's texture.
 ## Set host/port/character in the Inspector, pose it with set_pose({"head_x": 0.3, "mouth_aaa": 1.0}),
 ## and it keeps streaming across daemon restarts. Call nothing per frame: _process polls the connection.
+@icon("res://addons/tha4_bridge/icon.svg")
 class_name Tha4Character
 extends TextureRect
 
@@ -15,6 +16,10 @@ signal job_progress(job: Dictionary)
 signal job_event(kind: String, job: Dictionary)
 ## The reply to request(): ok and the result (or the error map {code, message}).
 signal reply_received(id: int, ok: bool, result: Dictionary)
+## set_expression() was applied: the preset and the parameters it set.
+signal expression_set(preset: String, params: Dictionary)
+## play_timeline(), attach_idle() or say() is attached: its handle and the daemon's source id.
+signal attached(handle: int, source: String)
 
 const Tha4Client = preload("tha4_client.gd")
 
@@ -64,6 +69,8 @@ func start() -> void:
 	client.error_reported.connect(func(message): error.emit(message))
 	client.daemon_event.connect(_on_daemon_event)
 	client.reply_received.connect(func(id, ok, result): reply_received.emit(id, ok, result))
+	client.expression_set.connect(func(preset, params): expression_set.emit(preset, params))
+	client.attached.connect(func(handle, source): attached.emit(handle, source))
 	client.start()
 
 
@@ -80,6 +87,46 @@ func set_pose(params: Dictionary, reset := false) -> void:
 	if client == null:
 		start()
 	client.set_pose(params, reset)
+
+
+## Set an expression preset ("smile", "surprised", "blink", "aaa"…) at a weight in [0, 1]: the parameters it
+## moves change, the others keep their values.
+func set_expression(preset: String, weight := 1.0) -> void:
+	_live().set_expression(preset, weight)
+
+
+## Play a YAML timeline (docs/timeline.md) once: an absolute path the daemon can read. Returns a handle.
+func play_timeline(path: String) -> int:
+	return _live().play_timeline(ProjectSettings.globalize_path(path))
+
+
+## Idle life (blinking, breathing, slight head motion) until detach(). Returns a handle.
+func attach_idle(random_seed := 0) -> int:
+	return _live().attach_idle(random_seed)
+
+
+## Lip-sync the mouth to a WAV/FLAC file (a path) or an AudioStreamWAV (saved to a temporary WAV file the
+## daemon reads). Play the sound yourself at the same moment. Returns a handle.
+func say(audio: Variant) -> int:
+	if audio is AudioStreamWAV:
+		var path := OS.get_user_data_dir().path_join("tha4_say_%d.wav" % Time.get_ticks_usec())
+		var saved: Error = audio.save_to_wav(path)
+		if saved != OK:
+			error.emit("say: cannot write %s (%s)" % [path, error_string(saved)])
+			return -1
+		return _live().say(path)
+	return _live().say(ProjectSettings.globalize_path(str(audio)))
+
+
+## Remove a timeline, idle life or saying.
+func detach(handle: int) -> void:
+	_live().detach(handle)
+
+
+func _live() -> Tha4Client:
+	if client == null:
+		start()
+	return client
 
 
 ## Send any daemon request (docs/protocol.md §6, e.g. "distill.start"); the reply comes as reply_received.

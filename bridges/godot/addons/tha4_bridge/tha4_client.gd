@@ -15,6 +15,10 @@ signal error_reported(message)
 signal daemon_event(kind, data)
 ## The reply to a request() call: ok, and the result (ok) or the error map {code, message, …}.
 signal reply_received(id, ok, result)
+## set_expression() was applied: the preset and the parameters it set (name → value).
+signal expression_set(preset, params)
+## An attachment (play_timeline, attach_idle, say) is attached: its handle and the daemon's source id.
+signal attached(handle, source)
 
 const Msgpack = preload("msgpack.gd")
 const ZmtpPeer = preload("zmtp_peer.gd")
@@ -55,6 +59,10 @@ var _retry_at := 0
 var _backoff_ms := MIN_BACKOFF_MS
 var _last_heard := 0
 var _previous_session := ""
+var _commands := []  # typed calls waiting to be sent, in order: {"op", "args", "handle"}
+var _command_in_flight := 0  # the request id of the one sent, or 0
+var _attachments := {}  # handle → {"source", "args", "keep", "id"}
+var _next_handle := 1
 
 
 ## Start connecting (poll() does the work).
@@ -94,6 +102,43 @@ func set_pose(params: Dictionary, reset := false) -> void:
 		_changed[name] = float(value)
 
 
+## Set the parameters an expression preset moves ("smile", "surprised", "blink", "aaa"…) to their values ×
+## weight (0…1); the others keep theirs. expression_set follows; the values are kept like set_pose's.
+func set_expression(preset: String, weight := 1.0) -> void:
+	_commands.append({"op": "expression.set", "args": {"preset": preset, "weight": float(weight)}, "handle": 0})
+
+
+## Play a YAML timeline file (docs/timeline.md; a path the daemon can read) once. Returns a handle for detach().
+func play_timeline(path: String) -> int:
+	return attach("timeline", {"timeline": path}, false)
+
+
+## Idle life (blinking, breathing, slight head motion), attached again after a reconnection. Returns a handle.
+func attach_idle(random_seed := 0) -> int:
+	return attach("idle", {"seed": random_seed}, true)
+
+
+## Lip-sync the mouth to a WAV/FLAC file the daemon can read. Returns a handle.
+func say(audio_file: String) -> int:
+	return attach("audio", {"input": audio_file}, false)
+
+
+## Attach any pose-source or filter plugin with its arguments; ``keep``: again after a reconnection.
+func attach(source: String, args: Dictionary, keep: bool) -> int:
+	var handle := _next_handle
+	_next_handle += 1
+	_attachments[handle] = {"source": source, "args": args, "keep": keep, "id": ""}
+	_commands.append({"op": "source.attach", "args": {"source": source, "args": args}, "handle": handle})
+	return handle
+
+
+## Remove an attachment made by play_timeline, attach_idle, say or attach.
+func detach(handle: int) -> void:
+	if _attachments.has(handle):
+		_attachments[handle]["keep"] = false
+		_commands.append({"op": "source.detach", "args": {}, "handle": handle})
+
+
 ## Send any request (docs/protocol.md §6); its reply comes as reply_received(id, …). -1 when not connected.
 func request(op: String, args: Dictionary) -> int:
 	if _control == null:
@@ -117,6 +162,8 @@ func poll() -> void:
 	var message = _control.take_message()
 	while message != null and state != "waiting":
 		_on_reply(message[0])
+		if _control == null:  # stop() from a signal handler
+			return
 		message = _control.take_message()
 	if _frames != null and state != "waiting":
 		if _frames.poll() == ZmtpPeer.CLOSED:
@@ -141,6 +188,7 @@ func poll() -> void:
 		return
 	if state == "streaming":
 		_send_pose_changes()
+		_send_next_command()
 
 
 func _connect() -> void:
@@ -169,6 +217,40 @@ func _send_pose_changes() -> void:
 	_pose_in_flight = true
 
 
+func _send_next_command() -> void:
+	while _command_in_flight == 0 and _commands.size() > 0:
+		var command: Dictionary = _commands[0]
+		var args: Dictionary = command["args"].duplicate()
+		args["session"] = session
+		if command["op"] == "source.detach":
+			var attachment: Dictionary = _attachments[command["handle"]]
+			if attachment["id"] == "":  # never attached (or lost with a daemon restart): nothing to do
+				_attachments.erase(command["handle"])
+				_commands.pop_front()
+				continue
+			args["source"] = attachment["id"]
+		_command_in_flight = _send(command["op"], args, false, command["op"] == "source.attach")  # may read a file
+
+
+func _on_command_reply(ok: bool, result: Dictionary) -> void:
+	var command: Dictionary = _commands.pop_front()
+	_command_in_flight = 0
+	if not ok:
+		emit_signal("error_reported", "%s: %s: %s" % [command["op"], str(result.get("code")), str(result.get("message"))])
+		return
+	if command["op"] == "expression.set":
+		var params: Dictionary = result.get("params", {})
+		for name in params:
+			_pose[name] = float(params[name])
+			_changed.erase(name)
+		emit_signal("expression_set", command["args"]["preset"], params)
+	elif command["op"] == "source.attach":
+		_attachments[command["handle"]]["id"] = str(result.get("source", ""))
+		emit_signal("attached", command["handle"], _attachments[command["handle"]]["id"])
+	else:
+		_attachments.erase(command["handle"])
+
+
 func _on_reply(bytes: PackedByteArray) -> void:
 	var decoded: Dictionary = Msgpack.decode(bytes)
 	var envelope = decoded["value"]
@@ -188,6 +270,10 @@ func _on_reply(bytes: PackedByteArray) -> void:
 		emit_signal("reply_received", id, ok, result)
 		return
 	var op: String = sent["op"]
+	var session_lost: bool = not ok and str(result.get("message", "")).begins_with("no session")
+	if id == _command_in_flight and not session_lost:
+		_on_command_reply(ok, result)  # a lost session is handled below: reload, then send the command again
+		return
 	if not ok:
 		var text := "%s: %s: %s" % [op, str(result.get("code", "internal")), str(result.get("message", ""))]
 		if op == "pose.set" and result.get("code") != "not_found":
@@ -234,6 +320,12 @@ func _on_loaded(result: Dictionary) -> void:
 	_frames.subscribe("frame." + session)
 	_send("pose.set", {"session": session, "params": _pose.duplicate(), "reset": true, "clamp": true}, false, false)
 	_changed.clear()
+	for handle in _attachments:  # idle life again; one-shots (a timeline, a saying) ended with the old session
+		var attachment: Dictionary = _attachments[handle]
+		if attachment["keep"] and attachment["id"] != "":  # attached before (those still queued come later)
+			_commands.push_front({"op": "source.attach", "args": {"source": attachment["source"],
+				"args": attachment["args"]}, "handle": handle})
+		attachment["id"] = ""
 	_reset_pending = false
 	_pose_in_flight = true
 	var args := {"session": session, "fps": float(fps), "format": "rgba8"}
@@ -269,6 +361,8 @@ func _read_published() -> void:
 			emit_signal("error_reported", str(data.get("message", "")))
 		elif typeof(kind) == TYPE_STRING and kind != "heartbeat" and kind != "frame":
 			emit_signal("daemon_event", kind, data)
+		if _frames == null:  # stop() from a signal handler
+			return
 		message = _frames.take_message()
 	if newest != null:
 		var header: Dictionary = newest[0]
@@ -298,6 +392,7 @@ func _disconnect() -> void:
 	_frames = null
 	_pending.clear()
 	_pose_in_flight = false
+	_command_in_flight = 0
 	session = ""
 	hello = {}
 

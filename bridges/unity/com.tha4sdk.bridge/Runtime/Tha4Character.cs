@@ -40,8 +40,13 @@ namespace Tha4Sdk.Bridge
         public TextureEvent onFrame = new TextureEvent();
         public MessageEvent onError = new MessageEvent();
 
-        /// <summary>Every stream event: connected, loaded, disconnected, error, job.* (main thread).</summary>
+        /// <summary>Every stream event: connected, loaded, disconnected, error, expression, attached, job.*
+        /// (main thread).</summary>
         public event Action<StreamEvent> StreamEventReceived;
+        /// <summary>A new frame is in <see cref="Texture"/> (main thread, once per shown frame).</summary>
+        public event Action<Texture2D, Tha4Frame> OnFrame;
+        /// <summary>A distillation job changed (queued, started, progress, finished; main thread).</summary>
+        public event Action<Tha4Job> OnJobProgress;
 
         /// <summary>The newest frame (sRGB, straight alpha); null until the first frame arrives.</summary>
         public Texture2D Texture { get; private set; }
@@ -65,6 +70,40 @@ namespace Tha4Sdk.Bridge
         public void SetPose(IDictionary<string, float> parameters)
         {
             foreach (KeyValuePair<string, float> p in parameters) SetParameter(p.Key, p.Value);
+        }
+
+        // ---- typed calls (sent in order by the stream's worker; see CharacterStream) ----------------------
+        /// <summary>Set an expression preset ("smile", "surprised", "blink", "aaa", …) at a weight in [0, 1]: the
+        /// parameters it moves change in <see cref="pose"/> once the daemon has applied it.</summary>
+        public void SetExpression(string preset, float weight = 1f)
+        {
+            Live().SetExpression(preset, weight);
+        }
+
+        /// <summary>Play a YAML timeline (docs/timeline.md) once; a path the daemon can read.</summary>
+        public Attachment PlayTimeline(string path) { return Live().PlayTimeline(path); }
+
+        /// <summary>Idle life: blinking, breathing and a slight head motion, until detached.</summary>
+        public Attachment AttachIdle(int seed = 0) { return Live().AttachIdle(seed); }
+
+        /// <summary>Lip-sync the mouth to a WAV or FLAC file.</summary>
+        public Attachment Say(string audioFile) { return Live().Say(audioFile); }
+
+        /// <summary>Lip-sync the mouth to an AudioClip (its samples; play the clip yourself at the same time).
+        /// The clip must be readable: Load Type "Decompress On Load".</summary>
+        public Attachment Say(AudioClip clip)
+        {
+            var samples = new float[clip.samples * clip.channels];
+            if (!clip.GetData(samples, 0)) throw new ArgumentException("cannot read the samples of " + clip.name, "clip");
+            return Live().Say(samples, clip.channels, clip.frequency);
+        }
+
+        public void Detach(Attachment attachment) { Live().Detach(attachment); }
+
+        CharacterStream Live()
+        {
+            if (Stream == null) throw new InvalidOperationException("the character is not enabled");
+            return Stream;
         }
 
         void OnEnable()
@@ -99,7 +138,21 @@ namespace Tha4Sdk.Bridge
                     Debug.LogWarning("tha4 " + character + ": " + e);
                     onError.Invoke(e.ToString());
                 }
+                if (e.Kind == "expression") ShowExpression(e.Data);
+                if (e.Kind.StartsWith("job.") && OnJobProgress != null && e.Data != null && e.Data.ContainsKey("job"))
+                    OnJobProgress(Tha4Job.FromInfo((Dictionary<string, object>)e.Data["job"]));
                 if (StreamEventReceived != null) StreamEventReceived(e);
+            }
+        }
+
+        void ShowExpression(Dictionary<string, object> parameters)
+        {
+            foreach (KeyValuePair<string, object> p in parameters)
+            {
+                int index = Tha4Pose.IndexOf(p.Key);
+                if (index < 0) continue;
+                pose[index] = Convert.ToSingle(p.Value);
+                sent[index] = pose[index];  // the daemon has it already
             }
         }
 
@@ -135,6 +188,7 @@ namespace Tha4Sdk.Bridge
             Texture.Apply(false);
             LastFrame = frame;
             onFrame.Invoke(Texture);
+            if (OnFrame != null) OnFrame(Texture, frame);
         }
     }
 }

@@ -68,6 +68,26 @@ namespace UnityEngine
 
     public class MeshRenderer : Renderer { }
 
+    public sealed class AudioClip : Object
+    {
+        public int samples { get { throw new NotSupportedException("stub"); } }
+        public int channels { get { throw new NotSupportedException("stub"); } }
+        public int frequency { get { throw new NotSupportedException("stub"); } }
+        public bool GetData(float[] data, int offsetSamples) { throw new NotSupportedException("stub"); }
+    }
+
+    public class AudioSource : Behaviour
+    {
+        public void PlayOneShot(AudioClip clip) { throw new NotSupportedException("stub"); }
+    }
+
+    public enum KeyCode { Alpha0 = 48, Alpha1 = 49, Alpha2 = 50, I = 105, S = 115, T = 116 }
+
+    public static class Input
+    {
+        public static bool GetKeyDown(KeyCode key) { throw new NotSupportedException("stub"); }
+    }
+
     public static class Debug
     {
         public static void Log(object message) { Console.WriteLine(message); }

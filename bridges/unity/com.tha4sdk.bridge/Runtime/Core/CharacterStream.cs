@@ -22,6 +22,27 @@ namespace Tha4Sdk.Bridge
         public override string ToString() { return Kind + (Message != null ? ": " + Message : ""); }
     }
 
+    /// <summary>A pose source or filter attached through <see cref="CharacterStream"/>: a timeline, lip-sync, idle.</summary>
+    public sealed class Attachment
+    {
+        /// <summary>The plugin: "timeline", "audio", "idle", …</summary>
+        public readonly string Source;
+        public readonly Dictionary<string, object> Args;
+        /// <summary>Attached again after a reconnection (idle life); one-shots (a timeline, a saying) are not.</summary>
+        public readonly bool Keep;
+        volatile string id;
+
+        public Attachment(string source, Dictionary<string, object> args, bool keep)
+        {
+            Source = source;
+            Args = args;
+            Keep = keep;
+        }
+
+        /// <summary>The daemon's id for it (changes after a reconnection); null until attached.</summary>
+        public string Id { get { return id; } internal set { id = value; } }
+    }
+
     /// <summary>A character streamed from the daemon; survives daemon restarts by reloading it.</summary>
     public sealed class CharacterStream : IDisposable
     {
@@ -39,6 +60,8 @@ namespace Tha4Sdk.Bridge
         readonly Dictionary<string, double> changed = new Dictionary<string, double>();
         readonly Queue<StreamEvent> events = new Queue<StreamEvent>();
         const int MaxQueuedEvents = 256;
+        readonly Queue<Action<DaemonClient, string>> commands = new Queue<Action<DaemonClient, string>>();
+        readonly List<Attachment> kept = new List<Attachment>();
         readonly ManualResetEvent stopping = new ManualResetEvent(false);
         Tha4Frame latest;
         DaemonClient client;
@@ -91,6 +114,107 @@ namespace Tha4Sdk.Bridge
                     pose[p.Key] = p.Value;
                     changed[p.Key] = p.Value;
                 }
+            }
+        }
+
+        // ---- typed calls: queued here, sent by the worker in order (after the pose changes of the moment) ----
+        /// <summary>Set the parameters an expression preset moves ("smile", "surprised", "blink", the vowels …) to
+        /// their values × <paramref name="weight"/>; the others keep theirs. An "expression" event carries the
+        /// parameters set (Data: name → value), and they are sent again after a reconnection like any pose.</summary>
+        public void SetExpression(string preset, double weight = 1.0)
+        {
+            Enqueue((c, s) => {
+                Dictionary<string, double> set = c.SetExpression(s, preset, weight);
+                var data = new Dictionary<string, object>();
+                lock (gate)
+                {
+                    foreach (KeyValuePair<string, double> p in set)
+                    {
+                        pose[p.Key] = p.Value;
+                        changed.Remove(p.Key);
+                        data[p.Key] = p.Value;
+                    }
+                }
+                Publish("expression", preset, data);
+            });
+        }
+
+        /// <summary>Play a YAML timeline file (docs/timeline.md; a path the daemon can read) once.</summary>
+        public Attachment PlayTimeline(string path)
+        {
+            return Attach(new Attachment("timeline", new Dictionary<string, object> { { "timeline", path } }, false));
+        }
+
+        /// <summary>Idle life (blinking, breathing, slight head motion), kept across reconnections.</summary>
+        public Attachment AttachIdle(int seed = 0)
+        {
+            return Attach(new Attachment("idle", new Dictionary<string, object> { { "seed", seed } }, true));
+        }
+
+        /// <summary>Lip-sync the mouth to a WAV/FLAC file the daemon can read.</summary>
+        public Attachment Say(string audioFile)
+        {
+            return Attach(new Attachment("audio", new Dictionary<string, object> { { "input", audioFile } }, false));
+        }
+
+        /// <summary>Lip-sync to interleaved samples in [-1, 1] (an AudioClip's data): written to a temporary
+        /// WAV file the daemon reads (the daemon runs on this machine: loopback only).</summary>
+        public Attachment Say(float[] samples, int channels, int sampleRate)
+        {
+            string path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tha4-say-" + Guid.NewGuid().ToString("N") + ".wav");
+            Wav.Write(path, samples, channels, sampleRate);
+            return Say(path);
+        }
+
+        /// <summary>Attach any pose-source or filter plugin; an "attached" event follows (Message: its id).</summary>
+        public Attachment Attach(Attachment attachment)
+        {
+            if (attachment.Keep) lock (gate) kept.Add(attachment);
+            Enqueue((c, s) => AttachNow(c, s, attachment));
+            return attachment;
+        }
+
+        public void Detach(Attachment attachment)
+        {
+            lock (gate) kept.Remove(attachment);
+            Enqueue((c, s) => {
+                string id = attachment.Id;
+                attachment.Id = null;
+                if (id != null) c.Detach(s, id);
+            });
+        }
+
+        void AttachNow(DaemonClient c, string s, Attachment attachment)
+        {
+            attachment.Id = c.Attach(s, attachment.Source, attachment.Args);
+            Publish("attached", attachment.Id, new Dictionary<string, object> { { "source", attachment.Id }, { "name", attachment.Source } });
+        }
+
+        void Enqueue(Action<DaemonClient, string> command)
+        {
+            lock (gate) commands.Enqueue(command);
+        }
+
+        void RunCommands(DaemonClient c, string s)
+        {
+            while (true)
+            {
+                Action<DaemonClient, string> command;
+                lock (gate)
+                {
+                    if (commands.Count == 0) return;
+                    command = commands.Peek();
+                }
+                try
+                {
+                    command(c, s);
+                }
+                catch (DaemonException e)
+                {
+                    if (e.Code == "not_found" && e.Message.Contains(s)) throw;  // the session is gone: reload, retry
+                    Publish("error", e.Message, e.Error);
+                }
+                lock (gate) commands.Dequeue();
             }
         }
 
@@ -172,6 +296,10 @@ namespace Tha4Sdk.Bridge
                 changed.Clear();
             }
             c.SetPose(s, whole, true, true);
+            List<Attachment> keep;
+            lock (gate) keep = new List<Attachment>(kept);
+            foreach (Attachment attachment in keep)  // attached to the lost session (those still queued come later)
+                if (attachment.Id != null) AttachNow(c, s, attachment);
             c.StartStream(s, Fps, Width, Height);
             Publish("loaded", s);
             Interlocked.Increment(ref connections);
@@ -183,6 +311,7 @@ namespace Tha4Sdk.Bridge
             while (!stopping.WaitOne(0))
             {
                 SendPoseChanges(c, s);
+                RunCommands(c, s);
                 Published message = sub.Receive(20);
                 if (message == null)
                 {

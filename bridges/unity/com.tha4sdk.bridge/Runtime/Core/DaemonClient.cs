@@ -75,12 +75,17 @@ namespace Tha4Sdk.Bridge
         {
             if (control == null) throw new InvalidOperationException("call Connect first");
             long id = nextId++;
-            var envelope = new Dictionary<string, object> {
+            control.Send(MsgPack.Encode(Envelope(id, op, args)));
+            return id;
+        }
+
+        /// <summary>A request envelope (protocol §4): {v, id, op, args}.</summary>
+        public static Dictionary<string, object> Envelope(long id, string op, IDictionary<string, object> args)
+        {
+            return new Dictionary<string, object> {
                 { "v", ProtocolVersion }, { "id", id }, { "op", op },
                 { "args", args ?? new Dictionary<string, object>() },
             };
-            control.Send(MsgPack.Encode(envelope));
-            return id;
         }
 
         /// <summary>Wait for the reply to request <paramref name="id"/>; DaemonException for an error reply,
@@ -148,6 +153,114 @@ namespace Tha4Sdk.Bridge
             return new Dictionary<string, object> {
                 { "session", session }, { "params", values }, { "reset", reset }, { "clamp", clamp },
             };
+        }
+
+        /// <summary>The daemon's expression presets: name → the parameters it moves at full weight.</summary>
+        public Dictionary<string, Dictionary<string, double>> Presets()
+        {
+            var presets = new Dictionary<string, Dictionary<string, double>>();
+            foreach (object item in (List<object>)Request("presets.list").Result["presets"])
+            {
+                var preset = (Dictionary<string, object>)item;
+                presets[(string)preset["name"]] = Numbers((Dictionary<string, object>)preset["params"]);
+            }
+            return presets;
+        }
+
+        /// <summary>Set the parameters an expression preset moves ("smile" at <paramref name="weight"/> in [0, 1]);
+        /// the others keep their values. Returns the parameters set.</summary>
+        public Dictionary<string, double> SetExpression(string session, string preset, double weight = 1.0,
+                                                        bool reset = false)
+        {
+            Reply reply = Request("expression.set", ExpressionArgs(session, preset, weight, reset));
+            return Numbers((Dictionary<string, object>)reply.Result["params"]);
+        }
+
+        /// <summary>The args of an expression.set request.</summary>
+        public static Dictionary<string, object> ExpressionArgs(string session, string preset, double weight, bool reset)
+        {
+            return new Dictionary<string, object> {
+                { "session", session }, { "preset", preset }, { "weight", weight }, { "reset", reset },
+            };
+        }
+
+        /// <summary>The session's own pose: all 45 parameters by name.</summary>
+        public Dictionary<string, double> GetPose(string session)
+        {
+            Reply reply = Request("pose.get", new Dictionary<string, object> { { "session", session } });
+            return Numbers((Dictionary<string, object>)reply.Result["params"]);
+        }
+
+        /// <summary>Attach a pose-source or pose-filter plugin (protocol §6 source.attach) with its constructor
+        /// <paramref name="args"/>; returns the attachment's id for <see cref="Detach"/>.</summary>
+        public string Attach(string session, string source, IDictionary<string, object> args = null,
+                             int timeoutMs = 60000)
+        {
+            return (string)Request("source.attach", AttachArgs(session, source, args), timeoutMs).Result["source"];
+        }
+
+        /// <summary>The args of a source.attach request.</summary>
+        public static Dictionary<string, object> AttachArgs(string session, string source, IDictionary<string, object> args)
+        {
+            var plugin = new Dictionary<string, object>();
+            if (args != null) foreach (KeyValuePair<string, object> a in args) plugin[a.Key] = a.Value;
+            return new Dictionary<string, object> { { "session", session }, { "source", source }, { "args", plugin } };
+        }
+
+        public void Detach(string session, string attachment)
+        {
+            Request("source.detach", new Dictionary<string, object> { { "session", session }, { "source", attachment } });
+        }
+
+        /// <summary>Play a YAML timeline file (docs/timeline.md) on the session; a path the daemon can read.</summary>
+        public string PlayTimeline(string session, string path)
+        {
+            return Attach(session, "timeline", new Dictionary<string, object> { { "timeline", path } });
+        }
+
+        /// <summary>Idle life: blinking, breathing and a little head motion (the idle filter), seeded.</summary>
+        public string AttachIdle(string session, int seed = 0)
+        {
+            return Attach(session, "idle", new Dictionary<string, object> { { "seed", seed } });
+        }
+
+        /// <summary>Lip-sync the mouth to a WAV/FLAC file the daemon can read (the audio source).</summary>
+        public string Say(string session, string audioFile)
+        {
+            return Attach(session, "audio", new Dictionary<string, object> { { "input", audioFile } });
+        }
+
+        // ---- distillation jobs (protocol §6 distill.*) ----------------------------------------------------
+        /// <summary>Queue a job training a student for <paramref name="character"/> into the store as
+        /// <paramref name="output"/>; examples 0: the official schedule.</summary>
+        public Tha4Job Distill(string character, string output, long examples = 0, string teacher = "tha4")
+        {
+            var args = new Dictionary<string, object> { { "character", character }, { "output", output }, { "teacher", teacher } };
+            if (examples > 0) args["examples"] = examples;
+            return JobOf(Request("distill.start", args));
+        }
+
+        public Tha4Job Job(string job) { return JobOf(Request("distill.status", JobArgs(job))); }
+
+        public Tha4Job Cancel(string job) { return JobOf(Request("distill.cancel", JobArgs(job))); }
+
+        public List<Tha4Job> Jobs()
+        {
+            var jobs = new List<Tha4Job>();
+            foreach (object info in (List<object>)Request("distill.list").Result["jobs"])
+                jobs.Add(Tha4Job.FromInfo((Dictionary<string, object>)info));
+            return jobs;
+        }
+
+        static Dictionary<string, object> JobArgs(string job) { return new Dictionary<string, object> { { "job", job } }; }
+
+        static Tha4Job JobOf(Reply reply) { return Tha4Job.FromInfo((Dictionary<string, object>)reply.Result["job"]); }
+
+        static Dictionary<string, double> Numbers(Dictionary<string, object> map)
+        {
+            var numbers = new Dictionary<string, double>();
+            foreach (KeyValuePair<string, object> p in map) numbers[p.Key] = Convert.ToDouble(p.Value);
+            return numbers;
         }
 
         /// <summary>Render the session's current pose now (rgba8).</summary>

@@ -1,0 +1,139 @@
+"""The fast training path: the student networks' forward pass re-arranged as the fast render path does it.
+
+The same outputs as `StudentFaceMorpher.forward` / `StudentBodyMorpher.forward`, up to float rounding,
+differentiable in the module's own parameters (so the optimizer, checkpoints and weight files are the
+plain trainer's). The rearrangements are those of `tha4_sdk.render.student_fast` (`face_level`,
+`body_levels` build them from the live weights, every step):
+
+* pose terms are constant over the pixels → one bias per frame; position terms → a row vector plus a
+  column vector; ω0 = 30 folded into the weights;
+* the first layer of the upsampled levels (1, 2) runs at the previous level's resolution, before the
+  upsample (exact: bilinear weights sum to 1), with a fixed correction on the border rows and columns;
+* pixels × channels (NHWC) matrices: every 1×1 conv is one ``addmm``, the bias inside the GEMM;
+* each sine is fused with the additions before it in one autograd function that keeps cos(z) for the
+  backward pass in place of z (no extra buffer), and the next level's terms are added in place.
+
+Nothing here depends on the device: the same code trains on the CPU and on CUDA.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from tha4_sdk.models.student.body_morpher import StudentBodyMorpher, compose_body_outputs
+from tha4_sdk.models.student.face_morpher import StudentFaceMorpher
+from tha4_sdk.render.student_fast import Level, body_levels, face_level
+
+
+class _SineOfSum(torch.autograd.Function):
+    """``sin(a + b)`` (broadcast), keeping cos of the sum for the backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        z = a + b
+        y = torch.sin(z)
+        ctx.save_for_backward(z.cos_())
+        ctx.shapes = a.shape, b.shape
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        (c,) = ctx.saved_tensors
+        gz = g * c
+        return gz.sum_to_size(ctx.shapes[0]), gz.sum_to_size(ctx.shapes[1])
+
+
+class _SineWithEdges(torch.autograd.Function):
+    """``sin(z + border corrections)`` on an N×S×S×C upsampled pre-activation (`Level.edges`)."""
+
+    @staticmethod
+    def forward(ctx: Any, z: torch.Tensor, edge_rows: torch.Tensor, edge_cols: torch.Tensor) -> torch.Tensor:
+        z = z.clone()
+        z[:, 0] += edge_rows[0]
+        z[:, -1] += edge_rows[1]
+        z[:, :, 0] += edge_cols[0]
+        z[:, :, -1] += edge_cols[1]
+        y = torch.sin(z)
+        ctx.save_for_backward(z.cos_())
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        (c,) = ctx.saved_tensors
+        gz = g * c
+        rows = torch.stack([gz[:, 0].sum((0, 1)), gz[:, -1].sum((0, 1))])
+        cols = torch.stack([gz[:, :, 0].sum((0, 1)), gz[:, :, -1].sum((0, 1))])
+        return gz, rows, cols
+
+
+class _SineLinear(torch.autograd.Function):
+    """``sin(x @ w + b)``, the bias in the GEMM, keeping cos of the pre-activation for the backward pass."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        z = torch.addmm(b, x, w)
+        y = torch.sin(z)
+        ctx.save_for_backward(x, w, z.cos_())
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+        x, w, c = ctx.saved_tensors
+        gz = g * c
+        gx = torch.mm(gz, w.t()) if ctx.needs_input_grad[0] else None
+        return gx, torch.mm(x.t(), gz), gz.sum(0)
+
+
+class _LinearPlusTerms(torch.autograd.Function):
+    """``x @ w`` as N×S×S×C plus a per-frame row term (N×S×C) and a column term (S×C), added in place."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, w: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        n, s = rows.shape[0], rows.shape[1]
+        out = torch.mm(x, w).view(n, s, s, w.shape[1])
+        out += rows[:, :, None, :]
+        out += cols
+        ctx.save_for_backward(x, w)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        x, w = ctx.saved_tensors
+        g2 = g.reshape(-1, g.shape[-1])
+        return torch.mm(g2, w.t()), torch.mm(x.t(), g2), g.sum(2), g.sum((0, 1))
+
+
+def _run_level(level: Level, pose: torch.Tensor, feat: torch.Tensor | None) -> torch.Tensor:
+    """N × S × S × out (NHWC): the level's head output, or the next level's first-layer pre-activation."""
+    n, s = pose.shape[0], level.size
+    if feat is None:
+        assert level.terms is not None
+        x = _SineOfSum.apply(level.terms.rows(pose)[:, :, None, :], level.terms.col)
+    else:
+        assert level.edges is not None
+        up = F.interpolate(feat.permute(0, 3, 1, 2), size=(s, s), mode="bilinear", align_corners=False)
+        x = _SineWithEdges.apply(up.permute(0, 2, 3, 1), *level.edges)
+    x = x.reshape(n * s * s, -1)
+    for w, b in level.hidden:
+        x = _SineLinear.apply(x, w, b)
+    if level.out_terms is not None:
+        return _LinearPlusTerms.apply(x, level.out_w, level.out_terms.rows(pose), level.out_terms.col)
+    assert level.out_b is not None
+    return torch.addmm(level.out_b, x, level.out_w).view(n, s, s, -1)
+
+
+def face_forward(module: StudentFaceMorpher, pose: torch.Tensor) -> torch.Tensor:
+    """``module(pose)`` (N×39 → N×4×128×128) on the fast path."""
+    return _run_level(face_level(module), pose, None).permute(0, 3, 1, 2)
+
+
+def body_forward(module: StudentBodyMorpher, image: torch.Tensor, pose: torch.Tensor) -> list[torch.Tensor]:
+    """``module(image, pose)`` (the five official outputs) on the fast path."""
+    feat = None
+    for level in body_levels(module):
+        feat = _run_level(level, pose, feat)
+    assert feat is not None
+    return compose_body_outputs(image, feat.permute(0, 3, 1, 2))

@@ -1,0 +1,36 @@
+"""Keep freed memory inside the process (glibc), so each training step reuses the previous step's pages.
+
+glibc hands every block above its mmap threshold (at most 32 MiB) back to the kernel when it is freed,
+and PyTorch's CPU allocator has no cache of its own: every activation of a training step (tens to
+hundreds of MB each) is mapped and zero-filled again, step after step. Measured on a 2-core Xeon:
+``torch.sin`` into a fresh tensor costs 11 ns per value, into a reused one 3 ns; one training step of
+either student network takes about half the time once freed memory is kept. The setting is process
+wide (all large blocks come from the heap; up to 2 GiB of free heap stays mapped); the fast trainer
+turns it on for CPU training.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+
+M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
+_KEEP_BYTES = 2**31 - 1
+_applied = False
+
+
+def retain_freed_memory() -> bool:
+    """Turn the setting on (once per process); False where the C library is not glibc."""
+    global _applied
+    if _applied:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    _applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, _KEEP_BYTES))
+    return _applied
