@@ -349,6 +349,36 @@ def test_link_speaks_to_the_daemon(tmp_path: Path, lambda_00: Path) -> None:
         link.close()
 
 
+def _panel_default(prop: str) -> object:
+    """The default of a scene property of the add-on, read from properties.py (bpy is not importable here)."""
+    tree = ast.parse((ADDON / "properties.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == prop:
+            return next(ast.literal_eval(k.value) for k in node.annotation.keywords if k.arg == "default")
+    raise AssertionError(f"no property {prop} in properties.py")
+
+
+def test_the_panel_default_teacher_is_one_the_daemon_accepts(tmp_path: Path, lambda_00: Path) -> None:
+    """A job started with the Distillation panel's defaults is queued, and the distiller understands its teacher:
+    it stops only for want of the teacher's weights in this isolated THA4_HOME."""
+    teacher = _panel_default("distill_teacher")
+    assert teacher == "tha4"
+    with DaemonProcess(make_store(tmp_path / "store", lambda_00), tmp_path / "state") as daemon:
+        link = DaemonLink(port=daemon.port, timeout=60)
+        link.connect()
+        result, _ = link.request("distill.start", {"character": "lambda_00", "output": "panel_defaults",
+                                                   "examples": _panel_default("distill_examples"),
+                                                   "teacher": teacher})
+        job = result["job"]
+        assert job["state"] == "queued" and job["teacher"] == "tha4"
+        with Client(port=daemon.port) as client:
+            end = time.monotonic() + 300
+            while (info := client.job(job["job"]))["state"] not in jobs.FINISHED and time.monotonic() < end:
+                time.sleep(0.5)
+        link.close()
+    assert info["state"] == "failed" and "tha4 models fetch teacher" in info["error"], info
+
+
 # --- the add-on in Blender --------------------------------------------------------------------------------------
 def blender_command(script: Path, *args: str) -> list[str]:
     """Run ``script`` in Blender: Debian's ``blender -b`` (or $THA4_BLENDER), or with $THA4_BPY_PYTHON a Python
