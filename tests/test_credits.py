@@ -40,6 +40,8 @@ def test_model_credits_follow_the_renderer(lambda_00: Path) -> None:
         credit = model_credit(renderer)
         assert credit is not None and credit.license == "CC-BY-NC-4.0"
         assert credit.attribution == "THA4 models by Pramook Khungurn (talking-head-anime-4-demo)"
+    tha3 = model_credit("tha3")
+    assert tha3 is not None and tha3.license == "CC-BY-4.0" and "THA3 models by Pramook Khungurn" in tha3.attribution
     assert model_credit("solid") is None  # a test pattern has no weights
     assert [c.work for c in credits_for(load_character(lambda_00), "student")] == \
         ["Character lambda_00", "Model (student renderer)"]

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from tha4_sdk import hub
 from tha4_sdk.character import Character
 from tha4_sdk.files import sha256_file
+from tha4_sdk.licensing import Licence, bundle_licence, licence_of
 
 #: the model manifest whose weights (or whose teacher, for a distilled student) each renderer runs on
-MODEL_OF_RENDERER = {"student": "teacher", "teacher": "teacher"}
+MODEL_OF_RENDERER = {"student": "teacher", "teacher": "teacher", "tha3": "tha3"}
 UNKNOWN = "unknown (add `license:` and `attribution:` to the character's character.yaml)"
 
 
@@ -26,6 +27,11 @@ class Credit:
     attribution: str
     license: str
     license_url: str = ""
+
+    @classmethod
+    def of(cls, work: str, licence: Licence) -> "Credit":
+        """The credit a bundle's manifest states (`tha4_sdk.licensing`)."""
+        return cls(work, licence.attribution, licence.license, licence.license_url)
 
     def line(self) -> str:
         """``work: attribution. Licence: LICENSE (URL)`` on one line."""
@@ -41,7 +47,7 @@ def character_credit(character: Character) -> Credit:
     digest = sha256_file(character.image_path)
     for bundle in hub.bundles("character").values():
         if any(spec.sha256 == digest for spec in bundle.files):
-            return Credit(work, bundle.attribution, bundle.license, bundle.license_url)
+            return Credit.of(work, licence_of(bundle))
     return Credit(work, UNKNOWN, UNKNOWN)
 
 
@@ -50,8 +56,7 @@ def model_credit(renderer: str) -> Credit | None:
     name = MODEL_OF_RENDERER.get(renderer)
     if name is None:
         return None
-    bundle = hub.bundle(name, "model")
-    return Credit(f"Model ({renderer} renderer)", bundle.attribution, bundle.license, bundle.license_url)
+    return Credit.of(f"Model ({renderer} renderer)", bundle_licence(name, "model"))
 
 
 def credits_for(character: Character, renderer: str) -> list[Credit]:

@@ -1,7 +1,7 @@
 """Licences as data: what each model bundle and character may be used for, and whom it must credit.
 
-Every manifest (``characters/*.yaml``, ``tha4_sdk/models/**/sources.yaml``) names its licence (an SPDX
-identifier), the licence's URL and the attribution it owes. `bundle_licence` reads them for a bundle name,
+Every manifest (``tha4_sdk/sample_characters/*.yaml``, ``tha4_sdk/models/**/sources.yaml``) names its
+licence (an SPDX identifier), the licence's URL and the attribution it owes. `bundle_licence` reads them for a bundle name,
 for example to record a distillation teacher's licence in the package it produces; docs/licensing.md
 says what a commercial game may ship.
 """
