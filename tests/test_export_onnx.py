@@ -36,8 +36,9 @@ def conformance(request: pytest.FixtureRequest, reference: Path):
     """A character, every conformance pose, and the exact student's output 0 for each."""
     character = load_character(reference / "characters" / request.param)
     poses = np.load(reference / "conformance" / "poses.npy").astype(np.float32)
-    with StudentSession(character, torch.device("cpu"), torch.float32) as exact:
-        expected = exact.render_raw(torch.from_numpy(poses)).numpy()
+    with StudentSession(character, torch.device("cpu"), torch.float32) as exact:  # 4 at a time: memory
+        expected = np.concatenate([exact.render_raw(torch.from_numpy(poses[i:i + 4])).numpy()
+                                   for i in range(0, len(poses), 4)])
     return character, poses, expected
 
 
@@ -57,10 +58,11 @@ def assert_psnr(expected: np.ndarray, got: np.ndarray, label: str) -> list[float
 
 @pytest.mark.slow
 @pytest.mark.parametrize("graph", ["fast", "exact"])
-def test_graph_matches_exact_student_on_every_conformance_pose_batched_and_unbatched(conformance, graph) -> None:
+def test_graph_matches_exact_student_on_every_conformance_pose_batched_and_unbatched(conformance, graph: str) -> None:
     character, poses, expected = conformance
     s = session(build_graph(character, graph, rgba8=False))
-    batched = s.run(["image"], {"pose": poses})[0]
+    # batches of 4 (each frame holds ~0.4 GB of activations in the exact graph: 12 at once is 5 GB)
+    batched = np.concatenate([s.run(["image"], {"pose": poses[i:i + 4]})[0] for i in range(0, len(poses), 4)])
     assert batched.shape == expected.shape and batched.dtype == np.float32
     values = assert_psnr(expected, batched, f"{character.name} {graph} batched")
     unbatched = np.concatenate([s.run(["image"], {"pose": poses[i:i + 1]})[0] for i in range(len(poses))])
