@@ -3,6 +3,7 @@ licence of the weights that made it (a student's: the teacher its character.yaml
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import torch
 import yaml
 from PIL import Image
 
+from conftest import REPO
 from tha4_sdk.character import CharacterError, load_character, write_character
 from tha4_sdk.distill.run import student_weights
 from tha4_sdk.distill.teacher import teacher_licence
@@ -112,3 +114,17 @@ def test_bad_teacher_records_are_refused_with_what_to_do(tha3_distilled: Path, t
         path.write_text(yaml.safe_dump({**data, "teacher": teacher}))
         with pytest.raises(error, match=message):
             credits_for(load_character(tmp_path / "pkg"), "student")
+
+
+def test_the_licensing_pages_example_prints_what_it_shows(tha3_distilled: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    page = (REPO / "docs" / "licensing.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"^```python\n(.*?)^```", page, re.S | re.M)
+    (shown,) = re.findall(r"^```text\n(.*?)^```", page, re.S | re.M)
+    shutil.copytree(tha3_distilled, tmp_path / "my_character")
+    path = tmp_path / "my_character" / "character.yaml"
+    path.write_text(path.read_text().replace("name: lambda_tha3", "name: my_character"))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "docs/licensing.md", "exec"), {"__name__": "__doc_example__"})
+    assert capsys.readouterr().out == shown
