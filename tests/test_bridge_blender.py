@@ -129,7 +129,7 @@ def test_yaml_reads_the_timeline_documents_as_pyyaml() -> None:
     for text in texts:
         assert yaml_lite.loads(text) == yaml.safe_load(text)
     for text, line in (("a: 1\nb: &x 2\n", 2), ("a: |\n  text\n", 1), ("a: 1\n---\nb: 2\n", 2),
-                       ("a:\n  - 1\n   - 2\n", 3), ("a: 1\na: 2\n", 2)):
+                       ("a:\n  b: 1\n    c: 2\n", 3), ("a: 1\na: 2\n", 2)):
         with pytest.raises(yaml_lite.YamlError) as err:
             yaml_lite.loads(text)
         assert err.value.line == line, text
@@ -349,6 +349,36 @@ def test_link_speaks_to_the_daemon(tmp_path: Path, lambda_00: Path) -> None:
         link.close()
 
 
+def _panel_default(prop: str) -> object:
+    """The default of a scene property of the add-on, read from properties.py (bpy is not importable here)."""
+    tree = ast.parse((ADDON / "properties.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == prop:
+            return next(ast.literal_eval(k.value) for k in node.annotation.keywords if k.arg == "default")
+    raise AssertionError(f"no property {prop} in properties.py")
+
+
+def test_the_panel_default_teacher_is_one_the_daemon_accepts(tmp_path: Path, lambda_00: Path) -> None:
+    """A job started with the Distillation panel's defaults is queued, and the distiller understands its teacher:
+    it stops only for want of the teacher's weights in this isolated THA4_HOME."""
+    teacher = _panel_default("distill_teacher")
+    assert teacher == "tha4"
+    with DaemonProcess(make_store(tmp_path / "store", lambda_00), tmp_path / "state") as daemon:
+        link = DaemonLink(port=daemon.port, timeout=60)
+        link.connect()
+        result, _ = link.request("distill.start", {"character": "lambda_00", "output": "panel_defaults",
+                                                   "examples": _panel_default("distill_examples"),
+                                                   "teacher": teacher})
+        job = result["job"]
+        assert job["state"] == "queued" and job["teacher"] == "tha4"
+        with Client(port=daemon.port) as client:
+            end = time.monotonic() + 300
+            while (info := client.job(job["job"]))["state"] not in jobs.FINISHED and time.monotonic() < end:
+                time.sleep(0.5)
+        link.close()
+    assert info["state"] == "failed" and "tha4 models fetch teacher" in info["error"], info
+
+
 # --- the add-on in Blender --------------------------------------------------------------------------------------
 def blender_command(script: Path, *args: str) -> list[str]:
     """Run ``script`` in Blender: Debian's ``blender -b`` (or $THA4_BLENDER), or with $THA4_BPY_PYTHON a Python
@@ -492,6 +522,22 @@ def test_addon_installs_and_connects(blender_run: dict) -> None:
     assert blender_run["plane_images"] == {"Alice": ["THA4 THA4 Character"], "Bob": ["THA4 THA4 Character.001"]}
     assert blender_run["characters"] == ["Alice", "Bob"]
     assert blender_run["daemon_presets"] == {p.name: dict(p.values) for p in sdk_presets.PRESETS.values()}
+
+
+@pytest.mark.slow
+def test_the_sidebar_draws_every_control(blender_run: dict) -> None:
+    """The panels draw (into a recording layout) for a character, naming only properties and operators that
+    exist; disabling the add-on removes its handlers."""
+    shown = blender_run["panels"]
+    operators = [args[1] for args in shown if args[0] == "operator"]
+    assert operators.count("tha4.key_expression") == len(sdk_presets.PRESETS)
+    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.load_character", "tha4.import_timeline",
+                   "tha4.export_timeline", "tha4.bake_lipsync", "tha4.render_animation", "tha4.distill_start"):
+        assert idname in operators, idname
+    props = {args[1] for args in shown if args[0] == "prop"}
+    assert set(parameters.NAMES) <= props and {"weight", "mode", "render_characters", "character"} <= props
+    assert any(args[0] == "label" and args[1].startswith("Alice: ") for args in shown)
+    assert blender_run["handlers_left"] == []
 
 
 @pytest.mark.slow

@@ -142,6 +142,47 @@ def phase(name: str) -> None:
 STARTED = time.monotonic()
 
 
+class Layout:
+    """Stands in for a panel's UILayout (no windows in ``blender -b``): records what a draw function shows and
+    checks that every property and operator it names exists."""
+
+    def __init__(self, record: list) -> None:
+        self.record = record
+
+    def _nested(self, *args, **kwargs) -> "Layout":
+        return self
+
+    box = column = row = grid_flow = _nested
+
+    def label(self, text: str = "", **kwargs) -> None:
+        self.record.append(["label", text])
+
+    def prop(self, data, name: str, **kwargs) -> None:
+        if not hasattr(data, name):
+            raise AttributeError(f"{type(data).__name__} has no property {name!r}")
+        self.record.append(["prop", name])
+
+    def operator(self, idname: str, **kwargs):
+        group, name = idname.split(".")
+        try:
+            getattr(getattr(bpy.ops, group), name).get_rna_type()
+        except KeyError:
+            raise AttributeError(f"no operator {idname}") from None
+        self.record.append(["operator", idname])
+        return type("Props", (), {})()
+
+
+def draw_panels() -> list:
+    """Every panel of the sidebar that shows for the active object, drawn into a `Layout`."""
+    record: list = []
+    for cls in addon.ui.CLASSES:
+        if hasattr(cls, "poll") and not cls.poll(bpy.context):
+            continue
+        panel = type("Drawn", (), {"layout": Layout(record)})()
+        cls.draw(panel, bpy.context)
+    return record
+
+
 def main() -> None:
     global addon
     # --- install and enable, as a user does from Preferences (4.2+: Install from Disk; before: Install…) ---
@@ -333,7 +374,13 @@ def main() -> None:
                       "summary": addon.jobs.summary(runtime.jobs[job_id])}
 
     phase("job")
+    select(a)
+    results["panels"] = draw_panels()
     check(bpy.ops.tha4.disconnect(), "disconnect")
+    bpy.ops.preferences.addon_disable(module=module)
+    results["handlers_left"] = [h.__name__ for name in ("frame_change_post", "render_pre", "render_complete",
+                                                        "render_cancel", "load_post")
+                                for h in getattr(bpy.app.handlers, name) if "tha4" in h.__module__]
     results["ok"] = True
 
 

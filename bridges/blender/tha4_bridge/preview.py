@@ -31,14 +31,17 @@ def character_image(obj: bpy.types.Object, width: int = 512, height: int = 512) 
     return image
 
 
+def fill_image(image: bpy.types.Image, header: dict[str, Any], payload: bytes | bytearray) -> None:
+    """Put an ``rgba8`` frame of the image's size into an Image."""
+    if header.get("format") != "rgba8":
+        raise ValueError(f"images show rgba8 frames, got {header.get('format')!r}")
+    image.pixels.foreach_set(pixels.to_blender(payload, int(header["w"]), int(header["h"])))
+    image.update()
+
+
 def show_frame(obj: bpy.types.Object, header: dict[str, Any], payload: bytes | bytearray) -> None:
     """Put an ``rgba8`` frame into the character's image."""
-    width, height = int(header["w"]), int(header["h"])
-    if header.get("format") != "rgba8":
-        raise ValueError(f"the preview shows rgba8 frames, got {header.get('format')!r}")
-    image = character_image(obj, width, height)
-    image.pixels.foreach_set(pixels.to_blender(payload, width, height))
-    image.update()
+    fill_image(character_image(obj, int(header["w"]), int(header["h"])), header, payload)
     runtime.frames[obj.name_full] = header
     runtime.frames_shown += 1
 

@@ -63,18 +63,42 @@ def _scalar(text: str, line: int) -> Any:
     return text
 
 
-def _strip_comment(line: str) -> str:
-    """The line without a trailing ``# comment`` (quotes respected)."""
-    quote = ""
-    for i, c in enumerate(line):
-        if quote:
-            if c == quote and not (quote == '"' and line[i - 1] == "\\"):
+def _fold(text: str) -> str:
+    """A plain scalar over several lines: each line break a space, each blank line a newline."""
+    if "\n" not in text:
+        return text
+    out = ""
+    for line in (part.strip() for part in text.split("\n")):
+        if not line:
+            out += "\n"
+        else:
+            out += (" " if out and not out.endswith("\n") else "") + line
+    return out
+
+
+def _strip_comment(text: str) -> str:
+    """``text`` (one line, or a flow collection or quoted string over several) without its ``# comments``;
+    quotes are respected across the lines."""
+    out, quote, escaped, skipping = [], "", False, False
+    for i, c in enumerate(text):
+        if skipping:
+            if c != "\n":
+                continue
+            skipping = False
+        elif quote:
+            if escaped:
+                escaped = False
+            elif c == "\\" and quote == '"':
+                escaped = True
+            elif c == quote:
                 quote = ""
-        elif c in "'\"" and (i == 0 or line[i - 1] in " \t[{,:"):
+        elif c in "'\"" and (i == 0 or text[i - 1] in " \t\n[{,:"):
             quote = c
-        elif c == "#" and (i == 0 or line[i - 1] in " \t"):
-            return line[:i].rstrip()
-    return line.rstrip()
+        elif c == "#" and (i == 0 or text[i - 1] in " \t\n"):
+            skipping = True
+            continue
+        out.append(c)
+    return "\n".join(line.rstrip() for line in "".join(out).split("\n")).rstrip()
 
 
 class _Flow:
@@ -106,7 +130,7 @@ class _Flow:
                                and ":" in stops):
                 break
             self.pos += 1
-        return _scalar(self.text[start:self.pos], self.line)
+        return _scalar(_fold(self.text[start:self.pos]), self.line)
 
     def quoted(self) -> str:
         quote, out = self.text[self.pos], []
@@ -207,7 +231,8 @@ def loads(text: str) -> Any:
     raw = text.splitlines()
     i = 0
     while i < len(raw):
-        content = _strip_comment(raw[i])
+        text = raw[i]
+        content = _strip_comment(text)
         number = i + 1
         i += 1
         if not content.strip() or content.strip() == "---" and not lines:
@@ -218,12 +243,10 @@ def loads(text: str) -> Any:
             raise YamlError(number, "one document per file, without directives")
         if "\t" in content[:len(content) - len(content.lstrip())]:
             raise YamlError(number, "tabs cannot indent YAML")
-        depth = _open_brackets(content)
-        while depth > 0 and i < len(raw):  # a flow collection over several lines
-            more = _strip_comment(raw[i])
+        while _open_brackets(content) > 0 and i < len(raw):  # a flow collection or quoted string goes on
+            text += "\n" + raw[i]
             i += 1
-            content += "\n" + more
-            depth = _open_brackets(content)
+            content = _strip_comment(text)
         lines.append((number, len(content) - len(content.lstrip(" ")), content.strip()))
     if not lines:
         return None
@@ -270,6 +293,11 @@ def _child(lines: list[tuple[int, int, str]], i: int, indent: int, inline: str, 
     """The value after ``key:`` or ``-``: inline text, or the block indented below (a sequence may sit at the
     same indent as its mapping key)."""
     if inline:
+        while i < len(lines) and lines[i][1] > indent and inline[0] not in "'\"[{":  # a plain scalar goes on
+            if re.search(r":(\s|$)", lines[i][2]):
+                raise YamlError(lines[i][0], "this line is indented wrongly")
+            inline += "\n" + lines[i][2]
+            i += 1
         return _Flow(inline, number).whole(), i
     if i < len(lines) and (lines[i][1] > indent or sequence_ok and lines[i][1] == indent
                            and (lines[i][2] == "-" or lines[i][2].startswith("- "))):
