@@ -81,7 +81,7 @@ class OnnxRenderer(Renderer):
     """The student as an ONNX graph on onnxruntime (CPU; CUDA, DirectML or CoreML providers when installed)."""
 
     name: ClassVar[str] = "onnx"
-    needs: ClassVar[str] = "student"
+    learned_weights: ClassVar[str | None] = "student"
 
     def __init__(self, device: str = "auto", dtype: str | torch.dtype = "float32", graph: str = "fast",
                  model: str | Path | None = None, threads: int | None = None) -> None:
