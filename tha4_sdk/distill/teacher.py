@@ -225,6 +225,11 @@ def _tha3_poser(folder: str | None) -> Tha3Poser:
     return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
 
 
+def _unknown_teacher(spec: str) -> CharacterError:
+    return CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
+                          "or 'student:DIR' (a character folder with student weights)")
+
+
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
     """``tha4`` / ``tha3`` (weights from `tha4 models fetch teacher` / `tha4 models fetch tha3`), ``tha4:DIR`` /
     ``tha3:DIR`` (the five official files in DIR), ``student:DIR``."""
@@ -236,8 +241,7 @@ def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teache
         return THA3Teacher(_tha3_poser(folder if sep and folder else None), image, device)
     if kind == "student" and sep and folder:
         return StudentTeacher(folder, image, device)
-    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
-                         "or 'student:DIR' (a character folder with student weights)")
+    raise _unknown_teacher(spec)
 
 
 def teacher_licence(spec: str) -> Licence:
@@ -249,8 +253,7 @@ def teacher_licence(spec: str) -> Licence:
         return bundle_licence(bundles[kind], "model")
     if kind == "student" and sep and folder:
         return student_teacher(load_character(folder))[0]
-    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
-                         "or 'student:DIR' (a character folder with student weights)")
+    raise _unknown_teacher(spec)
 
 
 class CachedTeacher:
