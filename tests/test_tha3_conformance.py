@@ -135,7 +135,7 @@ def test_pipeline_matches_the_official_code_in_float64(weights: Path, reference:
     official, ours = official_poser(weights), Tha3Poser.from_folder(weights).double()
     for module in official.get_modules().values():
         module.double()
-    poses = torch.from_numpy(np.load(reference / "conformance" / "poses.npy")[[5, 11]]).double()
+    poses = torch.from_numpy(np.load(reference / "conformance" / "poses.npy")[[5]]).double()  # ~4× float32's cost
     diffs = _compare(official, ours, load_image("crypko_00").double(), poses)
     assert max(diffs) <= 1e-10, diffs
 

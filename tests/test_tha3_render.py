@@ -42,7 +42,7 @@ def official_final(weights: Path, image: Path) -> torch.Tensor:
     poser = official_poser(weights)
     tensor = rgba8_to_straight_tensor(np.asarray(Image.open(image))).unsqueeze(0)
     with torch.no_grad():
-        return poser.get_posing_outputs(tensor, torch.from_numpy(Pose.from_dict(POSE).array[None]))[0][0]
+        return poser.get_posing_outputs(tensor, torch.tensor(Pose.from_dict(POSE).array[None]))[0][0]
 
 
 def official_rgba8(final: torch.Tensor) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Callable, Protocol
 import torch
 
 from tha4_sdk.character import CharacterError, load_character
+from tha4_sdk.licensing import Licence, bundle_licence, student_teacher
 from tha4_sdk.models.student.poser import FACE_POSE_SIZE, StudentPoser, crop_face, paste_face
 from tha4_sdk.models.warp import warp
 from tha4_sdk.models.teacher.poser import TeacherPoser, morph_face
@@ -124,6 +125,7 @@ class THA4Teacher:
     """
 
     name = "tha4"
+    bundle = "teacher"
 
     def __init__(self, poser: TeacherPoser, image: torch.Tensor, device: torch.device) -> None:
         self.poser = poser.to(device)
@@ -187,6 +189,7 @@ class THA3Teacher:
     """
 
     name = "tha3"
+    bundle = "tha3"
 
     def __init__(self, poser: Tha3Poser, image: torch.Tensor, device: torch.device) -> None:
         self.poser = poser.to(device)
@@ -222,6 +225,11 @@ def _tha3_poser(folder: str | None) -> Tha3Poser:
     return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
 
 
+def _unknown_teacher(spec: str) -> CharacterError:
+    return CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
+                          "or 'student:DIR' (a character folder with student weights)")
+
+
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
     """``tha4`` / ``tha3`` (weights from `tha4 models fetch teacher` / `tha4 models fetch tha3`), ``tha4:DIR`` /
     ``tha3:DIR`` (the five official files in DIR), ``student:DIR``."""
@@ -233,8 +241,19 @@ def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teache
         return THA3Teacher(_tha3_poser(folder if sep and folder else None), image, device)
     if kind == "student" and sep and folder:
         return StudentTeacher(folder, image, device)
-    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
-                         "or 'student:DIR' (a character folder with student weights)")
+    raise _unknown_teacher(spec)
+
+
+def teacher_licence(spec: str) -> Licence:
+    """The licence of what the targets of teacher ``spec`` (as `open_teacher` takes it) derive from: THA4's or
+    THA3's weights, or for ``student:DIR`` the teacher that student owes (`tha4_sdk.licensing.student_teacher`)."""
+    kind, sep, folder = spec.partition(":")
+    bundles = {THA4Teacher.name: THA4Teacher.bundle, THA3Teacher.name: THA3Teacher.bundle}
+    if kind in bundles:
+        return bundle_licence(bundles[kind], "model")
+    if kind == "student" and sep and folder:
+        return student_teacher(load_character(folder))[0]
+    raise _unknown_teacher(spec)
 
 
 class CachedTeacher:
