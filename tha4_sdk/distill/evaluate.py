@@ -15,7 +15,6 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from tha4_sdk.distill.fast import body_forward, face_forward
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import Teacher
 from tha4_sdk.files import atomic_write
@@ -54,24 +53,21 @@ def task_psnr(task: Task, module: torch.nn.Module, poses: np.ndarray, batch_size
 
 @torch.no_grad()
 def student_psnr(poser: StudentPoser, image: torch.Tensor, teacher: Teacher, poses: np.ndarray, batch_size: int,
-                 device: torch.device, on_batch: OnBatch | None = None, fast: bool = False) -> dict[str, float]:
+                 device: torch.device, on_batch: OnBatch | None = None) -> dict[str, float]:
     """Mean PSNR (dB) of a whole student against a teacher over ``poses``.
 
     ``face``: the face patch vs the teacher's face crop; ``body``: the body morpher given the
     teacher's face-morphed image vs the teacher's posed image; ``full``: the student end to end
-    (its own face patch pasted into ``image``) vs the teacher's posed image. ``fast``: the student
-    runs on the fast training path (`tha4_sdk.distill.fast`; the same numbers up to float rounding).
+    (its own face patch pasted into ``image``) vs the teacher's posed image.
     """
     image = image.to(device).unsqueeze(0)
-    face_of = (lambda p: face_forward(poser.face_morpher, p)) if fast else poser.face_morpher
-    body_of = (lambda i, p: body_forward(poser.body_morpher, i, p)) if fast else poser.body_morpher
     scores: dict[str, list[torch.Tensor]] = {"face": [], "body": [], "full": []}
     for p in _batches(poses, batch_size, device, on_batch):
         t = teacher.body_targets(p)
-        face = face_of(p[:, :FACE_POSE_SIZE])
+        face = poser.face_morpher(p[:, :FACE_POSE_SIZE])
         scores["face"].append(psnr(face, crop_face(t.face_morphed), DATA_RANGE))
-        scores["body"].append(psnr(body_of(t.face_morphed, p)[0], t.posed, DATA_RANGE))
-        scores["full"].append(psnr(body_of(paste_face(image, face), p)[0], t.posed, DATA_RANGE))
+        scores["body"].append(psnr(poser.body_morpher(t.face_morphed, p)[0], t.posed, DATA_RANGE))
+        scores["full"].append(psnr(poser.body_morpher(paste_face(image, face), p)[0], t.posed, DATA_RANGE))
     return {k: float(torch.cat(v).mean()) for k, v in scores.items()}
 
 

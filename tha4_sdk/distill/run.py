@@ -252,8 +252,9 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     poser.face_morpher.load_state_dict(state["weights"]["face"])
     poser.body_morpher.load_state_dict(state["weights"]["body"])
     poser.to(device).eval().requires_grad_(False)
+    # the exact student, as `tha4 render` and `tha4 distill-eval` run it: the reported PSNR is theirs to the digit
     scores = student_psnr(poser, image, cached, eval_poses[:n_eval], config.batch_size, device,
-                          lambda done, total: progress.evaluating("full", done, total), fast=fast)
+                          lambda done, total: progress.evaluating("full", done, total))
     write_package(config, rgba, mask, state["weights"])
     state.update(phase="done", psnr=scores, weights={})
     atomic_write(work / "report.json", lambda f: f.write(json.dumps(

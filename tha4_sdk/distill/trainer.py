@@ -94,6 +94,18 @@ def _rows(targets: Any, start: int, stop: int) -> Any:
     return targets[start:stop]
 
 
+class TaskLosses(nn.Module):
+    """A network with its task's loss terms as its forward, so that DistributedDataParallel runs (and
+    synchronises the gradients of) whichever forward pass the task uses: the plain one or the fast one."""
+
+    def __init__(self, task: Task, network: nn.Module) -> None:
+        super().__init__()
+        self.task, self.network = task, network
+
+    def forward(self, poses: torch.Tensor, targets: Any) -> list[torch.Tensor]:
+        return self.task.losses(self.network, poses, targets)
+
+
 class Trainer:
     """Trains one network of ``task`` (face or body) for ``settings.examples`` examples.
 
@@ -133,9 +145,9 @@ class Trainer:
             self.sampler.load_state_dict(state["sampler"])
             set_rng_state(state["rng"])
             examples, self.history = int(state["examples"]), state["history"]
-        net: nn.Module = module
+        net: nn.Module = TaskLosses(task, module)
         if self.world.size > 1:
-            net = nn.parallel.DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda"
+            net = nn.parallel.DistributedDataParallel(net, device_ids=[self.device] if self.device.type == "cuda"
                                                       else None)
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if s.precision == "bf16"
                     else contextlib.nullcontext())
@@ -175,7 +187,7 @@ class Trainer:
             sync = net.no_sync() if stop < n and self.world.size > 1 else contextlib.nullcontext()  # type: ignore
             with sync:
                 with autocast:
-                    terms = self.task.losses(net, poses[start:stop], _rows(targets, start, stop))
+                    terms = net(poses[start:stop], _rows(targets, start, stop))
                 loss = sum(w * t for w, t in zip(weights, terms))
                 (loss * share).backward()  # type: ignore[union-attr]
             parts = [t.detach() * share for t in [loss, *terms]]  # type: ignore[list-item]
