@@ -45,6 +45,20 @@ def lambda_01(reference: Path) -> Path:
     return reference / "characters" / "lambda_01"
 
 
+@pytest.fixture(scope="session")
+def tha3_distilled(tmp_path_factory: pytest.TempPathFactory, lambda_00: Path) -> Path:
+    """A package as `tha4 distill --teacher tha3` writes it (`write_package`), lambda_00's official student
+    weights standing in for trained ones."""
+    from tha4_sdk.character import load_face_mask, load_image_rgba
+    from tha4_sdk.distill.run import DistillConfig, student_weights, write_package
+
+    out = tmp_path_factory.mktemp("tha3_distilled")
+    config = DistillConfig(image=lambda_00 / "character.png", face_mask=lambda_00 / "face_mask.png", teacher="tha3",
+                           output=out, name="lambda_tha3")
+    write_package(config, load_image_rgba(config.image), load_face_mask(config.face_mask), student_weights(lambda_00))
+    return out
+
+
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty THA4_HOME so nothing leaks into the user's cache."""

@@ -16,6 +16,8 @@ from daemon_harness import DaemonProcess, make_store
 from tha4_sdk.client import Client, DaemonError, Subscription
 from tha4_sdk.daemon.jobs import distill_argv
 from tha4_sdk.daemon.jobstore import JobStore
+from tha4_sdk.daemon.server import NAMED_TEACHERS
+from tha4_sdk.distill.teacher import THA3Teacher, THA4Teacher
 
 TEACHER = "student:lambda_00"
 EXAMPLES = 4000  # far more than a test waits for: every job here ends by cancellation
@@ -64,6 +66,16 @@ def trained(job: dict[str, Any]) -> bool:
 @pytest.fixture
 def store(tmp_path: Path, lambda_00: Path) -> Path:
     return make_store(tmp_path / "store", lambda_00)
+
+
+def test_the_daemon_takes_every_teacher_tha4_distill_names(store: Path, tmp_path: Path):
+    """One vocabulary: each named teacher of the distiller starts a job through the daemon (then cancelled)."""
+    assert set(NAMED_TEACHERS) == {THA4Teacher.name, THA3Teacher.name}
+    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client:
+        for teacher in NAMED_TEACHERS:
+            job = client.distill("lambda_00", f"by_{teacher}", examples=EXAMPLES, teacher=teacher)
+            assert job["teacher"] == teacher and job["state"] in ("queued", "running"), job
+            assert client.cancel(job["job"])["state"] in ("cancelling", "cancelled")
 
 
 @pytest.mark.slow

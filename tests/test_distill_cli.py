@@ -21,6 +21,7 @@ from tha4_sdk import plugins
 from tha4_sdk.cli import main as tha4_main
 from tha4_sdk.character import load_character
 from tha4_sdk.cli.distill import EXIT_STOPPED, distill_command, distill_eval_command
+from tha4_sdk.distill.run import DistillConfig, default_eval_poses
 from tha4_sdk.models.weights import read_state_dict
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.base import open_renderer
@@ -80,6 +81,12 @@ def test_output_is_a_package_the_student_renderer_loads(finished: tuple[Path, li
     assert {r["phase"] for r in records if r["event"] == "checkpoint"} == {"face", "body"}
     assert all(set(r) >= {"phase", "examples", "total", "loss", "examples_per_s", "eta_s"}
                for r in records if r["event"] == "progress")
+    start = records[0]  # the start record states what is really trained and evaluated
+    assert [start["face_examples"], start["body_examples"]] == [r["total"] for r in records if r["event"] == "phase"]
+    assert start["trainer"] == "fast" and start["eval_poses"] == 1
+    evaluating = [r for r in records if r["event"] == "eval_progress"]
+    assert [(r["phase"], r["done"]) for r in evaluating] == [("face", 0), ("face", 1), ("body", 0), ("body", 1),
+                                                             ("full", 0), ("full", 1)]
     assert [p.name for p in (out / "distill" / "samples").iterdir()] == ["face_0000000004.png"]
     official = yaml.safe_load((out / "character_model.yaml").read_text())
     assert official == {"character_image_file_name": "character.png", "face_morpher_file_name": "face_morpher.pt",
@@ -213,3 +220,14 @@ def test_two_processes_train_like_one(lambda_00: Path, tmp_path: Path) -> None:
     a, b = weights(tmp_path / "two"), weights(tmp_path / "one")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("face"))
     assert all(torch.allclose(a[k], b[k], atol=1e-3) for k in a)  # Adam amplifies rounding of tiny gradients
+
+
+def test_evaluation_is_sized_to_the_budget(tmp_path: Path) -> None:
+    """`--examples 64` at batch 8: 26 + 38 examples asked for, 32 + 40 trained, 4 held-out poses (not 100)."""
+    config = DistillConfig(image=tmp_path / "i.png", face_mask=tmp_path / "m.png", teacher="tha3",
+                           output=tmp_path / "o", examples=64)
+    assert config.budgets() == (26, 38) and config.trained() == (32, 40)
+    assert config.num_eval_poses() == 4
+    assert [default_eval_poses(n) for n in (8, 64, 320, 1_600, 2_500_000)] == [4, 4, 20, 100, 100]
+    assert DistillConfig(image=tmp_path, face_mask=tmp_path, teacher="tha3", output=tmp_path, examples=64,
+                         eval_poses=9).num_eval_poses() == 9

@@ -9,13 +9,12 @@ import pytest
 import torch
 
 from tha4_sdk.character import load_character
-from tha4_sdk.distill.weight_init import new_body_morpher, new_face_morpher
-from tha4_sdk.distill.poses import fixed_poses
+from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import StudentTeacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings
-from tha4_sdk.distill.poses import PoseSampler
+from tha4_sdk.distill.weight_init import new_body_morpher, new_face_morpher
 
 CPU = torch.device("cpu")
 

@@ -11,9 +11,9 @@ import torch
 
 from tha4_sdk.character import load_image_rgba
 from tha4_sdk.distill.mask import face_mask_from_teacher
+from tha4_sdk.distill.evaluate import task_psnr
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.evaluate import task_psnr
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import CachedTeacher, THA3Teacher, open_teacher, premultiplied_to_straight, \
     straight_to_premultiplied
@@ -51,8 +51,10 @@ def test_targets_are_thas_outputs_in_the_students_convention(teacher: THA3Teache
 
 def train(task, eval_task, pool: np.ndarray, examples: int, batch: int, eval_poses: np.ndarray,
           tmp_path: Path) -> Trainer:
-    settings = TrainSettings(examples=examples, batch_size=batch, checkpoint_every=10**9, sample_every=0,
-                             eval_every=0, eval_batch_size=len(eval_poses), micro_batch=1 if batch > 1 else 0)
+    """The first ``examples`` of the official schedule (constant loss weights, learning rate 1e-4)."""
+    settings = TrainSettings(examples=examples, schedule_examples=task.schedule.total, batch_size=batch,
+                             checkpoint_every=10**9, sample_every=0, eval_every=0, eval_batch_size=len(eval_poses),
+                             micro_batch=1 if batch > 1 else 0)
     trainer = Trainer(task, eval_task, PoseSampler(4, pool), settings, seed=2, device=CPU, eval_poses=eval_poses,
                       sample_poses=eval_poses, samples_dir=tmp_path, save=lambda state: tmp_path / "c.pt",
                       progress=Progress(enabled=False), stop=StopFlag())
@@ -60,27 +62,35 @@ def train(task, eval_task, pool: np.ndarray, examples: int, batch: int, eval_pos
     return trainer
 
 
+HELD_OUT = fixed_poses(2, 20231129)
+
+
+@pytest.fixture(scope="module")
+def cached(teacher: THA3Teacher) -> CachedTeacher:
+    return CachedTeacher(teacher, 2**31)
+
+
 @pytest.mark.slow
-def test_face_and_body_morphers_learn_from_tha3(teacher: THA3Teacher, tmp_path: Path) -> None:
-    cached = CachedTeacher(teacher, 2**31)
-    held_out = fixed_poses(2, 20231129)
+def test_face_morpher_learns_from_tha3(cached: CachedTeacher, tmp_path: Path) -> None:
     mask = face_mask_from_teacher(cached, fixed_poses(8, 3), CPU)
     assert 50 < mask.sum() < 128 * 128 // 2  # eyes, brows and mouth move; most of the face box does not
-
     face = FaceTask(cached, mask, CPU, fast=True)
-    before = task_psnr(face, face.new_module(2), held_out, 2, CPU)
-    trainer = train(face, face, fixed_poses(16, 5), 96, 4, held_out, tmp_path)
+    before = task_psnr(face, face.new_module(2), HELD_OUT, 2, CPU)
+    trainer = train(face, face, fixed_poses(16, 5), 96, 4, HELD_OUT, tmp_path)
     losses = [row[1] for row in trainer.history["loss"]]
     after = trainer.history["psnr"][-1][1]
-    # measured: face loss 5.0 → 1.3, held-out PSNR 5.4 → 11.6 dB over 96 examples
-    assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3]), losses
+    # measured: loss 3.5 → 1.6 (first / last three logged), held-out PSNR 4.7 → 8.8 dB over 96 examples
+    assert np.mean(losses[-3:]) < 0.6 * np.mean(losses[:3]), losses
     assert after > before + 3.0, (before, after)
 
+
+@pytest.mark.slow
+def test_body_morpher_learns_from_tha3(cached: CachedTeacher, tmp_path: Path) -> None:
     body = BodyTask(cached, fast=True)
-    before = task_psnr(body, body.new_module(2), held_out, 2, CPU)
-    trainer = train(body, body, fixed_poses(2, 6), 8, 2, held_out, tmp_path)
+    before = task_psnr(body, body.new_module(2), HELD_OUT, 2, CPU)
+    trainer = train(body, body, fixed_poses(2, 6), 12, 1, HELD_OUT, tmp_path)
     losses = [row[1] for row in trainer.history["loss"]]
     after = trainer.history["psnr"][-1][1]
-    # measured: body loss 2.9 → 1.9, held-out PSNR 3.6 → 8.0 dB over 8 examples
-    assert losses[-1] < 0.8 * losses[0], losses
-    assert after > before + 1.5, (before, after)
+    # measured: loss 2.1 → 1.3 (first / last three steps), held-out PSNR 8.8 → 10.6 dB over 12 examples
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3]), losses
+    assert after > before + 0.5, (before, after)

@@ -212,6 +212,9 @@ def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path,
         assert [s.get_attribute("name") for s in sliders] == list(PARAMETER_NAMES)
         assert len(driver.find_elements(By.CSS_SELECTOR, "#sliders fieldset")) == len(CATEGORIES)
         assert driver.find_elements(By.CSS_SELECTOR, "#presets button[data-preset=smile]")
+        credits = driver.find_element(By.ID, "credits").text  # the character's and the model's, as exported
+        assert credits.startswith("Character lambda_00: Character by garun") and "CC-BY-NC-4.0" in credits
+        assert "Model (onnx renderer; the official lambda_00 student" in credits, credits
 
         pose = np.load(reference / "conformance" / "poses.npy")[3].astype(np.float32)
         assert run_async(driver, f"tha4.setPose({json.dumps(pose.tolist())}).then(() => 'drawn')") == "drawn"

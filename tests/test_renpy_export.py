@@ -316,3 +316,24 @@ def test_a_looping_timeline_is_refused_before_anything_is_rendered(lambda_00: Pa
                      "--timeline", scene)
     assert result.exit_code == 1 and "timeline 'sway' has no end" in result.output
     assert not (tmp_path / "game").exists()
+
+
+@pytest.mark.slow
+def test_a_tha3_distilled_student_credits_tha3_in_the_script_and_in_the_game(tha3_distilled: Path,
+                                                                              tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    result = run_cli("export", "renpy", tha3_distilled, "-o", project / "game", "--tag", "l3", "--expressions",
+                     "smile", "--fast", "--device", "cpu", "--size", 64)
+    assert result.exit_code == 0, result.output
+    script = (project / "game" / "tha4_l3.rpy").read_text()
+    character = "Character lambda_tha3: Character by garun, commissioned by Pramook Khungurn (THA4 demo sample). " \
+                "Licence: CC-BY-NC-4.0 (https://creativecommons.org/licenses/by-nc/4.0/)"
+    model = "Model (student renderer; student distilled from 'tha3', as its character.yaml records): THA3 models " \
+            "by Pramook Khungurn (talking-head-anime-3-demo). Licence: CC-BY-4.0 " \
+            "(https://creativecommons.org/licenses/by/4.0/)"
+    assert f"#   {character}\n#   {model}\n" in script and "THA4 models" not in script
+    about = project / "about.txt"  # what the game itself reads from tha4_l3_about, in Ren'Py
+    (project / "game" / "script.rpy").write_text(
+        f'label start:\n    $ open(r"{about}", "w", encoding="utf-8").write(tha4_l3_about)\n    $ renpy.quit()\n')
+    run_game(project)
+    assert about.read_text(encoding="utf-8") == f"Character animation made with tha4-sdk. {character} {model}"

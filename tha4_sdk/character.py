@@ -12,6 +12,13 @@ Two layouts are read:
         body_morpher: body_morpher.pt
       attribution: "garun, commissioned by Pramook Khungurn"
       license: CC-BY-NC-4.0
+      teacher:                          # optional: what the student was distilled from (`tha4 distill`
+        bundle: tha3                    # writes it; tha4_sdk.licensing credits it)
+        license: CC-BY-4.0
+        license_url: https://creativecommons.org/licenses/by/4.0/
+        attribution: "THA3 models by Pramook Khungurn (talking-head-anime-3-demo)"
+        source: https://github.com/pkhungurn/talking-head-anime-3-demo
+        commercial_use: true
 
 * the official ``character_model.yaml`` (three paths relative to the YAML), read unchanged.
 
@@ -55,6 +62,8 @@ class Character:
     body_morpher_path: Path | None = None
     attribution: str = ""
     license: str = ""
+    #: the student's teacher record (`tha4_sdk.licensing.Licence.as_dict`); None when the package has none
+    teacher: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,7 +140,11 @@ def load_character(path: str | Path) -> Character:
     student = data.get("student") or {}
     if not isinstance(student, dict):
         raise CharacterError(f"{yaml_path}: 'student' must be a mapping with face_morpher and body_morpher")
-    known = {"name", "image", "face_mask", "student", "attribution", "license"}
+    teacher = data.get("teacher")
+    if teacher is not None and not isinstance(teacher, dict):
+        raise CharacterError(f"{yaml_path}: 'teacher' must be a mapping (bundle, license, license_url, attribution, "
+                             "source), as `tha4 distill` writes it")
+    known = {"name", "image", "face_mask", "student", "attribution", "license", "teacher"}
     return Character(
         name=str(data.get("name") or folder.name), root=folder,
         image_path=_inside(folder, data["image"], yaml_path, "image"),
@@ -140,15 +153,18 @@ def load_character(path: str | Path) -> Character:
         if "face_morpher" in student else None,
         body_morpher_path=_inside(folder, student["body_morpher"], yaml_path, "student.body_morpher")
         if "body_morpher" in student else None,
-        attribution=str(data.get("attribution", "")), license=str(data.get("license", "")),
+        attribution=str(data.get("attribution", "")), license=str(data.get("license", "")), teacher=teacher,
         extra={k: v for k, v in data.items() if k not in known},
     )
 
 
 def write_character(folder: str | Path, *, name: str, image: str = "character.png", face_mask: str | None = None,
                     face_morpher: str | None = None, body_morpher: str | None = None,
-                    attribution: str = "", license: str = "") -> Path:
-    """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``."""
+                    attribution: str = "", license: str = "", teacher: dict[str, Any] | None = None) -> Path:
+    """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``.
+
+    ``teacher``: the record of what the student weights were distilled from (`Character.teacher`).
+    """
     folder = Path(folder)
     data: dict[str, Any] = {"name": name, "image": image}
     if face_mask:
@@ -158,6 +174,8 @@ def write_character(folder: str | Path, *, name: str, image: str = "character.pn
         official = dict(zip(OFFICIAL_KEYS, (image, face_morpher, body_morpher)))
         (folder / OFFICIAL_YAML).write_text(yaml.safe_dump(official, sort_keys=False), encoding="utf-8")
     data.update(attribution=attribution, license=license)
+    if teacher is not None:
+        data["teacher"] = teacher
     out = folder / CHARACTER_YAML
     out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out

@@ -5,16 +5,18 @@ networks, on the same batch size, one after the other in one process. The target
 cached pose set, so the teacher is timed separately (its cost per pose is a row of its own): with the
 on-disk teacher cache a pose costs one teacher call however many epochs train on it.
 
-Curves: a network (face or body morpher) trained three ways on the official schedule's first
+Curves: each network (face and body morpher) trained three ways on the official schedule's first
 ``--curve-examples`` examples, PSNR against the teacher over held-out poses:
 
 * ``scratch``: the official initialisation, a fresh pose for every example;
 * ``warm start``: the same poses, starting from another character's student (``--init``);
 * ``cached N``: the official initialisation, ``--unique-poses`` N poses reused over many epochs.
 
-The three runs advance in rounds of ``--curve-every`` examples (render the round's new teacher poses
-into an on-disk cache, train each run, evaluate each run), and the results are written after every
-round, so a run cut short by ``--minutes`` still records comparable partial curves.
+The three runs advance in rounds (``--curve-every`` examples for the face morpher, ``--body-every``
+for the body morpher: render the round's new teacher poses into an on-disk cache, train each run,
+evaluate each run), and the results are written after every round, so a run cut short by
+``--minutes`` still records comparable partial curves. An image without a face mask gets one read
+off the teacher (`tha4_sdk.distill.mask`).
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ class Curves:
                  every: int, unique_poses: int, eval_poses: int, batch_size: int, micro_batch: int,
                  init: dict[str, dict[str, torch.Tensor]] | None, cache_dir: Path, image_sha256: str) -> None:
         self.network, self.device, self.examples, self.every = network, device, examples, every
+        self.done = 0
         self.batch_size, self.micro_batch = batch_size, micro_batch
         self.schedule_total = (FACE_SCHEDULE if network == "face" else BODY_SCHEDULE).total
         seed = 20240101
@@ -183,8 +186,13 @@ class Curves:
                                             self.device)))
             self.eval_seconds += time.perf_counter() - t0
 
-    def round(self, upto: int) -> None:
-        """Render the teacher poses up to ``upto`` (and the cached run's), then train every run to ``upto``."""
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.examples
+
+    def round(self) -> None:
+        """Render the next ``every`` teacher poses (and the cached run's), then train every run that far."""
+        upto = self.done = min(self.examples, self.done + self.every)
         t0 = time.perf_counter()
         self.cache.render(self.teacher, max(upto, min(self.unique_poses, len(self.cache.poses))))
         self.teacher_seconds += time.perf_counter() - t0
@@ -217,13 +225,21 @@ class Curves:
 @click.option("--steps", type=click.IntRange(min=1), default=2, show_default=True,
               help="Timed training steps per trainer and network (after one warm-up step).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--speed-batch-size", type=click.IntRange(min=1),
+              help="Batch size of the speed rows [default: --batch-size] (the plain body trainer needs ~1 GB per "
+              "example).")
 @click.option("--networks", type=click.Choice(["face", "body", "both"]), default="both", show_default=True,
               help="Which networks get curves (speed is measured for both).")
 @click.option("--curve-examples", type=click.IntRange(min=0), default=2000, show_default=True,
               help="Examples per curve run (0: speed only).")
-@click.option("--curve-every", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--curve-every", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Examples per round (face morpher).")
+@click.option("--body-every", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Examples per round of the body morpher (its examples cost several times a face example's).")
 @click.option("--unique-poses", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Poses of the cached run.")
+              help="Poses of the face morpher's cached run.")
+@click.option("--body-unique-poses", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Poses of the body morpher's cached run.")
 @click.option("--eval-poses", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--minutes", type=float, default=0.0, help="Stop the curves after this long (0: no limit); the "
               "rounds done so far are recorded.")
@@ -234,9 +250,9 @@ class Curves:
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("docs/images/distill_psnr_curves.png"), show_default=True)
 def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init_character: str, device: str,
-                  steps: int, batch_size: int, networks: str, curve_examples: int, curve_every: int,
-                  unique_poses: int, eval_poses: int, minutes: float, cache_dir: Path | None, output: Path,
-                  plot: Path) -> None:
+                  steps: int, batch_size: int, speed_batch_size: int | None, networks: str, curve_examples: int,
+                  curve_every: int, body_every: int, unique_poses: int, body_unique_poses: int, eval_poses: int,
+                  minutes: float, cache_dir: Path | None, output: Path, plot: Path) -> None:
     """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached)."""
     started = time.perf_counter()
     dev = resolve_device(device)
@@ -265,8 +281,9 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     micro = {"face": 0, "body": 2 if dev.type == "cpu" else 0}
     for trainer in ("plain", "fast"):
         for net in ("face", "body"):
-            task = FaceTask(fixed, mask, dev, trainer == "fast") if net == "face" else BodyTask(fixed, trainer == "fast")
-            speed[trainer, net] = measure_speed(task, dev, batch_size, steps, precision,
+            fast = trainer == "fast"
+            task = FaceTask(fixed, mask, dev, fast) if net == "face" else BodyTask(fixed, fast)
+            speed[trainer, net] = measure_speed(task, dev, speed_batch_size or batch_size, steps, precision,
                                                 micro[net] if trainer == "fast" else 0)
             click.echo(f"{net} morpher, {trainer} trainer: {speed[trainer, net]:.3f} examples/s", err=True)
     speed_rows = []
@@ -276,7 +293,8 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
         speed_rows.append([f"{net} morpher", f"{plain:.3g}", f"{fast:.3g}", f"{fast / plain:.1f}×",
                            f"{teacher_cost[net]:.3g} s", f"{schedule.total / fast / 3600:,.1f} h", f"{eta:,.1f} h"])
     sections = [
-        f"Teacher `{the_teacher.name}` on `{image.name}`, device {dev} ({precision}), batch {batch_size} "
+        f"Teacher `{the_teacher.name}` on `{image.name}`, device {dev} ({precision}), "
+        f"batch {speed_batch_size or batch_size} "
         f"(the fast trainer in micro-batches of {micro['body']} for the body morpher on the CPU: 0 = whole batch). "
         f"Load average at the start (1 / 5 / 15 min): {load}. Training examples/s of the real trainer "
         "(forward, backward, Adam step) on targets already computed, plain then fast in one process; the "
@@ -296,32 +314,34 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     with tempfile.TemporaryDirectory(prefix="tha4-bench-distill-") as tmp:
         root = cache_dir or Path(tmp)
         image_sha = sha256_file(image)
-        all_curves = {net: Curves(net, the_teacher, mask, dev, examples=curve_examples, every=curve_every,
-                                  unique_poses=unique_poses, eval_poses=eval_poses, batch_size=batch_size,
+        all_curves = {net: Curves(net, the_teacher, mask, dev, examples=curve_examples,
+                                  every=curve_every if net == "face" else body_every,
+                                  unique_poses=unique_poses if net == "face" else body_unique_poses,
+                                  eval_poses=eval_poses, batch_size=batch_size,
                                   micro_batch=micro[net], init=init, cache_dir=root / net, image_sha256=image_sha)
                       for net in nets}
         for curves in all_curves.values():
             curves.start()
-        upto = 0
         finished = False
         while not finished and time.perf_counter() < deadline:
-            upto = min(curve_examples, upto + curve_every)
             for net, curves in all_curves.items():
-                curves.round(upto)
-                click.echo(f"{net} morpher at {upto:,} examples: " + ", ".join(
+                if curves.finished or time.perf_counter() >= deadline:
+                    continue
+                curves.round()
+                click.echo(f"{net} morpher at {curves.done:,} examples: " + ", ".join(
                     f"{r.name} {r.points[-1][1]:.2f} dB" for r in curves.runs), err=True)
-            finished = upto >= curve_examples
-            _write_curves(output, plot, sections, all_curves, the_teacher.name, image, dev, curve_examples,
-                          finished, (time.perf_counter() - started) / 60, init_character)
+                finished = all(c.finished for c in all_curves.values())
+                _write_curves(output, plot, sections, all_curves, the_teacher.name, image, dev, curve_examples,
+                              finished, (time.perf_counter() - started) / 60, init_character)
     click.echo(f"wrote {output} and {plot}")
 
 
 def _write_curves(output: Path, plot: Path, sections: list[str], all_curves: dict[str, Curves], teacher: str,
                   image: Path, dev: torch.device, target: int, finished: bool, minutes: float, init: str) -> None:
     body = list(sections)
-    done = min(r.points[-1][0] for c in all_curves.values() for r in c.runs)
     status = (f"complete ({target:,} examples per run)" if finished else
-              f"**partial**: stopped at {done:,} of {target:,} examples per run")
+              "**partial**: stopped at " + ", ".join(f"{c.done:,} ({net} morpher)" for net, c in all_curves.items())
+              + f" of {target:,} examples per run")
     body.append(f"PSNR (dB) against the teacher `{teacher}` on `{image.name}` over "
                 f"{len(next(iter(all_curves.values())).eval_poses)} held-out poses, official schedule scaled to the "
                 f"official budget (these are its first examples), fast trainer on {dev}; warm start from the "

@@ -41,9 +41,10 @@ def _fail(progress: Progress, message: str) -> None:
 @click.command("distill")
 @click.argument("image", type=FILE)
 @click.option("--face-mask", type=FILE, required=True, help="512×512 RGB black/white mask of the eyes and mouth.")
-@click.option("--teacher", required=True, metavar="tha4|tha4:DIR|student:DIR",
-              help="The five-network THA4 teacher (weights from `tha4 models fetch teacher`, or the five files "
-              "in DIR), or an existing student character folder.")
+@click.option("--teacher", required=True, metavar="tha3|tha3:DIR|tha4|tha4:DIR|student:DIR",
+              help="THA3 (weights from `tha4 models fetch tha3`, or its five files in DIR), the five-network THA4 "
+              "teacher (weights from `tha4 models fetch teacher`, or the five files in DIR), or an existing "
+              "student character folder.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="New folder for the character package (the job's checkpoint lives in OUTPUT/distill/).")
 @click.option("--examples", type=click.IntRange(min=2), default=OFFICIAL_EXAMPLES, show_default=True,
@@ -119,7 +120,7 @@ def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, re
 
 @click.command("distill-eval")
 @click.argument("character", type=click.Path(exists=True, path_type=Path))
-@click.option("--teacher", required=True, metavar="tha4|tha4:DIR|student:DIR")
+@click.option("--teacher", required=True, metavar="tha3|tha3:DIR|tha4|tha4:DIR|student:DIR")
 @click.option("--poses", "num_poses", type=click.IntRange(min=1), default=1000, show_default=True,
               help="Number of held-out poses (the paper uses 1000).")
 @click.option("--pose-file", type=FILE, help="Evaluate on the poses of an N×45 .npy file instead.")

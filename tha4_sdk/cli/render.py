@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from tha4_sdk import hub, plugins
 from tha4_sdk.easing import CURVES
+from tha4_sdk.licensing import licence_of
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RenderSession, open_renderer
 from tha4_sdk.render.over_time import render_source_to_file
@@ -157,7 +158,7 @@ def demo(character: str, output: str, fps: int, device: str, exact: bool, from_d
     if character in hub.bundles("character") and not Path(character).exists():
         b = hub.bundle(character, "character")
         if not hub.is_fetched(b):
-            click.echo(f"fetching {character} ({b.license}; {b.attribution})")
+            click.echo(f"fetching {character} ({licence_of(b).notice()})")
             hub.fetch(b, from_dir=from_dir)
     session = open_session(character, "student", device, "float32", not exact, None, "reject")
     out = Path(output)

@@ -40,6 +40,10 @@ BACKGROUND_OPS = frozenset({"character.load", "character.unload", "source.attach
 MAX_ID = 2**63 - 1
 
 
+#: the teachers `distill.start` takes by name, as `tha4 distill --teacher` does (``student:CHARACTER`` besides)
+NAMED_TEACHERS = ("tha4", "tha3")
+
+
 @dataclass
 class DaemonConfig:
     """How to run a daemon (the options of ``tha4 serve``)."""
@@ -412,11 +416,11 @@ class Daemon:
             if not student.has_student or student.root is None:
                 raise ProtocolError("load_failed", f"character {student.name!r} has no student weights to teach with")
             teacher_arg = f"student:{student.root}"
-        elif teacher == "tha4":
+        elif teacher in NAMED_TEACHERS:
             teacher_arg = teacher
         else:
-            raise ProtocolError("bad_args", f"teacher must be 'tha4' or 'student:CHARACTER', got {teacher!r}",
-                                field="teacher")
+            raise ProtocolError("bad_args", f"teacher must be {' or '.join(map(repr, NAMED_TEACHERS))} or "
+                                            f"'student:CHARACTER', got {teacher!r}", field="teacher")
         spec = {"character": args["character"], "output": args["output"], "examples": args["examples"],
                 "teacher": teacher, "image": str(character.image_path), "face_mask": str(character.face_mask_path),
                 "teacher_arg": teacher_arg, "output_dir": str(self.library.new_folder(args["output"]))}

@@ -29,7 +29,7 @@ from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
-from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
+from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher, teacher_licence
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import atomic_write, sha256_file
@@ -178,6 +178,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     if config.unique_poses:
         pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
     init = student_weights(config.init) if config.init else None
+    teacher_licence(config.teacher)  # an unknown teacher or a bad record fails now, not after training
     identity = config.identity()
     state = _open_output(config, resume, identity)
     out, work = config.output, config.output / WORK_DIR
@@ -253,7 +254,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     poser.to(device).eval().requires_grad_(False)
     scores = student_psnr(poser, image, cached, eval_poses[:n_eval], config.batch_size, device,
                           lambda done, total: progress.evaluating("full", done, total), fast=fast)
-    _write_package(config, rgba, mask, state["weights"])
+    write_package(config, rgba, mask, state["weights"])
     state.update(phase="done", psnr=scores, weights={})
     atomic_write(work / "report.json", lambda f: f.write(json.dumps(
         {"identity": identity, "psnr": scores, "eval_poses": n_eval, "history": state["history"]},
@@ -275,8 +276,10 @@ def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256
     return cache if world.is_main else TeacherCache(folder)
 
 
-def _write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
-                   weights: dict[str, dict[str, torch.Tensor]]) -> None:
+def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
+                  weights: dict[str, dict[str, torch.Tensor]]) -> None:
+    """Write the character package into ``config.output``: image, face mask, ``weights`` (by network) and a
+    character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe."""
     out = config.output
     atomic_write(out / FILES["image"], lambda f: Image.fromarray(rgba, "RGBA").save(f, format="PNG"))
     mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)
@@ -285,4 +288,5 @@ def _write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
         atomic_write(out / FILES[key], lambda f, sd=weights[key]: torch.save(sd, f))
     write_character(out, name=config.name or Path(config.image).stem, image=FILES["image"],
                     face_mask=FILES["face_mask"], face_morpher=FILES["face"], body_morpher=FILES["body"],
-                    attribution=config.attribution, license=config.license)
+                    attribution=config.attribution, license=config.license,
+                    teacher=teacher_licence(config.teacher).as_dict())

@@ -8,8 +8,9 @@ A teacher answers two batched questions about one character image:
   direct colour, warped image and appearance flow (grid change), plus the face-morphed full image
   that the student body morpher gets as its input during training (as in the official recipe).
 
-Adapters: `StudentTeacher` (``student:DIR``, an existing student as the teacher) and `THA4Teacher`
-(``tha4`` or ``tha4:WEIGHTS_DIR``, the five-network teacher). `open_teacher` parses ``--teacher``.
+Adapters: `StudentTeacher` (``student:DIR``, an existing student as the teacher), `THA4Teacher`
+(``tha4`` or ``tha4:WEIGHTS_DIR``, the five-network teacher) and `THA3Teacher` (``tha3`` or
+``tha3:WEIGHTS_DIR``, THA3's real CC BY 4.0 weights). `open_teacher` parses ``--teacher``.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from typing import Callable, Protocol
 import torch
 
 from tha4_sdk.character import CharacterError, load_character
+from tha4_sdk.licensing import Licence, bundle_licence, student_teacher
 from tha4_sdk.models.student.poser import FACE_POSE_SIZE, StudentPoser, crop_face, paste_face
 from tha4_sdk.models.warp import warp
-from tha4_sdk.models.teacher.poser import TeacherPoser
+from tha4_sdk.models.teacher.poser import TeacherPoser, morph_face
+from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, Tha3Poser
 from tha4_sdk.render.teacher import TeacherRenderer
+from tha4_sdk.render.tha3 import Tha3WeightsMissing, check_weights_present, default_weights_dir
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,19 @@ class Teacher(Protocol):
         ...
 
 
+#: on the CPU a teacher renders this many poses per call (batching gains little there, and the
+#: student's 512×512 activations take about 0.5 GB per pose)
+CPU_CHUNK = 2
+
+
+def in_chunks(render: Callable[[torch.Tensor], BodyTargets], poses: torch.Tensor) -> BodyTargets:
+    """``render(poses)`` in chunks of `CPU_CHUNK` poses on the CPU (one call elsewhere), concatenated."""
+    if poses.device.type != "cpu" or len(poses) <= CPU_CHUNK:
+        return render(poses)
+    parts = [render(poses[i:i + CPU_CHUNK]).tensors() for i in range(0, len(poses), CPU_CHUNK)]
+    return BodyTargets(*(None if part[0] is None else torch.cat(part) for part in zip(*parts)))
+
+
 class StudentTeacher:
     """An existing student (character package with weights) used as the teacher.
 
@@ -87,9 +104,11 @@ class StudentTeacher:
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
         return self.poser.face_morpher(poses.to(self.device)[:, :FACE_POSE_SIZE])
 
-    @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
-        poses = poses.to(self.device)
+        return in_chunks(self._body_targets, poses.to(self.device))
+
+    @torch.no_grad()
+    def _body_targets(self, poses: torch.Tensor) -> BodyTargets:
         face_morphed = paste_face(self.image, self.face_targets(poses))
         blended, alpha, color, warped, grid = self.poser.body_morpher(face_morphed, poses)
         return BodyTargets(blended, alpha, color, warped, grid, face_morphed)
@@ -106,6 +125,7 @@ class THA4Teacher:
     """
 
     name = "tha4"
+    bundle = "teacher"
 
     def __init__(self, poser: TeacherPoser, image: torch.Tensor, device: torch.device) -> None:
         self.poser = poser.to(device)
@@ -118,9 +138,12 @@ class THA4Teacher:
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
         return crop_face(self.poser.morph_face(self.image, poses.to(self.device), self.decomposition).face_morphed_full)
 
-    @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
-        out = self.poser.outputs(self.image, poses.to(self.device), self.decomposition)
+        return in_chunks(self._body_targets, poses.to(self.device))
+
+    @torch.no_grad()
+    def _body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        out = self.poser.outputs(self.image, poses, self.decomposition)
         return BodyTargets(posed=out.final_image, alpha=out.body_alpha, direct=out.body_direct,
                            warped=out.body_warped, grid_change=out.body_grid_change,
                            face_morphed=out.face_morphed_full)
@@ -166,8 +189,9 @@ class THA3Teacher:
     """
 
     name = "tha3"
+    bundle = "tha3"
 
-    def __init__(self, poser: torch.nn.Module, image: torch.Tensor, device: torch.device) -> None:
+    def __init__(self, poser: Tha3Poser, image: torch.Tensor, device: torch.device) -> None:
         self.poser = poser.to(device)
         self.image = premultiplied_to_straight(image.to(device).unsqueeze(0))
         self.device = device
@@ -176,33 +200,39 @@ class THA3Teacher:
 
     @torch.no_grad()
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        from tha4_sdk.models.teacher.poser import morph_face
-
         full = morph_face(self.poser, self.image, poses.to(self.device), self.decomposition)[0]
         return crop_face(straight_to_premultiplied(full)).contiguous()
 
-    @torch.no_grad()
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:
-        out = self.poser(self.image, poses.to(self.device), self.decomposition)
+        return in_chunks(self._body_targets, poses.to(self.device))
+
+    @torch.no_grad()
+    def _body_targets(self, poses: torch.Tensor) -> BodyTargets:
+        out = self.poser(self.image, poses, self.decomposition)
         face_morphed = straight_to_premultiplied(out.face_morphed_full)
         return BodyTargets(posed=straight_to_premultiplied(out.final_image), alpha=None, direct=None,
                            warped=warp(face_morphed, out.body_grid_change), grid_change=out.body_grid_change,
                            face_morphed=face_morphed)
 
 
-def _tha3_poser(folder: str | None) -> torch.nn.Module:
+def _tha3_poser(folder: str | None) -> Tha3Poser:
     """THA3's separable_float networks from ``folder``, or from where `tha4 models fetch tha3` put them."""
-    from tha4_sdk.models.tha3.poser import Tha3Poser
+    weights = Path(folder) if folder else default_weights_dir(DEFAULT_VARIANT)
+    try:
+        check_weights_present(weights, DEFAULT_VARIANT)
+    except Tha3WeightsMissing as e:
+        raise Tha3WeightsMissing(str(e).replace("--weights DIR (weights=DIR)", "--teacher tha3:DIR")) from None
+    return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
 
-    if folder is None:
-        from tha4_sdk.render.tha3 import default_weights_dir  # type: ignore[import-not-found]
 
-        folder = str(default_weights_dir())
-    return Tha3Poser.from_folder(folder)
+def _unknown_teacher(spec: str) -> CharacterError:
+    return CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
+                          "or 'student:DIR' (a character folder with student weights)")
 
 
 def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teacher:
-    """``tha4`` (weights from `tha4 models fetch teacher`), ``tha4:DIR`` (the five files in DIR), ``student:DIR``."""
+    """``tha4`` / ``tha3`` (weights from `tha4 models fetch teacher` / `tha4 models fetch tha3`), ``tha4:DIR`` /
+    ``tha3:DIR`` (the five official files in DIR), ``student:DIR``."""
     kind, sep, folder = spec.partition(":")
     if kind == "tha4":
         renderer = TeacherRenderer(device=device, weights=folder if sep and folder else None)
@@ -211,8 +241,19 @@ def open_teacher(spec: str, image: torch.Tensor, device: torch.device) -> Teache
         return THA3Teacher(_tha3_poser(folder if sep and folder else None), image, device)
     if kind == "student" and sep and folder:
         return StudentTeacher(folder, image, device)
-    raise CharacterError(f"unknown teacher {spec!r}: use 'tha4', 'tha4:WEIGHTS_DIR', 'tha3', 'tha3:WEIGHTS_DIR' "
-                         "or 'student:DIR' (a character folder with student weights)")
+    raise _unknown_teacher(spec)
+
+
+def teacher_licence(spec: str) -> Licence:
+    """The licence of what the targets of teacher ``spec`` (as `open_teacher` takes it) derive from: THA4's or
+    THA3's weights, or for ``student:DIR`` the teacher that student owes (`tha4_sdk.licensing.student_teacher`)."""
+    kind, sep, folder = spec.partition(":")
+    bundles = {THA4Teacher.name: THA4Teacher.bundle, THA3Teacher.name: THA3Teacher.bundle}
+    if kind in bundles:
+        return bundle_licence(bundles[kind], "model")
+    if kind == "student" and sep and folder:
+        return student_teacher(load_character(folder))[0]
+    raise _unknown_teacher(spec)
 
 
 class CachedTeacher:

@@ -29,6 +29,7 @@ import tha4_sdk
 from tha4_sdk.character import Character, CharacterError, load_image_rgba
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.image import IMAGE_SIZE, srgb_to_linear
+from tha4_sdk.licensing import credits_for
 from tha4_sdk.models.student.body_morpher import LEVELS, POSE_SIZE
 from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE, FACE_SIZE
 from tha4_sdk.models.student.poser import FACE_LEFT, FACE_TOP, StudentPoser
@@ -42,6 +43,8 @@ OPSET = 17
 #: graph name → file name; the first is the default
 GRAPH_FILES: dict[str, str] = {"fast": "character.onnx", "exact": "character_exact.onnx"}
 MANIFEST = "character.json"
+#: the renderer that runs these graphs, whose credits they carry (the character's, its student's teacher's)
+RENDERER = "onnx"
 
 
 class OnnxExportError(Tha4Error):
@@ -289,21 +292,25 @@ def build_graph(character: Character, graph: str = "fast", *, rgba8: bool = True
                                     "[N,4,512,512] (linear premultiplied RGBA in [-1,1], unclamped)"
                                     + ("; rgba8 [N,512,512,4] straight-alpha sRGB" if rgba8 else ""))
     model.ir_version = 8  # readable by onnxruntime ≥ 1.10
+    credits = credits_for(character, RENDERER)
     h.set_model_props(model, {"tha4.character": character.name, "tha4.graph": graph,
-                              "tha4.license": character.license, "tha4.attribution": character.attribution})
+                              "tha4.license": credits[0].license, "tha4.attribution": credits[0].attribution,
+                              "tha4.credits": "\n".join(c.line() for c in credits)})
     onnx.checker.check_model(model)
     return model
 
 
 def manifest(character: Character, graphs: dict[str, str]) -> dict[str, Any]:
     """``character.json``: what an engine or the web player needs besides the graph."""
+    credits = credits_for(character, RENDERER)
     return {
         "format": "tha4-character",
         "version": 1,
         "exported_by": f"tha4-sdk {tha4_sdk.__version__}",
         "name": character.name,
-        "license": character.license,
-        "attribution": character.attribution,
+        "license": credits[0].license,
+        "attribution": credits[0].attribution,
+        "credits": [c.as_dict() for c in credits],
         "graphs": {name: {"file": file, "inputs": {"pose": ["N", POSE_SIZE]},
                           "outputs": {"image": ["N", 4, IMAGE_SIZE, IMAGE_SIZE],
                                       "rgba8": ["N", IMAGE_SIZE, IMAGE_SIZE, 4]}, "opset": OPSET}

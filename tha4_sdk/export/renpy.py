@@ -24,10 +24,10 @@ from PIL import Image
 
 from tha4_sdk import plugins
 from tha4_sdk.audio_clip import copy_audio
-from tha4_sdk.credits import Credit, credits_for
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.export.renpy_script import renpy_script
 from tha4_sdk.image import IMAGE_SIZE
+from tha4_sdk.licensing import Credit, credits_for
 from tha4_sdk.presets import PRESETS, Preset, compose, preset
 from tha4_sdk.render.base import RenderSession
 from tha4_sdk.render.over_time import DEFAULT_FPS, frame_times, render_source_to_file

@@ -32,7 +32,7 @@ def renpy_script(export: "RenpyExport") -> str:
     """The text of ``tha4_TAG.rpy`` for ``export``."""
     tag = export.tag
     credit_lines = [_one_line(c.line()) for c in export.credits]
-    about = " ".join(["Character animation made with tha4-sdk (THA4)."] + credit_lines)
+    about = " ".join(["Character animation made with tha4-sdk."] + credit_lines)
     expressions = ", ".join(s.name for s in export.sprites) or "none"
     movies = ", ".join(m.name for m in export.movies) or "none"
     example = export.sprites[0].name if export.sprites else "EXPRESSION"

@@ -19,6 +19,7 @@ from tha4_sdk import hub
 from tha4_sdk.character import Character
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.export.onnx import export_onnx
+from tha4_sdk.licensing import Credit, licence_of
 
 RUNTIME_MANIFEST = "onnxruntime-web.yaml"
 PLAYER_FILES = ("index.html", "player.js", "timeline.js", "player.css")
@@ -62,8 +63,8 @@ def export_web(character: Character, out_dir: str | Path, *, timelines: Sequence
         for name in spec.outputs:
             shutil.copyfile(runtime / name, out / RUNTIME_DIR / name)
             written.append(out / RUNTIME_DIR / name)
-    (out / RUNTIME_DIR / "NOTICE.txt").write_text(f"{bundle.attribution}. Licence: {bundle.license} "
-                                                  "(see package.json).\n", encoding="utf-8")
+    notice = Credit.of(f"The player's runtime ({RUNTIME_DIR}/)", licence_of(bundle)).line()
+    (out / RUNTIME_DIR / "NOTICE.txt").write_text(notice + "\n", encoding="utf-8")
     path = out / "timelines.json"
     path.write_text(json.dumps(list(timelines), indent=1) + "\n", encoding="utf-8")
     return written + [out / RUNTIME_DIR / "NOTICE.txt", path]

@@ -85,9 +85,12 @@ class RenderSession(ABC):
 
 
 class Renderer(ABC):
-    """A renderer plugin. Subclasses set ``name`` and implement `open`."""
+    """A renderer plugin. Subclasses set ``name`` (and ``learned_weights``) and implement `open`."""
 
     name: ClassVar[str]
+    #: whose learned weights it renders with, for the credits (`tha4_sdk.licensing`): a model bundle name,
+    #: ``"student"`` for the character's own distilled student (credited to its teacher), None for none
+    learned_weights: ClassVar[str | None] = None
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32") -> None:
         self.device = resolve_device(device)

@@ -40,6 +40,7 @@ class StudentRenderer(Renderer):
     """Real-time per-character student (two SIREN networks, <2 MB); needs the character's student weights."""
 
     name: ClassVar[str] = "student"
+    learned_weights: ClassVar[str | None] = "student"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  fast: bool = False) -> None:

@@ -95,6 +95,7 @@ class TeacherRenderer(Renderer):
     """
 
     name: ClassVar[str] = "teacher"
+    learned_weights: ClassVar[str | None] = "teacher"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  weights: str | Path | None = None, fit: Fit = "reject", channels_last: bool = False,

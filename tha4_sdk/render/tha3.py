@@ -118,6 +118,7 @@ class Tha3Renderer(Renderer):
     """
 
     name: ClassVar[str] = "tha3"
+    learned_weights: ClassVar[str | None] = "tha3"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
                  weights: str | Path | None = None, variant: str = DEFAULT_VARIANT, fit: Fit = "reject",

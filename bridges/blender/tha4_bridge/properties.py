@@ -79,8 +79,8 @@ class THA4_Settings(bpy.types.PropertyGroup):
     distill_examples: IntProperty(name="Examples", default=1_000_000, min=1, max=1_000_000_000,
                                   description="Training examples (the official student uses millions)")
     distill_teacher: StringProperty(name="Teacher", default="tha4",
-                                    description="'tha4' (the official five-network teacher) or 'student:CHARACTER' "
-                                                "(a character's student as the teacher)")
+                                    description="'tha4' (the official five-network teacher), 'tha3' (THA3) or "
+                                                "'student:CHARACTER' (a character's student as the teacher)")
 
 
 def _pose_properties() -> dict[str, FloatProperty]:

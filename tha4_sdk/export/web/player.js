@@ -129,8 +129,7 @@ class Player {
       $("timelines").appendChild(b);
     }
     const c = this.config;
-    $("credits").textContent = `${c.name}${c.attribution ? " · " + c.attribution : ""}` +
-      `${c.license ? " · " + c.license : ""} · ${c.exported_by}`;
+    $("credits").textContent = [...(c.credits || []).map((credit) => credit.line), c.exported_by].join(" · ");
   }
 
   updateSliders() {
