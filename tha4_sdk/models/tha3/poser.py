@@ -34,6 +34,8 @@ NETWORKS: tuple[str, ...] = ("eyebrow_decomposer", "eyebrow_morphing_combiner", 
 VARIANTS: dict[str, bool] = {"separable_float": True, "separable_half": True, "standard_float": False,
                              "standard_half": False}
 DEFAULT_VARIANT = "separable_float"
+#: what `Tha3Poser.morph_face` returns: face_morphed_full and the face morpher, combiner and decomposer outputs
+FaceSteps = tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]]
 
 
 def weight_files(folder: str | Path) -> dict[str, Path]:
@@ -132,9 +134,16 @@ class Tha3Poser(nn.Module):
         """Step 1, pose-independent: the eyebrow decomposer's six outputs for N×4×512×512 images."""
         return self.eyebrow_decomposer(crop_eyebrows(image))
 
+    def morph_face(self, image: torch.Tensor, pose: torch.Tensor,
+                   decomposition: list[torch.Tensor] | None = None) -> FaceSteps:
+        """Steps 1–3 (they read only pose values 0–38): ``(face_morphed_full, face morpher outputs, combiner
+        outputs, decomposer outputs)``. Poses that differ only in rotation (values 39–44) share this result."""
+        return morph_face(self, image, pose, decomposition)
+
     def forward(self, image: torch.Tensor, pose: torch.Tensor,
-                decomposition: list[torch.Tensor] | None = None) -> Tha3Outputs:
-        face_morphed_full, m, c, d = morph_face(self, image, pose, decomposition)
+                decomposition: list[torch.Tensor] | None = None, face: FaceSteps | None = None) -> Tha3Outputs:
+        """All outputs; ``face`` (from `morph_face` of the same image and pose values 0–38) skips steps 1–3."""
+        face_morphed_full, m, c, d = self.morph_face(image, pose, decomposition) if face is None else face
         rotation = pose.reshape(-1, POSE_SIZE)[:, ROTATION_SLICE]
         face_morphed_half = resize(face_morphed_full, HALF_SIZE)
         r = self.two_algo_face_body_rotator(face_morphed_half, rotation)
