@@ -127,7 +127,8 @@ def test_float64_face_pipeline_matches_the_float64_golden(session64: TeacherSess
     """Steps 1–4 (eyebrows and face) of the float64 pipeline alone: face_morphed_full, both poses, 1 and 2 threads."""
     pose = torch.from_numpy(poses[[row]]).double()
     with torch_threads(threads), torch.inference_mode():
-        face_morphed_full = session64.poser.morph_face(session64.image, pose, session64.decomposition)[0]
+        face = session64.poser.morph_face(session64.image, pose, session64.decomposition)
+    face_morphed_full = face.face_morphed_full
     assert face_morphed_full.dtype == torch.float64
     assert_matches_golden(face_morphed_full, golden[row]["face_morphed_full"], 1e-6,
                           f"pose {row} face_morphed_full ({threads} threads)")
