@@ -143,7 +143,8 @@ def test_distill_eval_matches_the_jobs_final_psnr(finished: tuple[Path, list[dic
     result = CliRunner().invoke(distill_eval_command, [str(out), "--teacher", f"student:{lambda_00}", "--poses", "1",
                                                        "--json", "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["psnr"] == records[-1]["psnr"]  # same held-out pose, same numbers
+    # same held-out pose, same exact student: the same numbers up to float32 reduction order (thread count)
+    assert json.loads(result.output)["psnr"] == pytest.approx(records[-1]["psnr"], abs=1e-4)
     same = CliRunner().invoke(distill_eval_command, [str(lambda_00), "--teacher", f"student:{lambda_00}",
                                                      "--poses", "1", "--device", "cpu"])
     assert same.exit_code == 0 and same.output.count("inf dB") == 3, same.output
