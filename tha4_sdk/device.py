@@ -38,3 +38,9 @@ def resolve_dtype(dtype: str | torch.dtype = "float32") -> torch.dtype:
         return DTYPES[dtype]
     except KeyError:
         raise DeviceError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}") from None
+
+
+def precision_autocast(device: torch.device, dtype: torch.dtype) -> "torch.autocast":
+    """fp16/bf16: autocast (weights stay float32, warps run in float32); float32 and float64: every operation
+    in that dtype, no autocast."""
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype not in FULL_PRECISION)

@@ -15,7 +15,7 @@ import torch
 
 from tha4_sdk import hub
 from tha4_sdk.character import Character, Fit
-from tha4_sdk.device import FULL_PRECISION
+from tha4_sdk.device import FULL_PRECISION, precision_autocast
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.teacher.poser import TeacherOutputs, TeacherPoser, weight_files
 from tha4_sdk.models.weights import WeightFileError
@@ -67,9 +67,7 @@ class TeacherSession(RenderSession):
             self.decomposition = poser.decompose(self.image)
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        """fp16/bf16: autocast (weights stay float32, warps run in float32); float32 and float64: every operation
-        in that dtype, no autocast."""
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype not in FULL_PRECISION)
+        return precision_autocast(self.device, self.dtype)
 
     @torch.inference_mode()
     def outputs(self, poses: PoseLike | torch.Tensor) -> TeacherOutputs:

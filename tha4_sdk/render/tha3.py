@@ -16,7 +16,7 @@ import torch
 
 from tha4_sdk import hub
 from tha4_sdk.character import Character, Fit, load_image_rgba
-from tha4_sdk.device import FULL_PRECISION
+from tha4_sdk.device import FULL_PRECISION, precision_autocast
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.image import rgba8_to_straight_tensor
 from tha4_sdk.models.tha3.poser import (DEFAULT_VARIANT, FaceSteps, Tha3Outputs, Tha3Poser, check_variant,
@@ -87,9 +87,7 @@ class Tha3Session(RenderSession):
         return steps
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        """fp16/bf16: autocast (weights stay float32, warps run in float32); float32 and float64: every operation
-        in that dtype, no autocast."""
-        return torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype not in FULL_PRECISION)
+        return precision_autocast(self.device, self.dtype)
 
     @torch.inference_mode()
     def outputs(self, poses: PoseLike | torch.Tensor) -> Tha3Outputs:
