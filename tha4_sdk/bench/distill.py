@@ -51,7 +51,11 @@ from tha4_sdk.files import sha256_file
 from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import rgba8_to_tensor
 
-COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200), "cached": (30, 150, 60)}
+COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200)}
+#: the cached runs' lines, fewest poses first
+CACHED_COLOURS = [(30, 150, 60), (140, 160, 20), (20, 120, 120), (120, 70, 170)]
+#: the warm-start goal: reach the from-scratch run's final PSNR in at most this share of its examples
+WARM_START_GOAL = 1 / 5
 
 
 class Timer(Progress):
@@ -127,14 +131,16 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: s
         d.text((8, at(0, y)[1] - 6), f"{y:.1f}", fill="black")
         x = x_max * k / 4
         d.text((at(x, y_lo)[0] - 10, h - bottom + 6), f"{x:,.0f}", fill="black")
+    cached = [name for name in curves if name.startswith("cached")]
     for i, (name, curve) in enumerate(curves.items()):
-        colour = COLOURS.get(name.split(" ")[0] if name.startswith("cached") else name, (90, 90, 90))
+        colour = (CACHED_COLOURS[cached.index(name) % len(CACHED_COLOURS)] if name in cached
+                  else COLOURS.get(name, (90, 90, 90)))
         if len(curve) > 1:
             d.line([at(x, y) for x, y in curve], fill=colour, width=2)
         for x, y in curve:
             cx, cy = at(x, y)
             d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
-        d.text((left + 10 + 170 * i, h - 24), f"— {name}", fill=colour)
+        d.text((left + 10 + 125 * i, h - 24), f"— {name}", fill=colour)
     d.text((left, 12), title, fill="black")
     d.text((w // 2 - 60, h - 46), "training examples", fill="black")
     d.text((8, top - 16), "PSNR (dB)", fill="black")
@@ -147,7 +153,7 @@ class Curves:
     """Scratch, warm-start and cached runs of one network, advanced together in rounds."""
 
     def __init__(self, network: str, teacher: Teacher, mask: np.ndarray, device: torch.device, *, examples: int,
-                 every: int, unique_poses: int, eval_poses: int, batch_size: int, micro_batch: int,
+                 every: int, unique_poses: tuple[int, ...], eval_poses: int, batch_size: int, micro_batch: int,
                  init: dict[str, dict[str, torch.Tensor]] | None, cache_dir: Path, image_sha256: str) -> None:
         self.network, self.device, self.examples, self.every = network, device, examples, every
         self.done = 0
@@ -163,8 +169,8 @@ class Curves:
         self.runs = [CurveRun("scratch", PoseSampler(seed), None)]
         if init is not None:
             self.runs.append(CurveRun("warm start", PoseSampler(seed), init[network]))
-        self.runs.append(CurveRun(f"cached {unique_poses}", PoseSampler(seed + 1, poses[:unique_poses]), None))
-        self.unique_poses = unique_poses
+        self.runs += [CurveRun(f"cached {n}", PoseSampler(seed + 1, poses[:n]), None) for n in unique_poses]
+        self.unique_poses = max(unique_poses)
         self.mask = mask
         self.teacher_seconds = 0.0
         self.eval_seconds = 0.0
@@ -236,10 +242,10 @@ class Curves:
               help="Examples per round (face morpher).")
 @click.option("--body-every", type=click.IntRange(min=1), default=50, show_default=True,
               help="Examples per round of the body morpher (its examples cost several times a face example's).")
-@click.option("--unique-poses", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Poses of the face morpher's cached run.")
-@click.option("--body-unique-poses", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Poses of the body morpher's cached run.")
+@click.option("--unique-poses", type=click.IntRange(min=1), multiple=True, default=(50, 200, 1000),
+              show_default=True, help="Poses of the face morpher's cached runs (repeat for one run per N).")
+@click.option("--body-unique-poses", type=click.IntRange(min=1), multiple=True, default=(50,), show_default=True,
+              help="Poses of the body morpher's cached runs (repeat for one run per N).")
 @click.option("--eval-poses", type=click.IntRange(min=1), default=16, show_default=True)
 @click.option("--minutes", type=float, default=0.0, help="Stop the curves after this long (0: no limit); the "
               "rounds done so far are recorded.")
@@ -251,7 +257,8 @@ class Curves:
               default=Path("docs/images/distill_psnr_curves.png"), show_default=True)
 def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init_character: str, device: str,
                   steps: int, batch_size: int, speed_batch_size: int | None, networks: str, curve_examples: int,
-                  curve_every: int, body_every: int, unique_poses: int, body_unique_poses: int, eval_poses: int,
+                  curve_every: int, body_every: int, unique_poses: tuple[int, ...],
+                  body_unique_poses: tuple[int, ...], eval_poses: int,
                   minutes: float, cache_dir: Path | None, output: Path, plot: Path) -> None:
     """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached)."""
     started = time.perf_counter()
@@ -336,6 +343,31 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     click.echo(f"wrote {output} and {plot}")
 
 
+def findings(curves: Curves) -> list[str]:
+    """What one network's curves show: when warm start reaches scratch's final PSNR, and PSNR against N."""
+    runs = {r.name: r.points for r in curves.runs}
+    scratch = runs["scratch"]
+    done, final = scratch[-1]
+    lines = []
+    warm = runs.get("warm start")
+    if warm is not None and done > 0:
+        reached = next((e for e, v in warm if v >= final), None)
+        if reached is None:
+            lines.append(f"warm start has not reached scratch's final {final:.2f} dB within {done:,} examples: "
+                         f"goal (≤ {WARM_START_GOAL:.0%} of scratch's examples) **not met**")
+        else:
+            share = reached / done
+            verdict = "met" if share <= WARM_START_GOAL else "**not met**"
+            lines.append(f"warm start reaches scratch's final {final:.2f} dB at {reached:,} examples, {share:.0%} of "
+                         f"scratch's {done:,}: goal (≤ {WARM_START_GOAL:.0%}) {verdict}")
+    sizes = [(int(name.split()[1]), points[-1][1]) for name, points in runs.items() if name.startswith("cached")]
+    if sizes:
+        lines.append(f"PSNR against N unique poses after {done:,} examples: " + ", ".join(
+            f"N = {n:,}: {v:.2f} dB" for n, v in sorted(sizes)) + f", every pose new (scratch, N = {done:,}): "
+            f"{final:.2f} dB")
+    return lines
+
+
 def _write_curves(output: Path, plot: Path, sections: list[str], all_curves: dict[str, Curves], teacher: str,
                   image: Path, dev: torch.device, target: int, finished: bool, minutes: float, init: str) -> None:
     body = list(sections)
@@ -354,6 +386,7 @@ def _write_curves(output: Path, plot: Path, sections: list[str], all_curves: dic
                     f"{curves.cache.done:,} poses; training " + ", ".join(
                         f"{r.name} {r.seconds / 60:.1f} min" for r in curves.runs) + ")")
         body.append(markdown_table(["examples", *names], rows))
+        body.extend(f"- {line}" for line in findings(curves))
     write_section(output, "distill", "Distillation (tha4 bench distill)", "\n\n".join(body))
     for net, curves in all_curves.items():
         plot_curves({r.name: r.points for r in curves.runs},

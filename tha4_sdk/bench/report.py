@@ -11,17 +11,34 @@ from pathlib import Path
 import torch
 
 
+#: the x86 features that decide which fast paths a CPU has (the /proc/cpuinfo flag and how the line names it)
+MATRIX_FEATURES = (("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("avx512_vnni", "AVX512-VNNI"),
+                   ("amx_bf16", "AMX-BF16"))
+
+
+def cpu_features(flags: set[str]) -> str:
+    """The `MATRIX_FEATURES` a CPU has, and says so when it has no AMX (``"AVX-512, AVX512-BF16, no AMX"``)."""
+    named = [name for flag, name in MATRIX_FEATURES if flag in flags]
+    if named and "amx_bf16" not in flags:
+        named.append("no AMX")
+    return ", ".join(named)
+
+
 def machine() -> str:
-    """A one-line description of the machine a benchmark ran on."""
-    cpu = platform.processor() or platform.machine()
+    """A one-line description of the machine a benchmark ran on: CPU model and features, cores, torch, threads."""
+    cpu, flags = platform.processor() or platform.machine(), set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith("model name") and not flags:
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
-    parts = [f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"]
+    features = cpu_features(flags)
+    parts = [f"{cpu}{f' ({features})' if features else ''}, {os.cpu_count()} cores, torch {torch.__version__}, "
+             f"{torch.get_num_threads()} threads"]
     if torch.cuda.is_available():
         parts.append(f"GPU {torch.cuda.get_device_name(0)}")
     return "; ".join(parts)

@@ -96,9 +96,9 @@ def modes(threads: int) -> list[Mode]:
         Mode("ours, float32, face steps reused (exact)", reuse_face=True),
         Mode("ours, bfloat16 autocast", torch.bfloat16),
         Mode("ours, float32 channels-last", channels_last=True),
-        Mode("ours, bfloat16 autocast + channels-last", torch.bfloat16, channels_last=True),
+        Mode("ours, float32 channels-last + face steps reused", channels_last=True, reuse_face=True),
         Mode(f"ours, exact float32, {fewer} thread(s)", threads=fewer),
-        Mode("ours, bfloat16 autocast + face steps reused", torch.bfloat16, reuse_face=True),
+        Mode(f"ours, float32 channels-last, {fewer} thread(s)", channels_last=True, threads=fewer),
     ]
 
 

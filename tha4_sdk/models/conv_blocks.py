@@ -14,9 +14,34 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 Kind = Literal["conv3", "conv7", "down", "up"]
+
+
+class InstanceNorm(nn.InstanceNorm2d):
+    """``nn.InstanceNorm2d(channels, affine=True)`` (same keys), fast on channels-last CPU tensors.
+
+    PyTorch's instance norm reads a channels-last tensor about 3× slower than a contiguous one (measured at
+    32×512×512 on a Xeon core: 113 ms against 36 ms), which cancelled what channels-last gains in the
+    convolutions. A channels-last image is an (H·W) × C matrix, whose per-column statistics are exactly what
+    ``batch_norm`` computes in one fast pass (27 ms): the same normalisation, up to float rounding.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__(channels, affine=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type != "cpu" or x.dim() != 4 or x.is_contiguous() or \
+                not x.is_contiguous(memory_format=torch.channels_last):
+            return super().forward(x)
+        n, c, h, w = x.shape
+        rows = x.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view: channels-last memory
+        out = torch.cat([F.batch_norm(r, None, None, self.weight, self.bias, training=True, eps=self.eps)
+                         for r in rows]) if n > 1 else F.batch_norm(rows[0], None, None, self.weight, self.bias,
+                                                                    training=True, eps=self.eps)
+        return out.view(n, h, w, c).permute(0, 3, 1, 2)
 
 
 def conv_layers(kind: Kind, in_channels: int, out_channels: int, *, separable: bool = False,
@@ -41,7 +66,7 @@ def conv_norm_act(kind: Kind, in_channels: int, out_channels: int, activation: n
                   separable: bool = False) -> nn.Sequential:
     """Convolution (no bias) → InstanceNorm(affine) → ``activation``, flat in one ``Sequential``."""
     return nn.Sequential(*conv_layers(kind, in_channels, out_channels, separable=separable),
-                         nn.InstanceNorm2d(out_channels, affine=True), activation)
+                         InstanceNorm(out_channels), activation)
 
 
 class ResnetBlock(nn.Module):
@@ -50,9 +75,9 @@ class ResnetBlock(nn.Module):
     def __init__(self, channels: int, activation: nn.Module | None = None, *, separable: bool = False) -> None:
         super().__init__()
         self.resnet_path = nn.Sequential(
-            conv("conv3", channels, channels, separable=separable), nn.InstanceNorm2d(channels, affine=True),
+            conv("conv3", channels, channels, separable=separable), InstanceNorm(channels),
             activation if activation is not None else nn.ReLU(),
-            conv("conv3", channels, channels, separable=separable), nn.InstanceNorm2d(channels, affine=True))
+            conv("conv3", channels, channels, separable=separable), InstanceNorm(channels))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.resnet_path(x)

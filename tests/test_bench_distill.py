@@ -1,0 +1,56 @@
+"""`tha4 bench distill`: speed rows, the three kinds of curve run (one per N for the cached ones), and what
+the curves show (speed itself is never asserted in tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from tha4_sdk.bench.distill import Curves, CurveRun, findings
+from tha4_sdk.cli import main
+from tha4_sdk.distill.poses import PoseSampler
+
+
+def _curves(points: dict[str, list[tuple[int, float]]]) -> Curves:
+    """A `Curves` holding only finished runs (what `findings` reads)."""
+    curves = Curves.__new__(Curves)
+    curves.runs = [CurveRun(name, PoseSampler(0), None, points=p) for name, p in points.items()]
+    return curves
+
+
+def test_findings_say_when_warm_start_reaches_scratch_and_give_psnr_against_n() -> None:
+    lines = findings(_curves({"scratch": [(0, 5.0), (1000, 20.0), (2000, 25.0)],
+                              "warm start": [(0, 18.0), (200, 24.0), (400, 25.5), (2000, 30.0)],
+                              "cached 50": [(0, 5.0), (2000, 21.0)], "cached 1000": [(0, 5.0), (2000, 24.5)]}))
+    assert lines[0].startswith("warm start reaches scratch's final 25.00 dB at 400 examples, 20% of scratch's "
+                               "2,000") and lines[0].endswith("goal (≤ 20%) met")
+    assert lines[1] == ("PSNR against N unique poses after 2,000 examples: N = 50: 21.00 dB, N = 1,000: 24.50 dB, "
+                        "every pose new (scratch, N = 2,000): 25.00 dB")
+    late = findings(_curves({"scratch": [(0, 5.0), (2000, 25.0)], "warm start": [(0, 9.0), (600, 25.0)]}))
+    assert "at 600 examples, 30%" in late[0] and late[0].endswith("**not met**")
+    never = findings(_curves({"scratch": [(0, 5.0), (2000, 25.0)], "warm start": [(0, 9.0), (2000, 24.9)]}))
+    assert never[0].startswith("warm start has not reached") and never[0].endswith("**not met**")
+
+
+@pytest.mark.slow
+def test_bench_records_every_run_of_the_curves(lambda_00: Path, tmp_path: Path) -> None:
+    out, plot = tmp_path / "benchmarks.md", tmp_path / "curves.png"
+    out.write_text("# Benchmarks\n\nkept\n")
+    result = CliRunner().invoke(main, [
+        "bench", "distill", "--teacher", f"student:{lambda_00}", "--init", str(lambda_00), "--networks", "face",
+        "--steps", "1", "--batch-size", "4", "--speed-batch-size", "2", "--curve-examples", "8",
+        "--curve-every", "4", "--unique-poses", "2", "--unique-poses", "4", "--eval-poses", "2",
+        "--cache-dir", str(tmp_path / "cache"), "--output", str(out), "--plot", str(plot)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("# Benchmarks\n\nkept") and "<!-- bench:distill:begin -->" in text
+    assert "| face morpher |" in text and "| body morpher |" in text  # the speed rows: both networks
+    assert "| examples | scratch | warm start | cached 2 | cached 4 |" in text
+    for examples in ("| 0 |", "| 4 |", "| 8 |"):
+        assert examples in text
+    assert "complete (8 examples per run)" in text
+    assert "PSNR against N unique poses after 8 examples: N = 2:" in text and "scratch's final" in text
+    assert Image.open(plot).size == (720, 440)
