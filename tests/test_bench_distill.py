@@ -46,11 +46,23 @@ def test_bench_records_every_run_of_the_curves(lambda_00: Path, tmp_path: Path) 
         "--cache-dir", str(tmp_path / "cache"), "--output", str(out), "--plot", str(plot)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert text.startswith("# Benchmarks\n\nkept") and "<!-- bench:distill:begin -->" in text
-    assert "| face morpher |" in text and "| body morpher |" in text  # the speed rows: both networks
-    assert "| examples | scratch | warm start | cached 2 | cached 4 |" in text
+    assert text.startswith("# Benchmarks\n\nkept")
+    speed, face = _section(text, "distill"), _section(text, "distill-face")
+    assert "| face morpher |" in speed and "| body morpher |" in speed  # the speed rows: both networks
+    assert "| examples | scratch | warm start | cached 2 | cached 4 |" in face
     for examples in ("| 0 |", "| 4 |", "| 8 |"):
-        assert examples in text
-    assert "complete (8 examples per run)" in text
-    assert "PSNR against N unique poses after 8 examples: N = 2:" in text and "scratch's final" in text
-    assert Image.open(plot).size == (720, 440)
+        assert examples in face
+    assert "complete (8 examples per run)" in face
+    assert "PSNR against N unique poses after 8 examples: N = 2:" in face and "scratch's final" in face
+    line = ("Reproduce: `tha4 bench distill --teacher student:DIR --init lambda_00 --steps 1 --batch-size 4 "
+            "--speed-batch-size 2 --networks face --curve-examples 8 --curve-every 4 --unique-poses 2 --unique-poses 4 "
+            "--eval-poses 2`.")
+    assert line in speed and line in face
+    assert Image.open(tmp_path / "curves_face.png").size == (720, 440)
+    assert "bench:distill-body" not in text and not (tmp_path / "curves_body.png").exists()
+
+
+def _section(text: str, key: str) -> str:
+    begin, end = f"<!-- bench:{key}:begin -->", f"<!-- bench:{key}:end -->"
+    assert begin in text and end in text, key
+    return text.split(begin, 1)[1].split(end, 1)[0]

