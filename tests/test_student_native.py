@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from tha4_sdk.character import load_character
+from tha4_sdk.models import native
 from tha4_sdk.render import student_native
 from tha4_sdk.render.student_fast import FastStudentSession
 
@@ -116,7 +117,7 @@ def test_worker_threads_can_make_the_blas_single_threaded(runner) -> None:
 
 
 def test_the_build_is_cached_per_source_compiler_and_cpu(tmp_path: Path) -> None:
-    compiler = student_native._compiler()
+    compiler = native.compiler()
     assert compiler
     first = student_native.build(compiler, tmp_path)
     built_at = first.stat().st_mtime_ns

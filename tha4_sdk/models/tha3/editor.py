@@ -4,11 +4,12 @@ the face-morphed image, then a per-channel colour correction)."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tha4_sdk.image import IMAGE_SIZE
 from tha4_sdk.models.teacher.compose import blend, full_precision_warp
-from tha4_sdk.models.tha3.resize_conv import ResizeConvUNet, tile_pose
+from tha4_sdk.models.tha3.resize_conv import ResizeConvUNet, cat_like, tile_pose
 from tha4_sdk.models.tha3.two_algo_face_body_rotator import ROTATION_POSE_SIZE
 
 START_CHANNELS = 32
@@ -33,9 +34,25 @@ class Editor(nn.Module):
 
     def forward(self, image: torch.Tensor, coarse_warped: torch.Tensor, coarse_grid_change: torch.Tensor,
                 pose: torch.Tensor) -> list[torch.Tensor]:
-        f = self.body(torch.cat([image, coarse_warped, coarse_grid_change, tile_pose(pose, image.shape[-1])], dim=1))
-        grid_change = coarse_grid_change + self.grid_change_creator(f)
-        color_change = self.color_change_creator(f)
-        alpha = self.alpha_creator(f)
+        f = self.body(cat_like([image, coarse_warped, coarse_grid_change, tile_pose(pose, image.shape[-1])], image))
+        grid_delta, color_change, alpha = self._heads(f)
+        grid_change = coarse_grid_change + grid_delta
         warped = full_precision_warp(image, grid_change)
         return [blend(alpha, color_change, warped), alpha, color_change, warped, grid_change]
+
+    def _heads(self, f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(grid change correction, colour change, alpha) from the U-Net's features.
+
+        A channels-last ``f`` goes through the three 3×3 heads as one convolution with their 10 filters side by
+        side: one pass over the 32-channel 512×512 features instead of three (3× faster on a CPU, and the same
+        per-filter arithmetic). The contiguous layout keeps the three convolutions as the official code runs them.
+        """
+        if f.is_contiguous() or not f.is_contiguous(memory_format=torch.channels_last):
+            return self.grid_change_creator(f), self.color_change_creator(f), self.alpha_creator(f)
+        grid, color, alpha = self.grid_change_creator, self.color_change_creator[0], self.alpha_creator[0]
+        assert color.bias is not None and alpha.bias is not None
+        weight = torch.cat([grid.weight, color.weight, alpha.weight])
+        bias = torch.cat([color.bias.new_zeros(grid.out_channels), color.bias, alpha.bias])
+        y = F.conv2d(f, weight, bias, padding=1)
+        g, c = grid.out_channels, grid.out_channels + color.out_channels
+        return y[:, :g], self.color_change_creator[1](y[:, g:c]), self.alpha_creator[1](y[:, c:])

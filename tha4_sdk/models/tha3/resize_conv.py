@@ -10,7 +10,6 @@ downsampling blocks use ReLU, not the LeakyReLU of every other block.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from tha4_sdk.models.conv_blocks import Kind, ResnetBlock, conv_norm_act
@@ -60,8 +59,10 @@ class ResizeConvEncoderDecoder(_Encoder):
             for small, big in zip(sizes, sizes[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in [*self.downsample_blocks, *self.bottleneck_blocks, *self.upsample_blocks]:
+        for block in [*self.downsample_blocks, *self.bottleneck_blocks]:
             x = block(x)
+        for _upsample, block in self.upsample_blocks:  # the block reads x as its nearest 2× upsample
+            x = block.forward_parts([(x, True)])
         return x
 
 
@@ -84,10 +85,18 @@ class ResizeConvUNet(_Encoder):
             skips.append(x)
         for block in self.bottleneck_blocks:
             x = block(x)
-        for i, block in enumerate(self.upsample_blocks):
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = block(torch.cat([x, skips[-i - 2]], dim=1))
+        for i, block in enumerate(self.upsample_blocks):  # on cat(nearest 2× upsample of x, skip)
+            x = block.forward_parts([(x, True), (skips[-i - 2], False)])
         return x
+
+
+def cat_like(parts: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """``torch.cat(parts, dim=1)`` in the memory format of ``like`` (a tiled pose, being an expanded view,
+    would otherwise make a channels-last image's input contiguous)."""
+    x = torch.cat(parts, dim=1)
+    if like.is_contiguous(memory_format=torch.channels_last) and not like.is_contiguous():
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def tile_pose(pose: torch.Tensor, size: int) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from tha4_sdk.models.teacher.compose import full_precision_warp
-from tha4_sdk.models.tha3.resize_conv import ResizeConvEncoderDecoder, tile_pose
+from tha4_sdk.models.tha3.resize_conv import ResizeConvEncoderDecoder, cat_like, tile_pose
 
 HALF_SIZE = 256
 ROTATION_POSE_SIZE = 6
@@ -26,7 +26,7 @@ class TwoAlgoFaceBodyRotator(nn.Module):
         self.grid_change_creator = nn.Conv2d(START_CHANNELS, 2, kernel_size=3, stride=1, padding=1, bias=False)
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor) -> list[torch.Tensor]:
-        f = self.encoder_decoder(torch.cat([image, tile_pose(pose, image.shape[-1])], dim=1))
+        f = self.encoder_decoder(cat_like([image, tile_pose(pose, image.shape[-1])], image))
         grid_change = self.grid_change_creator(f)
         direct = self.direct_creator(f)
         return [direct, full_precision_warp(image, grid_change), grid_change]
