@@ -26,8 +26,9 @@ import numpy as np
 import torch
 
 from tha4_sdk.bench.report import markdown_table
-from tha4_sdk.character import Character
+from tha4_sdk.character import Character, load_image_rgba
 from tha4_sdk.errors import Tha4Error
+from tha4_sdk.image import rgba8_to_straight_tensor
 from tha4_sdk.metrics import psnr
 from tha4_sdk.models.tha3.poser import NETWORKS, Tha3Poser
 from tha4_sdk.pose import ROTATION_SLICE
@@ -160,10 +161,7 @@ def bench_compiled(weights: Path, image_path: Path, sequence: torch.Tensor, budg
 
 def _official_child(weights: str, image_path: str, connection: Any) -> None:
     """In a child process: the official poser, playing the sequence it is sent at the thread count it is sent."""
-    from tha4_sdk.image import rgba8_to_straight_tensor  # the official loader's result, bit for bit
-    from tha4_sdk.character import load_image_rgba
-
-    image = rgba8_to_straight_tensor(load_image_rgba(image_path)).unsqueeze(0)
+    image = rgba8_to_straight_tensor(load_image_rgba(image_path)).unsqueeze(0)  # the official loader's, bit for bit
     render = official_render(Path(weights), image)
     with torch.inference_mode():
         render(torch.zeros(1, 45))  # warm-up, not timed

@@ -77,23 +77,22 @@ class ConvNormAct(nn.Sequential):
     concatenated tensor on that path.
     """
 
+    def __init__(self, *layers: nn.Module) -> None:
+        super().__init__(*layers)
+        #: the activation's slope when the fused kernel can compute this block (its layers never change), else None
+        self.fused_slope = (_slope(layers[3]) if len(layers) == 4 and _is_separable(layers[0], layers[1])
+                            and isinstance(layers[2], InstanceNorm) else None)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_parts([(x, False)])
 
     def forward_parts(self, parts: Parts) -> torch.Tensor:
         """The block on ``cat([upsample(t) if half else t for t, half in parts], dim=1)``."""
-        if len(self) == 4 and self._fusable(parts):
-            dw, pw, norm, act = self
-            return _fused(dw, pw, norm, _slope(act), parts)  # type: ignore[arg-type]
+        if self.fused_slope is not None and (self[0].stride == (1, 1) or not any(half for _, half in parts)) \
+                and separable_native.usable(*(t for t, _ in parts)):
+            return _fused(self[0], self[1], self[2], self.fused_slope, parts)
         xs = [F.interpolate(t, scale_factor=2, mode="nearest") if half else t for t, half in parts]
         return super().forward(xs[0] if len(xs) == 1 else torch.cat(xs, dim=1))
-
-    def _fusable(self, parts: Parts) -> bool:
-        """Whether the fused kernel computes this block on these inputs."""
-        dw, pw, norm, act = self
-        return (_is_separable(dw, pw) and isinstance(norm, InstanceNorm) and _slope(act) is not None
-                and (dw.stride == (1, 1) or not any(half for _, half in parts))
-                and separable_native.usable(*(t for t, _ in parts)))
 
 
 def conv_norm_act(kind: Kind, in_channels: int, out_channels: int, activation: nn.Module, *,
@@ -115,14 +114,14 @@ class ResnetBlock(nn.Module):
             conv("conv3", channels, channels, separable=separable), InstanceNorm(channels),
             activation if activation is not None else nn.ReLU(),
             conv("conv3", channels, channels, separable=separable), InstanceNorm(channels))
+        first, _, act, second, _ = self.resnet_path
+        #: the first half's activation slope when the fused kernel can compute both halves, else None
+        self.fused_slope = _slope(act) if separable and all(_is_separable(*c) for c in (first, second)) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        first, norm1, act, second, norm2 = self.resnet_path
-        slope = _slope(act)
-        if (isinstance(first, nn.Sequential) and len(first) == 2 and _is_separable(*first)
-                and isinstance(second, nn.Sequential) and len(second) == 2 and _is_separable(*second)
-                and slope is not None and separable_native.usable(x)):
-            y = _fused(*first, norm1, slope, [(x, False)])
+        if self.fused_slope is not None and separable_native.usable(x):
+            first, norm1, _, second, norm2 = self.resnet_path
+            y = _fused(*first, norm1, self.fused_slope, [(x, False)])
             return x + _fused(*second, norm2, 1.0, [(y, False)])
         return x + self.resnet_path(x)
 
