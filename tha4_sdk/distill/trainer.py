@@ -22,7 +22,7 @@ from torch import nn
 from tha4_sdk.distill.checkpoint import rng_state, set_rng_state
 from tha4_sdk.distill.distributed import World
 from tha4_sdk.distill.evaluate import save_sheet, task_psnr
-from tha4_sdk.distill.memory import retain_freed_memory
+from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.distill.poses import PoseSampler
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.tasks import Task

@@ -11,13 +11,11 @@ path can hold them nested (`conv`, keys ``0.0.weight``, ``0.1.weight``).
 
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from tha4_sdk.models import separable_native
 
 Kind = Literal["conv3", "conv7", "down", "up"]
 
@@ -64,49 +62,15 @@ def conv(kind: Kind, in_channels: int, out_channels: int, *, separable: bool = F
     return layers[0] if len(layers) == 1 else nn.Sequential(*layers)
 
 
-#: an input in parts: ``(tensor, half)``, ``half`` meaning the nearest 2× upsample of the tensor
-Parts = Sequence[tuple[torch.Tensor, bool]]
-
-
-class ConvNormAct(nn.Sequential):
-    """Convolution (no bias) → InstanceNorm(affine) → activation, flat (keys ``0.weight``, ``1.weight`` …).
-
-    A separable block (depthwise, then 1×1) with a (Leaky)ReLU on channels-last float32 CPU tensors runs fused
-    (`tha4_sdk.models.separable_native`); `forward_parts` takes its input as the channel concatenation of
-    parts, one of them possibly half resolution, so that an upsampling block never builds the upsampled or
-    concatenated tensor on that path.
-    """
-
-    def __init__(self, *layers: nn.Module) -> None:
-        super().__init__(*layers)
-        #: the activation's slope when the fused kernel can compute this block (its layers never change), else None
-        self.fused_slope = (_slope(layers[3]) if len(layers) == 4 and _is_separable(layers[0], layers[1])
-                            and isinstance(layers[2], InstanceNorm) else None)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_parts([(x, False)])
-
-    def forward_parts(self, parts: Parts) -> torch.Tensor:
-        """The block on ``cat([upsample(t) if half else t for t, half in parts], dim=1)``."""
-        if self.fused_slope is not None and (self[0].stride == (1, 1) or not any(half for _, half in parts)) \
-                and separable_native.usable(*(t for t, _ in parts)):
-            return _fused(self[0], self[1], self[2], self.fused_slope, parts)
-        xs = [F.interpolate(t, scale_factor=2, mode="nearest") if half else t for t, half in parts]
-        return super().forward(xs[0] if len(xs) == 1 else torch.cat(xs, dim=1))
-
-
 def conv_norm_act(kind: Kind, in_channels: int, out_channels: int, activation: nn.Module, *,
-                  separable: bool = False) -> ConvNormAct:
-    """Convolution (no bias) → InstanceNorm(affine) → ``activation``, flat in one `ConvNormAct`."""
-    return ConvNormAct(*conv_layers(kind, in_channels, out_channels, separable=separable),
-                       InstanceNorm(out_channels), activation)
+                  separable: bool = False) -> nn.Sequential:
+    """Convolution (no bias) → InstanceNorm(affine) → ``activation``, flat in one ``Sequential``."""
+    return nn.Sequential(*conv_layers(kind, in_channels, out_channels, separable=separable),
+                         InstanceNorm(out_channels), activation)
 
 
 class ResnetBlock(nn.Module):
-    """``x + IN(conv3(act(IN(conv3(x)))))``, no activation after the sum (key prefix ``resnet_path``).
-
-    Separable, on `separable_native.usable` inputs, each half runs fused (the second with a slope-1 activation:
-    none)."""
+    """``x + IN(conv3(act(IN(conv3(x)))))``, no activation after the sum (key prefix ``resnet_path``)."""
 
     def __init__(self, channels: int, activation: nn.Module | None = None, *, separable: bool = False) -> None:
         super().__init__()
@@ -114,35 +78,6 @@ class ResnetBlock(nn.Module):
             conv("conv3", channels, channels, separable=separable), InstanceNorm(channels),
             activation if activation is not None else nn.ReLU(),
             conv("conv3", channels, channels, separable=separable), InstanceNorm(channels))
-        first, _, act, second, _ = self.resnet_path
-        #: the first half's activation slope when the fused kernel can compute both halves, else None
-        self.fused_slope = _slope(act) if separable and all(_is_separable(*c) for c in (first, second)) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.fused_slope is not None and separable_native.usable(x):
-            first, norm1, _, second, norm2 = self.resnet_path
-            y = _fused(*first, norm1, self.fused_slope, [(x, False)])
-            return x + _fused(*second, norm2, 1.0, [(y, False)])
         return x + self.resnet_path(x)
-
-
-def _slope(activation: nn.Module) -> float | None:
-    """The negative slope of a (Leaky)ReLU, else None."""
-    if isinstance(activation, nn.LeakyReLU):
-        return float(activation.negative_slope)
-    return 0.0 if isinstance(activation, nn.ReLU) else None
-
-
-def _is_separable(dw: nn.Module, pw: nn.Module) -> bool:
-    """A depthwise k×k convolution without bias, with plain zero padding, then a 1×1 one without bias."""
-    return (isinstance(dw, nn.Conv2d) and dw.kernel_size[0] == dw.kernel_size[1]
-            and dw.stride[0] == dw.stride[1] and isinstance(dw.padding, tuple)
-            and dw.padding[0] == dw.padding[1] and dw.padding_mode == "zeros" and dw.dilation == (1, 1)
-            and dw.groups == dw.in_channels == dw.out_channels and dw.bias is None
-            and isinstance(pw, nn.Conv2d) and pw.kernel_size == (1, 1) and pw.groups == 1 and pw.bias is None)
-
-
-def _fused(dw: nn.Module, pw: nn.Module, norm: nn.Module, slope: float, parts: Parts) -> torch.Tensor:
-    """The fused kernel on ``parts`` with these layers' weights."""
-    return separable_native.conv_norm_leaky(parts, dw.weight, dw.stride[0], dw.padding[0], pw.weight, norm.weight,
-                                            norm.bias, norm.eps, slope)

@@ -75,11 +75,6 @@ class Kernels:
     sgemm: int
     set_local_threads: ctypes._CFuncPtr | None
 
-    def single_threaded(self) -> None:
-        """Make the BLAS run on the calling thread only (call it once in each worker thread)."""
-        if self.set_local_threads is not None:
-            self.set_local_threads(1)
-
 
 def load_kernels(source: Path, purpose: str) -> Kernels | None:
     """``source`` built for this CPU and loaded; None (with one warning naming ``purpose``) where it cannot be.

@@ -17,6 +17,7 @@ from tha4_sdk import hub
 from tha4_sdk.character import Character, Fit
 from tha4_sdk.device import FULL_PRECISION, precision_autocast
 from tha4_sdk.hookspecs import hookimpl
+from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.models.teacher.poser import TeacherOutputs, TeacherPoser, weight_files
 from tha4_sdk.models.weights import WeightFileError
 from tha4_sdk.render.base import PoseLike, Renderer, RenderSession, pose_batch
@@ -56,6 +57,8 @@ class TeacherSession(RenderSession):
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype, poser: TeacherPoser,
                  *, fit: Fit = "reject", channels_last: bool = False, compile: bool = False) -> None:
         super().__init__(character, device, dtype)
+        if device.type == "cpu":
+            retain_freed_memory()  # each frame's activations reuse the last frame's pages (tha4_sdk.memory)
         self.poser = poser
         #: the dtype of weights and inputs: float64 when asked for, else float32 (half precision is autocast)
         self.compute_dtype = dtype if dtype in FULL_PRECISION else torch.float32

@@ -19,6 +19,7 @@ from tha4_sdk.character import Character, Fit, load_image_rgba
 from tha4_sdk.device import FULL_PRECISION, precision_autocast
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.image import rgba8_to_straight_tensor
+from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.models.tha3.poser import (DEFAULT_VARIANT, FaceSteps, Tha3Outputs, Tha3Poser, check_variant,
                                         weight_files)
 from tha4_sdk.models.weights import WeightFileError
@@ -64,6 +65,8 @@ class Tha3Session(RenderSession):
                  *, fit: Fit = "reject", channels_last: bool = False, compile: bool = False,
                  reuse_face: bool = True) -> None:
         super().__init__(character, device, dtype)
+        if device.type == "cpu":
+            retain_freed_memory()  # each frame's activations reuse the last frame's pages (tha4_sdk.memory)
         self.poser = poser
         #: the dtype of weights and inputs: float64 when asked for, else float32 (half precision is autocast)
         self.compute_dtype = dtype if dtype in FULL_PRECISION else torch.float32

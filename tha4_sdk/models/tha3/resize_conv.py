@@ -10,6 +10,7 @@ downsampling blocks use ReLU, not the LeakyReLU of every other block.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from tha4_sdk.models.conv_blocks import Kind, ResnetBlock, conv_norm_act
@@ -59,10 +60,8 @@ class ResizeConvEncoderDecoder(_Encoder):
             for small, big in zip(sizes, sizes[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in [*self.downsample_blocks, *self.bottleneck_blocks]:
+        for block in [*self.downsample_blocks, *self.bottleneck_blocks, *self.upsample_blocks]:
             x = block(x)
-        for _upsample, block in self.upsample_blocks:  # the block reads x as its nearest 2× upsample
-            x = block.forward_parts([(x, True)])
         return x
 
 
@@ -85,8 +84,9 @@ class ResizeConvUNet(_Encoder):
             skips.append(x)
         for block in self.bottleneck_blocks:
             x = block(x)
-        for i, block in enumerate(self.upsample_blocks):  # on cat(nearest 2× upsample of x, skip)
-            x = block.forward_parts([(x, True), (skips[-i - 2], False)])
+        for i, block in enumerate(self.upsample_blocks):
+            x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = block(torch.cat([x, skips[-i - 2]], dim=1))
         return x
 
 
