@@ -8,7 +8,8 @@ either student network takes about half the time once freed memory is kept. The 
 wide: all large blocks come from the heap and up to 1 GiB of free heap stays mapped; a training
 process peaks about 1 GB higher (measured: 3.5 GB instead of 2.6 GB for a batch of 4 body examples).
 The fast trainer turns it on for CPU training, and the THA3 and THA4 teacher sessions on the CPU, whose frames
-allocate hundreds of MB of activations each (THA3, channels-last, 2 threads: about 1.2× faster a frame).
+allocate hundreds of MB of activations each (the official THA3 code under this setting renders 1.9× faster on
+a 2-core AMD EPYC, docs/tha3.md).
 """
 
 from __future__ import annotations
