@@ -182,7 +182,7 @@ def _official_child(weights: str, image_path: str, retain: bool, connection: Any
 
 
 class OfficialProcess:
-    """The official code in a process of its own, as a user runs it: our sessions' memory and worker threads
+    """The official code in a process of its own, as a user runs it: our sessions' memory and threads
     in the benchmark's process neither slow it down nor speed it up. Called between our modes, round by round."""
 
     def __init__(self, weights: Path, image_path: Path, retain: bool = False) -> None:
