@@ -39,11 +39,11 @@ def test_findings_say_when_warm_start_reaches_scratch_and_give_psnr_against_n() 
 def test_bench_records_every_run_of_the_curves(lambda_00: Path, tmp_path: Path) -> None:
     out, plot = tmp_path / "benchmarks.md", tmp_path / "curves.png"
     out.write_text("# Benchmarks\n\nkept\n")
-    result = CliRunner().invoke(main, [
-        "bench", "distill", "--teacher", f"student:{lambda_00}", "--init", str(lambda_00), "--networks", "face",
-        "--steps", "1", "--batch-size", "4", "--speed-batch-size", "2", "--curve-examples", "8",
-        "--curve-every", "4", "--unique-poses", "2", "--unique-poses", "4", "--eval-poses", "2",
-        "--cache-dir", str(tmp_path / "cache"), "--output", str(out), "--plot", str(plot)], catch_exceptions=False)
+    args = ["bench", "distill", "--teacher", f"student:{lambda_00}", "--init", str(lambda_00), "--networks", "face",
+            "--steps", "1", "--batch-size", "4", "--speed-batch-size", "2", "--curve-examples", "8",
+            "--curve-every", "4", "--unique-poses", "2", "--unique-poses", "4", "--eval-poses", "2",
+            "--cache-dir", str(tmp_path / "cache"), "--output", str(out), "--plot", str(plot)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     text = out.read_text()
     assert text.startswith("# Benchmarks\n\nkept")
@@ -60,6 +60,12 @@ def test_bench_records_every_run_of_the_curves(lambda_00: Path, tmp_path: Path) 
     assert line in speed and line in face
     assert Image.open(tmp_path / "curves_face.png").size == (720, 440)
     assert "bench:distill-body" not in text and not (tmp_path / "curves_body.png").exists()
+    assert "min for 8 poses; training" in face
+    # a second run over the same cache renders nothing, and says where its teacher data came from
+    again = CliRunner().invoke(main, [*args[:args.index("--steps") + 1], "0", *args[args.index("--steps") + 2:]],
+                               catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert "min for 0 poses, 8 more from an earlier run's cache; training" in _section(out.read_text(), "distill-face")
 
 
 def _section(text: str, key: str) -> str:

@@ -37,3 +37,8 @@ def retain_freed_memory() -> bool:
         return False
     _applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, _KEEP_BYTES))
     return _applied
+
+
+def freed_memory_retained() -> bool:
+    """Whether the setting is on in this process."""
+    return _applied

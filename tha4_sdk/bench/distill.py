@@ -53,6 +53,7 @@ from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.files import sha256_file
 from tha4_sdk.hub import resolve_character
+from tha4_sdk.memory import freed_memory_retained
 from tha4_sdk.image import rgba8_to_tensor
 
 COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200)}
@@ -168,6 +169,7 @@ class Curves:
         seed = 20240101
         poses = fixed_poses(math.ceil(examples / batch_size) * batch_size, seed)  # what a fresh sampler draws
         self.cache = TeacherCache.create(cache_dir, teacher.name, poses, image_sha256, face_only=network == "face")
+        self.resumed_poses = self.cache.done  # rendered by an earlier run into the same cache: not timed here
         self.teacher = teacher
         self.cached_teacher = CacheTeacher(self.cache, device)
         self.eval_teacher = CachedTeacher(teacher, 2**34)
@@ -328,6 +330,7 @@ def _speed_section(output: Path, the_teacher: Teacher, image: Path, mask: np.nda
     # plain first (the fast trainer keeps freed memory for the rest of the process)
     speed: dict[tuple[str, str], float] = {}
     teacher_cost = {net: teacher_seconds(the_teacher, net, probe[:2], dev) for net in ("face", "body")}
+    plain_memory = "yes" if freed_memory_retained() else "no"
     fixed = CachedTeacher(the_teacher, 2**34)
     for trainer in ("plain", "fast"):
         for net in ("face", "body"):
@@ -347,8 +350,9 @@ def _speed_section(output: Path, the_teacher: Teacher, image: Path, mask: np.nda
         f"batch {batch_size} "
         f"(the fast trainer in micro-batches of {micro['body']} for the body morpher on the CPU: 0 = whole batch). "
         f"Load average at the start (1 / 5 / 15 min): {load}. Training examples/s of the real trainer "
-        "(forward, backward, Adam step) on targets already computed, plain then fast in one process; the "
-        "teacher's own cost per pose is a separate column. 'official budget' is the official 1M face / 1.5M "
+        "(forward, backward, Adam step) on targets already computed, plain then fast in one process; freed memory "
+        f"kept (tha4_sdk.memory) while the plain trainer ran: {plain_memory}. The teacher's own cost per pose "
+        "(a batch of 2 after one warm-up pose) is a separate column. 'official budget' is the official 1M face / 1.5M "
         "body examples at the fast rate: training alone, and with one teacher call per example (no cache).",
         markdown_table(["network", "plain examples/s", "fast examples/s", "speed-up", "teacher per pose",
                         "official budget, training", "… with fresh teacher poses"], speed_rows),
@@ -420,7 +424,9 @@ def _write_curves(output: Path, plot: Path, curves: Curves, teacher: str, image:
         f"PSNR (dB) against the teacher `{teacher}` on `{image.name}` over {len(curves.eval_poses)} held-out poses, "
         f"the official schedule scaled to the official budget (these are its first examples), batch "
         f"{curves.batch_size}, the fast trainer on {dev}; warm start from the `{Path(init).name}` student; {status}; "
-        f"{minutes:.0f} min in all (teacher {curves.teacher_seconds / 60:.1f} min for {curves.cache.done:,} poses; "
+        f"{minutes:.0f} min in all (teacher {curves.teacher_seconds / 60:.1f} min for "
+        f"{curves.cache.done - curves.resumed_poses:,} poses"
+        + (f", {curves.resumed_poses:,} more from an earlier run's cache" if curves.resumed_poses else "") + "; "
         "training " + ", ".join(f"{r.name} {r.seconds / 60:.1f} min" for r in curves.runs)
         + f"). Plot: `{picture}`.",
         markdown_table(["examples", *[r.name for r in curves.runs]], rows),
