@@ -115,7 +115,7 @@ def test_audio_source_plays_a_file_back(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed (apt-get install espeak-ng)")
-@pytest.mark.parametrize("vowel, kana", zip(VOWELS, ["ああああ", "いいいい", "うううう", "ええええ", "おおおお"]))
+@pytest.mark.parametrize("vowel, kana", list(zip(VOWELS, ["ああああ", "いいいい", "うううう", "ええええ", "おおおお"])))
 def test_espeak_speech(tmp_path, vowel, kana):
     wav = tmp_path / "speech.wav"
     subprocess.run(["espeak-ng", "-v", "ja", "-s", "120", "-w", str(wav), kana], check=True, capture_output=True)
