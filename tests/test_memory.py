@@ -58,3 +58,25 @@ def test_a_cpu_tha3_session_turns_it_on(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-c", code, str(image)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "True"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_a_cpu_distillation_job_turns_it_on_for_the_plain_trainer_too(lambda_00, tmp_path) -> None:
+    """Teacher calls before and beside the plain trainer keep freed memory (checked in a child process)."""
+    code = textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        import tha4_sdk.memory as memory
+        from tha4_sdk.distill.run import DistillConfig, distill
+        from tha4_sdk.distill.progress import Progress
+        assert not memory._applied
+        student = Path(sys.argv[1])
+        distill(DistillConfig(image=student / "character.png", face_mask=student / "face_mask.png",
+                              teacher=f"student:{student}", output=Path(sys.argv[2]), examples=2, batch_size=1,
+                              eval_poses=1, device="cpu", trainer="plain"), progress=Progress(enabled=False))
+        print(memory._applied)
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(lambda_00), str(tmp_path / "out")], capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "True"

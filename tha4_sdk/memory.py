@@ -7,9 +7,11 @@ hundreds of MB each) is mapped and zero-filled again, step after step. Measured 
 either student network takes about half the time once freed memory is kept. The setting is process
 wide: all large blocks come from the heap and up to 1 GiB of free heap stays mapped; a training
 process peaks about 1 GB higher (measured: 3.5 GB instead of 2.6 GB for a batch of 4 body examples).
-The fast trainer turns it on for CPU training, and the THA3 and THA4 teacher sessions on the CPU, whose frames
-allocate hundreds of MB of activations each (the official THA3 code under this setting renders 1.9× faster on
-a 2-core AMD EPYC, docs/tha3.md).
+The fast trainer turns it on for CPU training; every CPU distillation job turns it on at its start, for the
+teacher's calls whichever trainer runs (THA3 body targets: 1.06 s per pose without, 0.37 s with, batches of 8
+on a 2-core AMD EPYC); and so do the THA3 and THA4 teacher sessions on the CPU, whose frames allocate hundreds of
+MB of activations each (the official THA3 code under this setting renders 1.9× faster on that EPYC,
+docs/tha3.md).
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher, teacher_licence
+from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import atomic_write, sha256_file
@@ -187,6 +188,8 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
         return out
     device = resolve_device(config.device)
     world, device = init_world(device)
+    if device.type == "cpu":
+        retain_freed_memory()  # the teacher's calls reuse pages too, whichever trainer (tha4_sdk.memory)
     if not world.is_main:
         progress = Progress(enabled=False)
     precision = resolve_precision(config.precision, device)
