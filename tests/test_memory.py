@@ -55,9 +55,7 @@ def test_a_cpu_tha3_session_turns_it_on(tmp_path) -> None:
         Tha3Session(Character.from_image(sys.argv[1]), torch.device("cpu"), torch.float32, Tha3Poser())
         print(memory._applied)
     """)
-    out = subprocess.run([sys.executable, "-c", code, str(image)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "True"
+    assert _child_sets_it(code, str(image))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
@@ -76,7 +74,11 @@ def test_a_cpu_distillation_job_turns_it_on_for_the_plain_trainer_too(lambda_00,
                               eval_poses=1, device="cpu", trainer="plain"), progress=Progress(enabled=False))
         print(memory._applied)
     """)
-    out = subprocess.run([sys.executable, "-c", code, str(lambda_00), str(tmp_path / "out")], capture_output=True,
-                         text=True)
+    assert _child_sets_it(code, str(lambda_00), str(tmp_path / "out"))
+
+
+def _child_sets_it(code: str, *args: str) -> bool:
+    """Run ``code`` in a fresh interpreter; whether the last line it printed is ``True``."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == "True"
+    return out.stdout.strip().splitlines()[-1] == "True"
