@@ -51,9 +51,9 @@ def test_a_cpu_tha3_session_turns_it_on(tmp_path) -> None:
         from tha4_sdk.character import Character
         from tha4_sdk.models.tha3.poser import Tha3Poser
         from tha4_sdk.render.tha3 import Tha3Session
-        assert not memory._applied
+        assert not memory.freed_memory_retained()
         Tha3Session(Character.from_image(sys.argv[1]), torch.device("cpu"), torch.float32, Tha3Poser())
-        print(memory._applied)
+        print(memory.freed_memory_retained())
     """)
     assert _child_sets_it(code, str(image))
 
@@ -67,12 +67,12 @@ def test_a_cpu_distillation_job_turns_it_on_for_the_plain_trainer_too(lambda_00,
         import tha4_sdk.memory as memory
         from tha4_sdk.distill.run import DistillConfig, distill
         from tha4_sdk.distill.progress import Progress
-        assert not memory._applied
+        assert not memory.freed_memory_retained()
         student = Path(sys.argv[1])
         distill(DistillConfig(image=student / "character.png", face_mask=student / "face_mask.png",
                               teacher=f"student:{student}", output=Path(sys.argv[2]), examples=2, batch_size=1,
                               eval_poses=1, device="cpu", trainer="plain"), progress=Progress(enabled=False))
-        print(memory._applied)
+        print(memory.freed_memory_retained())
     """)
     assert _child_sets_it(code, str(lambda_00), str(tmp_path / "out"))
 

@@ -53,8 +53,8 @@ from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.files import sha256_file
 from tha4_sdk.hub import resolve_character
-from tha4_sdk.memory import freed_memory_retained
 from tha4_sdk.image import rgba8_to_tensor
+from tha4_sdk.memory import freed_memory_retained
 
 COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200)}
 #: the cached runs' lines, fewest poses first

@@ -30,11 +30,11 @@ from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher, teacher_licence
-from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import atomic_write, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
+from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.models.student.poser import StudentPoser
 
 CHECKPOINT_FORMAT = 1
