@@ -2,13 +2,16 @@
 
 What a user who runs ``pip install tha4-sdk`` gets: the sample characters' manifests, the plugins and the
 license travel inside the wheel, and ``tha4 demo --from DIR`` renders lambda_00 from an offline folder.
-No network: the build uses the installed setuptools (no build isolation), the venv borrows this Python's
-dependencies (``--system-site-packages``), and the character files come from the reference folder.
+No network: the build uses the installed setuptools (no build isolation), the venv borrows the dependencies of
+the Python running the tests (its site folders, listed in a ``.pth`` file: ``--system-site-packages`` would borrow
+the base interpreter's, which has none when the tests run from a virtual environment), and the character files
+come from the reference folder.
 """
 
 from __future__ import annotations
 
 import os
+import site
 import shutil
 import subprocess
 import sys
@@ -28,6 +31,17 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: f
     return done.stdout + done.stderr
 
 
+def borrow_dependencies(env: Path) -> None:
+    """Let the venv at ``env`` import this Python's dependencies, after its own packages.
+
+    The folders go in a ``.pth`` file, so the ``.pth`` files inside them (this checkout's editable install) are
+    not run: ``tha4_sdk`` comes from the wheel, everything else from here.
+    """
+    borrowed = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+    (own,) = (env / "lib").glob("python3*/site-packages")
+    (own / "borrowed_dependencies.pth").write_text("\n".join(borrowed) + "\n")
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The venv's bin folder, with the wheel built from a copy of the sources installed into it."""
@@ -39,8 +53,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
          str(source)], cwd=tmp)
     wheels = list((tmp / "dist").glob("tha4_sdk-*.whl"))
     assert len(wheels) == 1, wheels
-    venv.create(tmp / "venv", system_site_packages=True, with_pip=False)
+    venv.create(tmp / "venv", with_pip=False)
     bin_dir = tmp / "venv" / "bin"
+    borrow_dependencies(tmp / "venv")
     run([sys.executable, "-m", "pip", "--python", str(bin_dir / "python"), "install", "-q", "--no-deps",
          "--no-index", str(wheels[0])], cwd=tmp)
     return bin_dir
