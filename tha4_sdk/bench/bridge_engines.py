@@ -21,7 +21,6 @@ from tha4_sdk.bench import engine_drivers
 from tha4_sdk.bench.bridge import bench_character, measure_stream
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.bench.daemon_process import DaemonProcess
-from tha4_sdk.bench.engine_drivers import Bridges, bridges_option
 
 
 def _last_json(output: str) -> dict[str, float]:
@@ -42,11 +41,11 @@ def _version(command: list[str]) -> str:
 
 @click.command("bridge-engines")
 @click.option("--seconds", default=5.0, show_default=True, help="Length of each streaming measurement.")
-@bridges_option
+@engine_drivers.bridges_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True, help="Markdown file to record the results in.")
 @click.option("--no-write", is_flag=True, help="Print only; do not update --out.")
-def bridge_engines(seconds: float, bridges: Bridges, out: Path, no_write: bool) -> None:
+def bridge_engines(seconds: float, bridges: engine_drivers.Bridges, out: Path, no_write: bool) -> None:
     """Daemon → Unity bridge (Mono) and Godot add-on (Godot 3) on loopback: frames/s received."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
