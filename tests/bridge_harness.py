@@ -1,5 +1,6 @@
-"""Shared by the engine bridge tests (Unity under Mono, Godot add-on in Godot 3): a real daemon subprocess
-that loads lambda_00 by its folder, the frames a bridge must receive, and a daemon killed mid-stream."""
+"""Shared by the engine bridge tests (Unity under Mono, Godot add-on in Godot 3): this checkout's bridges, every
+Unity assembly and the package's NUnit tests built, a real daemon subprocess that loads lambda_00 by its folder,
+the frames a bridge must receive, and a daemon killed mid-stream."""
 
 from __future__ import annotations
 
@@ -12,12 +13,18 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from conftest import REPO
+from daemon_harness import DaemonProcess
 
+from tha4_sdk.bench.engine_drivers import Bridges, build_unity_driver, cs_files, mcs, tool
 from tha4_sdk.character import load_character
-from tha4_sdk.bench.daemon_process import DaemonProcess
 from tha4_sdk.pose import PARAMETER_NAMES, Pose
 from tha4_sdk.render.solid import gradient, solid_pixels
 from tha4_sdk.render.student import StudentSession
+
+BRIDGES = Bridges(REPO / "bridges")
+NUNIT_FRAMEWORK = Path("/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll")  # Debian's libnunit-cil-dev
+NUNIT_INSTALL = "apt-get install -y libnunit-cil-dev nunit-console"
 
 # A pose that moves eyes, iris, mouth and head, for the frame checked against the student renderer.
 POSE = {"eye_wink_left": 0.75, "iris_rotation_y": -0.25, "mouth_aaa": 1.0, "head_x": 0.5, "body_z": -0.3}
@@ -25,6 +32,42 @@ POSE = {"eye_wink_left": 0.75, "iris_rotation_y": -0.25, "mouth_aaa": 1.0, "head
 RESTART_POSE = {"head_x": 0.5}
 # Set with it: a misspelt name (dropped with an error) and a value beyond its range (clamped to 1).
 RESTART_EXTRA = {"no_such_parameter": 1.0, "head_y": 2.5}
+
+
+def build_unity(out: Path) -> dict[str, Path]:
+    """Compile every assembly of the Unity bridge into ``out``, warnings as errors; their paths by name: the
+    benchmark's driver build (Core, the UnityEngine stub, Runtime, BridgeCheck.exe), then the UnityEditor stub,
+    Editor and each sample."""
+    built = build_unity_driver(BRIDGES, out)
+    package = BRIDGES.unity_package
+    built["editor_api"] = mcs(out / "UnityEditor.dll", [BRIDGES.unity / "tests" / "stubs" / "UnityEditor.cs"],
+                              [built["engine"]])
+    built["editor"] = mcs(out / "Tha4Sdk.Bridge.Editor.dll", cs_files(package / "Editor"),
+                          [built["core"], built["engine"], built["editor_api"], built["runtime"]])
+    for sample in sorted(p for p in (package / "Samples~").iterdir() if p.is_dir()):
+        built[f"sample_{sample.name}"] = mcs(out / f"{sample.name}.dll", cs_files(sample),
+                                             [built["core"], built["engine"], built["runtime"]])
+    return built
+
+
+def build_unity_tests(built: dict[str, Path]) -> dict[str, Path]:
+    """Compile the package's NUnit tests (Tests/Runtime, Tests/Editor) beside the assemblies `build_unity` made,
+    against Debian's NUnit 2.6 framework; their paths by name."""
+    tool("nunit-console", NUNIT_INSTALL)
+    assert NUNIT_FRAMEWORK.is_file(), f"{NUNIT_FRAMEWORK} is missing; on Debian/Ubuntu: {NUNIT_INSTALL}"
+    out = built["core"].parent
+    tests = BRIDGES.unity_package / "Tests"
+    runtime = mcs(out / "Tha4Sdk.Bridge.Tests.dll", cs_files(tests / "Runtime"),
+                  [built["core"], built["engine"], built["runtime"], NUNIT_FRAMEWORK])
+    editor = mcs(out / "Tha4Sdk.Bridge.Editor.Tests.dll", cs_files(tests / "Editor"),
+                 [built["core"], built["engine"], built["editor_api"], built["runtime"], built["editor"], runtime,
+                  NUNIT_FRAMEWORK])
+    return {"tests_runtime": runtime, "tests_editor": editor}
+
+
+def nunit_command(assemblies: list[Path], xml: Path) -> list[str]:
+    """The command line running NUnit tests in ``assemblies`` under Mono, results as NUnit XML in ``xml``."""
+    return [tool("nunit-console", NUNIT_INSTALL), "-nologo", "-noshadow", f"-xml={xml}", *map(str, assemblies)]
 
 
 def check_restart_extra(meta: dict[str, Any], out: str) -> None:

@@ -1,5 +1,5 @@
-"""Helpers for the daemon tests: a character store, and a real daemon in a thread (`DaemonProcess` for a
-subprocess comes from the package)."""
+"""Helpers for the daemon tests: a character store, a real daemon in a subprocess (the bridge benchmarks' own,
+with the controls the tests need) or in a thread."""
 
 from __future__ import annotations
 
@@ -8,10 +8,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from tha4_sdk.bench.daemon_process import DaemonProcess
+from tha4_sdk.bench import daemon_process
 from tha4_sdk.daemon.server import Daemon, DaemonConfig
 
-__all__ = ["DaemonProcess", "daemon_thread", "make_store"]
+
+class DaemonProcess(daemon_process.DaemonProcess):
+    """``tha4 serve`` in a subprocess, signalled and waited for by the tests that stop or kill it."""
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60.0) -> int:
+        return self.proc.wait(timeout)
 
 
 def make_store(folder: Path, *characters: Path) -> Path:

@@ -21,19 +21,20 @@ import msgpack
 import numpy as np
 import pytest
 import yaml
-from bridge_harness import (POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, read_frame,
+from bridge_harness import (BRIDGES, POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, read_frame,
                             run_through_restart, solid_rgba, start_daemon, student_rgba)
+from conftest import REPO
 
 from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
 
-ADDON = engine_drivers.GODOT_ADDON
+ADDON = BRIDGES.godot_addon
 VECTORS = Path(__file__).resolve().parents[1] / "docs" / "protocol_vectors.json"
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return engine_drivers.godot3_project(tmp_path_factory.mktemp("godot3"))
+    return engine_drivers.godot3_project(BRIDGES, tmp_path_factory.mktemp("godot3"))
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,7 @@ def test_addon_parses_as_godot4_gdscript_and_lints_clean():
     from gdtoolkit.linter import DEFAULT_CONFIG, lint_code
     from gdtoolkit.parser import parser
 
-    config = {**DEFAULT_CONFIG, **yaml.safe_load((engine_drivers.GODOT / "gdlintrc").read_text())}
+    config = {**DEFAULT_CONFIG, **yaml.safe_load((BRIDGES.godot / "gdlintrc").read_text())}
     scripts = sorted(ADDON.glob("*.gd"))
     assert {p.name for p in scripts} == {"plugin.gd", "tha4_character.gd", *engine_drivers.GODOT_PROTOCOL_FILES}
     for script in scripts:
@@ -86,7 +87,7 @@ def test_demo_project_icon_and_license():
     from gdtoolkit.linter import DEFAULT_CONFIG, lint_code
     from gdtoolkit.parser import parser
 
-    root = engine_drivers.GODOT
+    root = BRIDGES.godot
     res = lambda path: root / path.removeprefix("res://")  # noqa: E731
     project = (root / "project.godot").read_text()
     assert "config_version=5" in project
@@ -112,7 +113,7 @@ def test_release_zip_has_the_addon_at_its_root(tmp_path):
     import importlib.util
     import zipfile
 
-    spec = importlib.util.spec_from_file_location("release_zip", engine_drivers.GODOT / "release_zip.py")
+    spec = importlib.util.spec_from_file_location("release_zip", BRIDGES.godot / "release_zip.py")
     release_zip = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(release_zip)
     first = release_zip.build(tmp_path / "a")
@@ -125,7 +126,7 @@ def test_release_zip_has_the_addon_at_its_root(tmp_path):
     assert names == sorted(f"addons/tha4_bridge/{p.name}" for p in ADDON.iterdir() if p.is_file())
     assert {"addons/tha4_bridge/LICENSE", "addons/tha4_bridge/icon.svg", "addons/tha4_bridge/plugin.cfg"} <= set(names)
     command = subprocess.run([sys.executable, "bridges/godot/release_zip.py", str(tmp_path / "b")],  # as the docs say
-                             cwd=engine_drivers.REPO, capture_output=True, text=True, check=True)
+                             cwd=REPO, capture_output=True, text=True, check=True)
     assert first.read_bytes() == Path(command.stdout.strip()).read_bytes()
     unpacked = tmp_path / "project" / "addons" / "tha4_bridge"
     for name in engine_drivers.GODOT_PROTOCOL_FILES:

@@ -14,20 +14,21 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
-from bridge_harness import (POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, pose_arg,
-                            read_frame, run_through_restart, solid_rgba, start_daemon, student_rgba)
+from bridge_harness import (BRIDGES, POSE, RESTART_EXTRA, RESTART_POSE, build_unity, build_unity_tests,
+                            check_restart_extra, frame_pose, nunit_command, pose_arg, read_frame, run_through_restart,
+                            solid_rgba, start_daemon, student_rgba)
 
 from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
 from tha4_sdk.pose import PARAMETER_NAMES, PARAMETERS
 
-CORE = engine_drivers.UNITY_PACKAGE / "Runtime" / "Core"
+CORE = BRIDGES.unity_package / "Runtime" / "Core"
 VECTORS = Path(__file__).resolve().parents[1] / "docs" / "protocol_vectors.json"
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return engine_drivers.build_unity(tmp_path_factory.mktemp("unity"))
+    return build_unity(tmp_path_factory.mktemp("unity"))
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,13 @@ def test_nunit_tests_pass_under_mono_against_the_daemon(built, daemon, lambda_00
 
     from tha4_plugins.lipsync import synthesize_vowel, write_wav
 
-    tests = engine_drivers.build_unity_tests(built)
+    tests = build_unity_tests(built)
     speech = tmp_path / "aaa.wav"
     write_wav(speech, synthesize_vowel("aaa", 3.0, sample_rate=16000), 16000)
     env = {**os.environ, "THA4_TEST_PORT": str(daemon.port), "THA4_TEST_CHARACTER": str(lambda_00),
            "THA4_TEST_SPEECH": str(speech), "THA4_PROTOCOL_VECTORS": str(VECTORS)}
     xml = tmp_path / "results.xml"
-    result = subprocess.run(engine_drivers.nunit_command([tests["tests_runtime"], tests["tests_editor"]], xml),
+    result = subprocess.run(nunit_command([tests["tests_runtime"], tests["tests_editor"]], xml),
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     cases = ET.parse(xml).getroot().iter("test-case")
@@ -82,10 +83,10 @@ def test_core_is_plain_il2cpp_safe_csharp():
             assert not re.search(forbidden, code), f"{source.name} uses {forbidden}"
     asmdef = json.loads((CORE / "Tha4Sdk.Bridge.Core.asmdef").read_text())
     assert asmdef["noEngineReferences"] is True
-    package = json.loads((engine_drivers.UNITY_PACKAGE / "package.json").read_text())
+    package = json.loads((BRIDGES.unity_package / "package.json").read_text())
     assert package["name"] == "com.tha4sdk.bridge" and re.fullmatch(r"\d+\.\d+\.\d+", package["version"])
     for sample in package["samples"]:
-        assert (engine_drivers.UNITY_PACKAGE / sample["path"]).is_dir()
+        assert (BRIDGES.unity_package / sample["path"]).is_dir()
 
 
 def test_encoder_writes_the_protocol_documents_bytes(built):
@@ -129,7 +130,7 @@ def test_pose_fields_are_the_official_parameters(built):
     assert fields["values"] == pytest.approx([i / 100 for i in range(45)])
     assert fields["head_x"] == pytest.approx(PARAMETER_NAMES.index("head_x") / 100)
     assert fields["breathing"] == pytest.approx(0.44)
-    source = (engine_drivers.UNITY_PACKAGE / "Runtime" / "Tha4Pose.cs").read_text()
+    source = (BRIDGES.unity_package / "Runtime" / "Tha4Pose.cs").read_text()
     ranges = re.findall(r"\[Range\((\S+)f, (\S+)f\)\] public float (\w+);", source)
     assert ranges == [(f"{p.low:g}", f"{p.high:g}", p.name) for p in PARAMETERS]
 
@@ -191,7 +192,8 @@ def test_bench_records_both_engine_bridges(tmp_path):
     from tha4_sdk.bench.bridge_engines import bridge_engines
 
     out = tmp_path / "benchmarks.md"
-    result = CliRunner().invoke(bridge_engines, ["--seconds", "0.5", "--out", str(out)])
+    result = CliRunner().invoke(bridge_engines, ["--seconds", "0.5", "--bridges", str(BRIDGES.root),
+                                                 "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
     for key in ("bridge-unity", "bridge-godot"):

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tha4_sdk.bench.engine_drivers import UNITY, UNITY_PACKAGE
+from bridge_harness import BRIDGES
+
+UNITY, UNITY_PACKAGE = BRIDGES.unity, BRIDGES.unity_package
 
 _spec = importlib.util.spec_from_file_location("unity_metas", UNITY / "metas.py")
 metas = importlib.util.module_from_spec(_spec)

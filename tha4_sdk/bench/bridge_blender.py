@@ -20,8 +20,7 @@ import click
 from tha4_sdk.bench.bridge import bench_character, measure_stream
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.bench.daemon_process import DaemonProcess
-
-BRIDGE_DIR = Path(__file__).resolve().parents[2] / "bridges" / "blender"
+from tha4_sdk.bench.engine_drivers import Bridges, bridges_option
 
 
 def blender_environment(**extra: str) -> dict[str, str]:
@@ -47,17 +46,17 @@ def _blender_version(blender: str) -> str:
 @click.option("--renders", default=100, show_default=True, help="`render` round trips per format.")
 @click.option("--blender", default=lambda: os.environ.get("THA4_BLENDER") or shutil.which("blender"),
               help="Blender executable  [default: $THA4_BLENDER or blender on PATH]")
-@click.option("--bridge-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=BRIDGE_DIR,
-              show_default=True, help="Folder holding tha4_bridge/ and bench_receive.py (a source checkout).")
+@bridges_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True, help="Markdown file to record the results in.")
 @click.option("--no-write", is_flag=True, help="Print only; do not update --out.")
-def bridge_blender(seconds: float, renders: int, blender: str | None, bridge_dir: Path, out: Path,
+def bridge_blender(seconds: float, renders: int, blender: str | None, bridges: Bridges, out: Path,
                    no_write: bool) -> None:
     """Daemon → Blender add-on on loopback: frames/s received, and shown in the preview Image."""
     if not blender:
         raise click.UsageError("Blender not found: install it (e.g. `apt-get install blender python3-numpy`) "
                                "or pass --blender PATH")
+    receiver = bridges.require(bridges.blender) / "bench_receive.py"
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         bench_character(tmp / "store")
@@ -69,7 +68,7 @@ def bridge_blender(seconds: float, renders: int, blender: str | None, bridge_dir
             (tmp / "config.json").write_text(json.dumps(config))
             click.echo(f"streaming 512×512 RGBA8 frames into Blender for 2 × {seconds:g} s…")
             run = subprocess.run([blender, "-b", "--factory-startup", "--python-exit-code", "1", "--python",
-                                  str(bridge_dir / "bench_receive.py"), "--", str(tmp / "config.json")],
+                                  str(receiver), "--", str(tmp / "config.json")],
                                  capture_output=True, text=True, timeout=600 + 4 * seconds, env=blender_environment())
             if run.returncode != 0 or not Path(config["results"]).exists():
                 raise click.ClickException(f"the Blender run failed:\n{(run.stdout + run.stderr)[-4000:]}")

@@ -2,8 +2,9 @@
 
 A `tha4 serve` subprocess renders with the ``solid`` renderer (well under a millisecond a frame), so the
 clients are measured: the Unity bridge's C# core under Mono (CharacterStream, as Tha4Character runs it) and
-the Godot add-on's GDScript client in godot3-server (the Godot 3 port; see tha4_sdk.bench.engine_drivers). The
-Python client (pyzmq) is measured against the same daemon in the same run, for the ratio.
+the Godot add-on's GDScript client in godot3-server (the Godot 3 port; see tha4_sdk.bench.engine_drivers), both
+built from the bridges' source (``--bridges``). The Python client (pyzmq) is measured against the same daemon in
+the same run, for the ratio.
 """
 
 from __future__ import annotations
@@ -40,15 +41,16 @@ def _version(command: list[str]) -> str:
 
 @click.command("bridge-engines")
 @click.option("--seconds", default=5.0, show_default=True, help="Length of each streaming measurement.")
+@engine_drivers.bridges_option
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True, help="Markdown file to record the results in.")
 @click.option("--no-write", is_flag=True, help="Print only; do not update --out.")
-def bridge_engines(seconds: float, out: Path, no_write: bool) -> None:
+def bridge_engines(seconds: float, bridges: engine_drivers.Bridges, out: Path, no_write: bool) -> None:
     """Daemon → Unity bridge (Mono) and Godot add-on (Godot 3) on loopback: frames/s received."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        built = engine_drivers.build_unity(tmp / "unity")
-        project = engine_drivers.godot3_project(tmp / "godot")
+        built = engine_drivers.build_unity_driver(bridges, tmp / "unity")
+        project = engine_drivers.godot3_project(bridges, tmp / "godot")
         bench_character(tmp / "store")
         with DaemonProcess(tmp / "store", tmp / "state") as daemon, daemon.client(timeout=30) as client:
             max_fps = client.hello()["limits"]["max_fps"]

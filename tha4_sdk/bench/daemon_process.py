@@ -1,4 +1,4 @@
-"""Start `tha4 serve` as a child process and learn its ports (for benchmarks, tests and tools that need a daemon)."""
+"""Start `tha4 serve` as a child process and learn its ports: the daemon the bridge benchmarks measure against."""
 
 from __future__ import annotations
 
@@ -40,12 +40,6 @@ class DaemonProcess:
 
     def client(self, **kwargs: Any) -> Client:
         return Client(port=self.port, **kwargs)
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 60.0) -> int:
-        return self.proc.wait(timeout)
 
     def stop(self, timeout: float = 60.0) -> int:
         """SIGTERM (clean shutdown), SIGKILL if it does not end within ``timeout``."""

@@ -1,11 +1,14 @@
-"""Build and run the engine bridges' test drivers from a checkout (for the bridge tests and ``tha4 bench engines``).
+"""Build and run the engine bridges' drivers for ``tha4 bench bridge-engines`` and ``bridge-blender``.
 
-- Unity: the package's UnityEngine-free core compiles with Mono's ``mcs`` and runs under ``mono``; the
-  Unity-facing scripts compile against a stub of the UnityEngine/UnityEditor types they use
-  (bridges/unity/tests/stubs), so signature errors show without Unity.
+The bridges' source (a checkout's bridges/ folder) is not installed with the package: the benchmarks take it
+from ``--bridges`` or $THA4_BRIDGES (`Bridges`), and say so when it is not there.
+
+- Unity: the package's UnityEngine-free core and its Runtime scripts compile with Mono's ``mcs`` (the Runtime
+  against a stub of the UnityEngine types it uses, bridges/unity/tests/stubs) into the Mono driver
+  BridgeCheck.exe, run under ``mono``.
 - Godot: no Godot 4 is packaged here, so the add-on's protocol files (msgpack.gd, zmtp_peer.gd,
   tha4_client.gd; written in GDScript that Godot 3 and 4 share) run in ``godot3-server`` after the
-  token-for-token port `port_to_godot3`. The node (tha4_character.gd) is Godot 4 only and is not run.
+  token-for-token port `port_to_godot3`, driven by bridges/godot/tests/check_godot3.gd.
 """
 
 from __future__ import annotations
@@ -16,25 +19,22 @@ import re
 import shutil
 import subprocess
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
+
+import click
 
 from tha4_sdk.errors import Tha4Error
 
-REPO = Path(__file__).resolve().parents[2]
-UNITY = REPO / "bridges" / "unity"
-UNITY_PACKAGE = UNITY / "com.tha4sdk.bridge"
-GODOT = REPO / "bridges" / "godot"
-GODOT_ADDON = GODOT / "addons" / "tha4_bridge"
+BRIDGES_ENV = "THA4_BRIDGES"
 GODOT_PROTOCOL_FILES = ("msgpack.gd", "zmtp_peer.gd", "tha4_client.gd")
 
 INSTALL_HINT = {
     "mcs": "apt-get install -y mono-mcs mono-runtime",
     "mono": "apt-get install -y mono-mcs mono-runtime",
     "godot3-server": "apt-get install -y godot3-server",
-    "nunit-console": "apt-get install -y libnunit-cil-dev nunit-console",
 }
-NUNIT_FRAMEWORK = "/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll"  # Debian's libnunit-cil-dev
 
 # Godot 4 → Godot 3: the only differences the protocol files use.
 GODOT3_PORT = (
@@ -51,21 +51,67 @@ class BridgeToolMissing(Tha4Error, RuntimeError):
     """A compiler or engine runtime the bridges need is not installed."""
 
 
-def tool(name: str) -> str:
-    """Path of an installed tool, or `BridgeToolMissing` naming the install line."""
+class BridgesNotFound(Tha4Error, FileNotFoundError):
+    """The bridges' source folder is not where ``--bridges`` (or $THA4_BRIDGES) says."""
+
+
+@dataclass(frozen=True)
+class Bridges:
+    """The bridges' source folder (a checkout's bridges/): the Blender add-on, the Godot add-on, the Unity
+    package, and their drivers."""
+
+    root: Path
+
+    @property
+    def blender(self) -> Path:
+        return self.root / "blender"
+
+    @property
+    def godot(self) -> Path:
+        return self.root / "godot"
+
+    @property
+    def godot_addon(self) -> Path:
+        return self.godot / "addons" / "tha4_bridge"
+
+    @property
+    def unity(self) -> Path:
+        return self.root / "unity"
+
+    @property
+    def unity_package(self) -> Path:
+        return self.unity / "com.tha4sdk.bridge"
+
+    def require(self, folder: Path) -> Path:
+        """``folder`` (one of the above), or `BridgesNotFound` saying how to name the bridges."""
+        if not folder.is_dir():
+            raise BridgesNotFound(f"{folder.absolute()} is missing: the bridges' source is not installed with tha4-sdk; pass "
+                                  f"--bridges (or set ${BRIDGES_ENV}) to the bridges/ folder of a source checkout")
+        return folder
+
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def bridges_option(command: Command) -> Command:
+    """The ``--bridges`` option of a benchmark that runs a bridge's source, given to it as `Bridges`."""
+    return click.option("--bridges", type=click.Path(file_okay=False, path_type=Path), envvar=BRIDGES_ENV,
+                        default=Path("bridges"), show_default=True, show_envvar=True,
+                        callback=lambda ctx, param, value: Bridges(value),
+                        help="The bridges' source folder (bridges/ of a source checkout; not installed).")(command)
+
+
+def tool(name: str, install: str | None = None) -> str:
+    """Path of an installed tool, or `BridgeToolMissing` naming the install line (``install``, or `INSTALL_HINT`)."""
     path = shutil.which(name)
     if path is None:
-        raise BridgeToolMissing(f"{name} is not installed; on Debian/Ubuntu: {INSTALL_HINT[name]}")
+        raise BridgeToolMissing(f"{name} is not installed; on Debian/Ubuntu: {install or INSTALL_HINT[name]}")
     return path
 
 
-def _check_repo() -> None:
-    if not UNITY_PACKAGE.is_dir() or not GODOT_ADDON.is_dir():
-        raise BridgeToolMissing(f"the bridges are not beside this tha4_sdk ({REPO}); run from a source checkout")
-
-
 # ---- Unity ------------------------------------------------------------------------------------------------
-def _mcs(out: Path, sources: list[Path], refs: list[Path], target: str = "library") -> Path:
+def mcs(out: Path, sources: list[Path], refs: list[Path], target: str = "library") -> Path:
+    """Compile C# ``sources`` against ``refs`` into ``out`` with Mono's ``mcs`` (warnings are errors)."""
     cmd = [tool("mcs"), "-langversion:7.2", "-warnaserror+", "-nologo", f"-target:{target}", f"-out:{out}",
            *(f"-r:{r}" for r in refs), *map(str, sources)]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -74,55 +120,27 @@ def _mcs(out: Path, sources: list[Path], refs: list[Path], target: str = "librar
     return out
 
 
-def build_unity(out: Path) -> dict[str, Path]:
-    """Compile every assembly of the Unity bridge and the Mono test driver into ``out``; their paths by name.
+def cs_files(folder: Path) -> list[Path]:
+    """The C# sources directly in ``folder``, sorted."""
+    return sorted(folder.glob("*.cs"))
 
-    Core (no UnityEngine reference at all), the UnityEngine/UnityEditor stubs, Runtime, Editor, each sample,
-    and BridgeCheck.exe (bridges/unity/tests/BridgeCheck.cs). Warnings are errors.
-    """
-    _check_repo()
+
+def build_unity_driver(bridges: Bridges, out: Path) -> dict[str, Path]:
+    """Compile the Unity bridge's Core (no UnityEngine reference at all), the UnityEngine stub, Runtime, and the
+    Mono driver BridgeCheck.exe (bridges/unity/tests/BridgeCheck.cs) into ``out``; their paths by name."""
+    package = bridges.require(bridges.unity_package)
     out.mkdir(parents=True, exist_ok=True)
-    cs = lambda folder: sorted(folder.glob("*.cs"))  # noqa: E731
     built: dict[str, Path] = {}
-    built["core"] = _mcs(out / "Tha4Sdk.Bridge.Core.dll", cs(UNITY_PACKAGE / "Runtime" / "Core"), [])
-    built["engine"] = _mcs(out / "UnityEngine.dll", [UNITY / "tests" / "stubs" / "UnityEngine.cs"], [])
-    built["editor_api"] = _mcs(out / "UnityEditor.dll", [UNITY / "tests" / "stubs" / "UnityEditor.cs"],
-                               [built["engine"]])
-    built["runtime"] = _mcs(out / "Tha4Sdk.Bridge.dll", cs(UNITY_PACKAGE / "Runtime"),
-                            [built["core"], built["engine"]])
-    built["editor"] = _mcs(out / "Tha4Sdk.Bridge.Editor.dll", cs(UNITY_PACKAGE / "Editor"),
-                           [built["core"], built["engine"], built["editor_api"], built["runtime"]])
-    for sample in sorted(p for p in (UNITY_PACKAGE / "Samples~").iterdir() if p.is_dir()):
-        built[f"sample_{sample.name}"] = _mcs(out / f"{sample.name}.dll", cs(sample),
-                                              [built["core"], built["engine"], built["runtime"]])
-    built["driver"] = _mcs(out / "BridgeCheck.exe", [UNITY / "tests" / "BridgeCheck.cs"],
-                           [built["core"], built["engine"], built["runtime"]], target="exe")
+    built["core"] = mcs(out / "Tha4Sdk.Bridge.Core.dll", cs_files(package / "Runtime" / "Core"), [])
+    built["engine"] = mcs(out / "UnityEngine.dll", [bridges.unity / "tests" / "stubs" / "UnityEngine.cs"], [])
+    built["runtime"] = mcs(out / "Tha4Sdk.Bridge.dll", cs_files(package / "Runtime"), [built["core"], built["engine"]])
+    built["driver"] = mcs(out / "BridgeCheck.exe", [bridges.unity / "tests" / "BridgeCheck.cs"],
+                          [built["core"], built["engine"], built["runtime"]], target="exe")
     return built
 
 
-def build_unity_tests(built: dict[str, Path]) -> dict[str, Path]:
-    """Compile the package's NUnit tests (Tests/Runtime, Tests/Editor) beside the assemblies `build_unity` made,
-    against Debian's NUnit 2.6 framework; their paths by name."""
-    tool("nunit-console")
-    nunit = Path(NUNIT_FRAMEWORK)
-    if not nunit.is_file():
-        raise BridgeToolMissing(f"{nunit} is missing; on Debian/Ubuntu: {INSTALL_HINT['nunit-console']}")
-    out = built["core"].parent
-    tests = UNITY_PACKAGE / "Tests"
-    runtime = _mcs(out / "Tha4Sdk.Bridge.Tests.dll", sorted((tests / "Runtime").glob("*.cs")),
-                   [built["core"], built["engine"], built["runtime"], nunit])
-    editor = _mcs(out / "Tha4Sdk.Bridge.Editor.Tests.dll", sorted((tests / "Editor").glob("*.cs")),
-                  [built["core"], built["engine"], built["editor_api"], built["runtime"], built["editor"], runtime, nunit])
-    return {"tests_runtime": runtime, "tests_editor": editor}
-
-
-def nunit_command(assemblies: list[Path], xml: Path) -> list[str]:
-    """The command line running NUnit tests in ``assemblies`` under Mono, results as NUnit XML in ``xml``."""
-    return [tool("nunit-console"), "-nologo", "-noshadow", f"-xml={xml}", *map(str, assemblies)]
-
-
 def unity_command(driver: Path, *args: object) -> list[str]:
-    """The command line running the Mono test driver with ``args``."""
+    """The command line running the Mono driver with ``args``."""
     return [tool("mono"), "--debug", str(driver), *map(str, args)]
 
 
@@ -138,20 +156,20 @@ def port_to_godot3(source: str) -> str:
     return source
 
 
-def godot3_project(out: Path) -> Path:
-    """A Godot 3 project holding the ported protocol files and the test driver (check_godot3.gd)."""
-    _check_repo()
+def godot3_project(bridges: Bridges, out: Path) -> Path:
+    """A Godot 3 project holding the ported protocol files and the driver (bridges/godot/tests/check_godot3.gd)."""
+    source = bridges.require(bridges.godot_addon)
     addon = out / "addons" / "tha4_bridge"
     addon.mkdir(parents=True, exist_ok=True)
     (out / "project.godot").write_text("config_version=4\n", encoding="utf-8")
     for name in GODOT_PROTOCOL_FILES:
-        (addon / name).write_text(port_to_godot3((GODOT_ADDON / name).read_text(encoding="utf-8")), encoding="utf-8")
-    shutil.copy(GODOT / "tests" / "check_godot3.gd", out / "check_godot3.gd")
+        (addon / name).write_text(port_to_godot3((source / name).read_text(encoding="utf-8")), encoding="utf-8")
+    shutil.copy(bridges.godot / "tests" / "check_godot3.gd", out / "check_godot3.gd")
     return out
 
 
 def godot3_run(project: Path, job: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
-    """Command line and environment running the Godot 3 test driver on ``job`` (saved as JSON in the project)."""
+    """Command line and environment running the Godot 3 driver on ``job`` (saved as JSON in the project)."""
     path = project / f"job-{uuid.uuid4().hex}.json"
     path.write_text(json.dumps(job), encoding="utf-8")
     return [tool("godot3-server"), "--path", str(project), "-s", "check_godot3.gd"], {**os.environ, "THA4_CHECK": str(path)}
