@@ -11,6 +11,8 @@ from typing import Callable
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: the protocol's conformance vectors as committed (`python -m tha4_sdk.daemon.protocol_vectors` writes them)
+PROTOCOL_VECTORS = REPO / "docs" / "protocol_vectors.json"
 
 
 def reference_dir() -> Path:

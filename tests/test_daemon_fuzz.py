@@ -16,7 +16,7 @@ from daemon_harness import DaemonProcess, make_store
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tha4_sdk.daemon import schema
+from tha4_sdk.daemon.operations import OPERATIONS
 from tha4_sdk.pose import PARAMETER_NAMES, PARAMETERS, Pose
 from tha4_sdk.render.solid import gradient, solid_pixels
 
@@ -66,8 +66,8 @@ values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=4) |
 bad_ids = st.floats() | st.integers(-2**63, -1) | st.integers(2**63, 2**64 - 1) | st.booleans() | st.none() | \
     st.text(min_size=65, max_size=80) | st.lists(ints, max_size=2) | st.binary(max_size=4)
 bad_versions = st.text(max_size=3) | st.floats() | st.none() | st.booleans() | st.lists(ints, max_size=2)
-unknown_ops = st.text(max_size=64).filter(lambda op: op not in schema.SCHEMAS)
-ops = st.sampled_from(schema.OPS)
+unknown_ops = st.text(max_size=64).filter(lambda op: op not in OPERATIONS)
+ops = st.sampled_from(list(OPERATIONS))
 not_maps = st.lists(scalars, max_size=3) | scalars
 non_finite = st.sampled_from([math.nan, math.inf, -math.inf, -math.nan])
 
@@ -139,8 +139,8 @@ def bad_request(draw, session: str) -> Case:
         args = {"session": session, "zz_" + draw(st.text(max_size=10)): draw(values)}
         return case(envelope(op, args, req_id=req_id), "bad_args", req_id)
     if kind == 3:  # a known field with a value of the wrong type or range
-        op = draw(ops.filter(lambda o: bool(schema.SCHEMAS[o])))
-        field = draw(st.sampled_from(sorted(schema.SCHEMAS[op])))
+        op = draw(ops.filter(lambda o: bool(OPERATIONS[o].args)))
+        field = draw(st.sampled_from(sorted(OPERATIONS[op].args)))
         value = draw(st.sampled_from([[1, 2, 3], {"a": 1}, -1, 10**12, "", "x" * 5000, math.nan, None, b"\x00"]))
         return case(envelope(op, {field: value}, req_id=req_id), "bad_args", req_id)
     if kind == 4:  # NaN, infinity and out-of-range pose values, and names that are no parameter

@@ -11,7 +11,7 @@ from daemon_harness import daemon_thread, make_store
 
 from tha4_sdk import __version__
 from tha4_sdk.client import Client, DaemonError
-from tha4_sdk.daemon import protocol, schema
+from tha4_sdk.daemon import operations, protocol
 
 DOC = (Path(__file__).resolve().parents[1] / "docs" / "protocol.md").read_text(encoding="utf-8")
 
@@ -25,7 +25,8 @@ def test_the_page_carries_the_protocols_own_version_and_its_history() -> None:
     assert __version__ not in history  # not tied to the package's version
 
 
-@pytest.mark.parametrize("op, version", sorted(protocol.ADDED.items()))
+@pytest.mark.parametrize("op, version", [(op.name, op.added) for op in operations.OPERATIONS.values()
+                                         if op.added != operations.FIRST_VERSION])
 def test_every_addition_is_marked_with_its_version(op: str, version: str) -> None:
     section = DOC[DOC.index(f"### `{op}`"):]
     assert section.split("\n", 2)[1].startswith(f"*Added in {version}.*"), op
@@ -33,10 +34,11 @@ def test_every_addition_is_marked_with_its_version(op: str, version: str) -> Non
 
 
 def test_accepts_follows_hello_ops_and_falls_back_to_1_0() -> None:
-    new = {"ops": schema.accepted_args()}
-    assert protocol.accepts(new, "expression.set", "weight") and not protocol.accepts(new, "render", "colour")
+    new = {"ops": operations.accepted_args()}
+    assert operations.accepts(new, "expression.set", "weight") and not operations.accepts(new, "render", "colour")
     old: dict = {"protocol": 1, "protocols": [1]}  # a 1.0 daemon sends no protocol_version and no ops
-    assert protocol.accepts(old, "render", "size") and not protocol.accepts(old, "expression.set")
+    assert operations.accepts(old, "render", "size") and not operations.accepts(old, "expression.set")
+    assert not operations.accepts(old, "render", "colour") and not operations.accepts(old, "frames.seek")
 
 
 def test_a_real_daemon_advertises_its_version_and_every_operations_arguments(tmp_path: Path) -> None:
@@ -44,7 +46,7 @@ def test_a_real_daemon_advertises_its_version_and_every_operations_arguments(tmp
             Client(port=daemon.control_port, timeout=20) as client:
         hello = client.hello()
         assert hello["protocol_version"] == protocol.PROTOCOL_VERSION and hello["protocol"] == protocol.VERSION
-        assert hello["ops"] == {op: list(fields) for op, fields in schema.SCHEMAS.items()}
+        assert hello["ops"] == {op.name: list(op.args) for op in operations.OPERATIONS.values()}
         assert client.accepts("presets.list") and client.accepts("stream.start", "pose")
         assert not client.accepts("stream.start", "codec") and not client.accepts("frames.seek")
         # the daemon stays strict: an argument it does not list is refused with the field named

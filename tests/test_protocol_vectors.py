@@ -1,8 +1,10 @@
-"""docs/protocol_vectors.json: current with the encoders (regenerate with `python -m tha4_sdk.daemon.vectors`),
+"""docs/protocol_vectors.json: current with the encoders and the operations' declarations (regenerate with
+`python -m tha4_sdk.daemon.protocol_vectors docs/protocol_vectors.json`),
 its requests and replies what a real daemon accepts and sends, and the Python client speaking exactly them."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from pathlib import Path
@@ -12,14 +14,18 @@ import msgpack
 import numpy as np
 import pytest
 import zmq
+from conftest import PROTOCOL_VECTORS
 from daemon_harness import daemon_thread, make_store
 
 from tha4_sdk.client import Client
-from tha4_sdk.daemon import protocol, schema, vectors
+from tha4_sdk.daemon import protocol
+from tha4_sdk.daemon import protocol_vectors as vectors
 from tha4_sdk.daemon.jobstore import JobStore
+from tha4_sdk.daemon.operations import OPERATIONS, validate
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import Pose
 
-VECTORS = vectors.load()
+VECTORS = json.loads(PROTOCOL_VECTORS.read_text(encoding="utf-8"))
 
 
 def pairs(node: Any) -> list[dict[str, Any]]:
@@ -50,8 +56,22 @@ def assert_same_shape(real: Any, vector: Any, where: str = "") -> None:
 
 
 def test_the_file_is_current():
-    assert vectors.PATH.read_text(encoding="utf-8") == vectors.render_text(), \
+    assert PROTOCOL_VECTORS.read_text(encoding="utf-8") == vectors.render_text(), \
         f"docs/protocol_vectors.json is stale: run `{vectors.COMMAND}` and commit it"
+
+
+def test_every_operation_needs_an_example_with_its_declared_reply(monkeypatch: pytest.MonkeyPatch):
+    full = vectors.examples()
+    monkeypatch.setattr(vectors, "examples", lambda: {op: e for op, e in full.items() if op != "ping"})
+    with pytest.raises(Tha4Error, match=r"no example for the operations \['ping'\]"):
+        vectors.build()
+    monkeypatch.setattr(vectors, "examples", lambda: {**full, "ping": vectors.Example({}, {"time": vectors.T})})
+    with pytest.raises(Tha4Error, match="the example reply of ping has"):
+        vectors.build()
+    monkeypatch.setattr(vectors, "examples", lambda: {**full, "render": vectors.Example(full["render"].args,
+                                                                                        full["render"].result)})
+    with pytest.raises(Tha4Error, match="the example reply of render"):
+        vectors.build()
 
 
 def test_every_pair_round_trips_and_every_request_validates():
@@ -60,11 +80,11 @@ def test_every_pair_round_trips_and_every_request_validates():
     for pair in found:
         assert protocol.pack(pair["value"]).hex() == pair["hex"]
         assert protocol.unpack(bytes.fromhex(pair["hex"])) == pair["value"]
-    assert set(VECTORS["ops"]) == set(schema.OPS)
+    assert list(VECTORS["ops"]) == list(OPERATIONS)
     for op, entry in VECTORS["ops"].items():
         request = protocol.unpack_request(bytes.fromhex(entry["request"]["hex"]), protocol.Limits())
         assert request["op"] == op
-        schema.validate(op, request["args"])  # raises on anything the daemon would refuse
+        validate(op, request["args"])  # raises on anything the daemon would refuse
     for extra in VECTORS["msgpack"]["decode_only"]:
         assert protocol.unpack(bytes.fromhex(extra["hex"])) == extra["value"]
     for bad in VECTORS["msgpack"]["invalid"] + VECTORS["msgpack"]["refused_in_requests"]:
@@ -209,4 +229,4 @@ def test_the_python_client_sends_and_reads_the_vectors():
     for op, request in sent.items():
         vector = VECTORS["ops"][op]["request"]["value"]
         assert request["v"] == vector["v"]
-        assert schema.validate(op, request.get("args", {})) == schema.validate(op, vector["args"]), op
+        assert validate(op, request.get("args", {})) == validate(op, vector["args"]), op

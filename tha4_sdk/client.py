@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import zmq
 
-from tha4_sdk.daemon import protocol
+from tha4_sdk.daemon import operations, protocol
 from tha4_sdk.daemon.curve_auth import ClientKeys
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
@@ -144,7 +144,7 @@ class Client(_Closable):
 
     def accepts(self, op: str, arg: str | None = None) -> bool:
         """Whether this daemon understands ``op`` (and its argument ``arg``): check before using an addition."""
-        return protocol.accepts(self.hello(), op, arg)
+        return operations.accepts(self.hello(), op, arg)
 
     def ping(self, timeout: float | None = None) -> float:
         """Round-trip to the daemon; returns its clock."""

@@ -19,9 +19,6 @@ VERSION = 1
 VERSIONS = (1,)
 #: the protocol's own version, major.minor (docs/protocol.md §13); each minor version only adds
 PROTOCOL_VERSION = "1.1"
-#: the operations and arguments a client sends that came after 1.0, and the version that added each: a client
-#: uses one only with a daemon whose ``hello`` says it speaks that version (see `accepts`)
-ADDED: dict[str, str] = {"presets.list": "1.1", "expression.set": "1.1"}
 DEFAULT_PORT = 47000
 HEARTBEAT_S = 1.0
 FORMATS = ("rgba8", "png")
@@ -67,18 +64,6 @@ class ProtocolError(Tha4Error):
 def version_tuple(text: str) -> tuple[int, ...]:
     """``"1.10"`` → ``(1, 10)``, so versions compare in the right order."""
     return tuple(int(part) for part in text.split("."))
-
-
-def accepts(hello: dict[str, Any], op: str, arg: str | None = None) -> bool:
-    """Whether the daemon that sent ``hello`` understands ``op`` (and its argument ``arg``).
-
-    A daemon of protocol 1.1 or later lists its operations and their arguments in ``hello.ops``; an
-    older one speaks 1.0, which has every operation and argument except those in `ADDED`.
-    """
-    ops = hello.get("ops")
-    if ops is not None:
-        return op in ops and (arg is None or arg in ops[op])
-    return op not in ADDED and (arg is None or f"{op}.{arg}" not in ADDED)
 
 
 def pack(obj: Any) -> bytes:

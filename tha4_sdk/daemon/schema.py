@@ -1,7 +1,8 @@
-"""Request schemas: every operation's ``args``, checked before anything runs (docs/protocol.md §6).
+"""Argument checks: what each operation's ``args`` are built from, checked before anything runs.
 
-`validate(op, args)` returns the arguments with defaults filled in, or raises `ProtocolError`
-(``unknown_op`` / ``bad_args``, naming the field).
+The operations (`operations.OPERATIONS`) declare their arguments as `Field` records; `check_args`
+returns a request's arguments with defaults filled in, or raises `ProtocolError` ``bad_args`` naming
+the field (docs/protocol.md §6).
 """
 
 from __future__ import annotations
@@ -9,17 +10,14 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
-from tha4_sdk.daemon.protocol import FORMATS, Limits, ProtocolError
-from tha4_sdk.mixer import MODES
+from tha4_sdk.daemon.protocol import ProtocolError
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 SESSION_PATTERN = re.compile(r"s[0-9a-f]{8}")
 JOB_PATTERN = re.compile(r"j[0-9a-f]{8}")
 SOURCE_PATTERN = re.compile(r"src[0-9]{1,6}")
-LIMITS = Limits()
-MAX_SAMPLE_FRAMES = 36_000  # source.sample: 20 minutes at 30 frames per second
 
 Check = Callable[[str, Any], Any]
 _REQUIRED = object()
@@ -130,71 +128,29 @@ def pose_params(field: str, value: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Field:
+    """One argument of a request: its check, and its default (none: the argument is required)."""
+
     check: Check
     default: Any = _REQUIRED
 
-
-SESSION = Field(text(9, SESSION_PATTERN))
-CHARACTER = Field(text(4096))
-FORMAT = Field(text(8, choices=FORMATS), "rgba8")
-SIZE = Field(size, None)
-
-SCHEMAS: dict[str, dict[str, Field]] = {
-    "hello": {"client": Field(text(64), "")},
-    "ping": {},
-    "characters.list": {},
-    "sessions.list": {},
-    "character.load": {"character": CHARACTER, "renderer": Field(text(64), "student"),
-                       "options": Field(options(lists=False), {})},
-    "character.unload": {"session": SESSION},
-    "pose.set": {"session": SESSION, "params": Field(pose_params), "reset": Field(boolean, False),
-                 "clamp": Field(boolean, False)},
-    "pose.get": {"session": SESSION},
-    "presets.list": {},
-    "expression.set": {"session": SESSION, "preset": Field(text(64)), "weight": Field(number(0.0, 1.0), 1.0),
-                       "reset": Field(boolean, False)},
-    "source.attach": {"session": SESSION, "source": Field(text(64)), "args": Field(options(lists=True), {}),
-                      "mode": Field(text(8, choices=MODES), None), "params": Field(names, None),
-                      "weight": Field(number(0.0, 1.0), None)},
-    "source.detach": {"session": SESSION, "source": Field(text(9, SOURCE_PATTERN))},
-    "source.sample": {"source": Field(text(64)), "args": Field(options(lists=True), {}),
-                      "fps": Field(number(0.0, LIMITS.max_fps, open_low=True)), "start": Field(number(0.0, 1e7), 0.0),
-                      "frames": Field(integer(1, MAX_SAMPLE_FRAMES)), "params": Field(names, None)},
-    "render": {"session": SESSION, "format": FORMAT, "size": SIZE},
-    "stream.start": {"session": SESSION, "fps": Field(number(0.0, LIMITS.max_fps, open_low=True), 30.0),
-                     "format": FORMAT, "size": SIZE, "pose": Field(boolean, True)},
-    "stream.stop": {"session": SESSION},
-    "distill.start": {"character": CHARACTER, "output": Field(text(64, NAME_PATTERN)),
-                      "examples": Field(integer(2, 10**9), None), "teacher": Field(text(4200), "tha4")},
-    "distill.status": {"job": Field(text(9, JOB_PATTERN))},
-    "distill.cancel": {"job": Field(text(9, JOB_PATTERN))},
-    "distill.list": {},
-    "shutdown": {},
-}
-OPS = tuple(SCHEMAS)
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
 
 
-def accepted_args() -> dict[str, list[str]]:
-    """Every operation and the names of its arguments (``hello.ops``, protocol 1.1)."""
-    return {op: list(fields) for op, fields in SCHEMAS.items()}
-
-
-def validate(op: str, args: Any) -> dict[str, Any]:
-    """Check ``args`` against the schema of ``op``; return them with defaults filled in."""
-    schema = SCHEMAS.get(op)
-    if schema is None:
-        raise ProtocolError("unknown_op", f"unknown operation {op!r}", ops=list(OPS))
+def check_args(op: str, fields: Mapping[str, Field], args: Any) -> dict[str, Any]:
+    """Check the ``args`` of a request for ``op`` against its ``fields``; return them with defaults filled in."""
     if not isinstance(args, dict):
         raise ProtocolError("bad_args", f"args must be a map, got {_describe(args)}", field="args")
-    unknown = [k for k in args if k not in schema]
+    unknown = [k for k in args if k not in fields]
     if unknown:
-        allowed = ", ".join(schema) or "none"
+        allowed = ", ".join(fields) or "none"
         raise _bad(str(unknown[0]), f"unknown argument of {op} (allowed: {allowed})")
     out: dict[str, Any] = {}
-    for name, spec in schema.items():
+    for name, spec in fields.items():
         if name in args:
             out[name] = spec.check(name, args[name])
-        elif spec.default is _REQUIRED:
+        elif spec.required:
             raise _bad(name, f"missing (required by {op})")
         else:
             out[name] = spec.default

@@ -20,11 +20,12 @@ import zmq
 
 import tha4_sdk
 from tha4_sdk import plugins
-from tha4_sdk.daemon import protocol, schema
+from tha4_sdk.daemon import operations, protocol
 from tha4_sdk.daemon.characters import CharacterLibrary
 from tha4_sdk.daemon.curve_auth import CurveError, ServerKeys, is_loopback
 from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
+from tha4_sdk.daemon.operations import Operation, Runs
 from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
 from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
@@ -36,7 +37,6 @@ from tha4_sdk.source import PoseSource
 
 log = logging.getLogger(__name__)
 Handler = Callable[[dict[str, Any], Request], "dict[str, Any] | None"]
-BACKGROUND_OPS = frozenset({"character.load", "character.unload", "source.attach", "source.detach", "source.sample"})
 MAX_ID = 2**63 - 1
 
 
@@ -77,19 +77,8 @@ class Daemon:
         self._reserved = 0
         self._lock = threading.Lock()
         self._heartbeat_seq = 0
-        self._handlers: dict[str, Handler] = {
-            "hello": self.op_hello, "ping": self.op_ping, "characters.list": self.op_characters_list,
-            "sessions.list": self.op_sessions_list, "character.load": self.op_character_load,
-            "character.unload": self.op_character_unload, "pose.set": self.op_pose_set,
-            "pose.get": self.op_pose_get, "presets.list": self.op_presets_list,
-            "expression.set": self.op_expression_set, "source.attach": self.op_source_attach,
-            "source.detach": self.op_source_detach, "source.sample": self.op_source_sample, "render": self.op_render,
-            "stream.start": self.op_stream_start,
-            "stream.stop": self.op_stream_stop, "distill.start": self.op_distill_start,
-            "distill.status": self.op_distill_status, "distill.cancel": self.op_distill_cancel,
-            "distill.list": self.op_distill_list, "shutdown": self.op_shutdown,
-        }
-        assert set(self._handlers) == set(schema.OPS)
+        self._handlers: dict[str, Handler] = {name: getattr(self, op.handler)
+                                               for name, op in operations.OPERATIONS.items()}
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def run(self, on_ready: Callable[["Daemon"], None] | None = None) -> None:
@@ -212,28 +201,25 @@ class Daemon:
         if version not in protocol.VERSIONS:
             raise ProtocolError("unsupported_version", f"protocol version {version} is not spoken here",
                                 versions=list(protocol.VERSIONS))
-        args = schema.validate(op, env.get("args", {}))
-        handler = self._handlers[op]
-        if op in BACKGROUND_OPS:
+        operation = operations.find(op)
+        args = operation.validate(env.get("args", {}))
+        if operation.runs is Runs.POOL:
             if self._stop.is_set():
                 raise ProtocolError("shutting_down", "the daemon is stopping")
-            self._pool.submit(self._run_background, handler, args, req)
-            return
-        result = handler(args, req)
-        if result is not None:
-            req.reply(result)
+            self._pool.submit(self._run_background, operation, args, req)
+        elif operation.runs is Runs.SESSION:
+            self._handlers[op](args, req)  # the session's render thread replies
+        else:
+            req.reply(_declared_result(operation, self._handlers[op](args, req)))
 
-    def _run_background(self, handler: Handler, args: dict[str, Any], req: Request) -> None:
+    def _run_background(self, operation: Operation, args: dict[str, Any], req: Request) -> None:
         try:
-            result = handler(args, req)
+            req.reply(_declared_result(operation, self._handlers[operation.name](args, req)))
         except ProtocolError as e:
             req.fail(e)
         except Exception as e:
             log.exception("request %r (%s) failed", req.id, req.op)
             req.fail(ProtocolError("internal", f"{type(e).__name__}: {e}"))
-        else:
-            assert result is not None
-            req.reply(result)
 
     def _session(self, session_id: str) -> CharacterSession:
         with self._lock:
@@ -247,7 +233,7 @@ class Daemon:
         log.info("hello from %s", args["client"] or "a client")
         return {"server": "tha4-sdk", "version": tha4_sdk.__version__, "protocol": protocol.VERSION,
                 "protocols": list(protocol.VERSIONS), "protocol_version": protocol.PROTOCOL_VERSION,
-                "ops": schema.accepted_args(), "frame_port": self.frame_port,
+                "ops": operations.accepted_args(), "frame_port": self.frame_port,
                 "heartbeat_s": self.config.heartbeat_s, "limits": self.limits.as_dict(),
                 "parameters": list(PARAMETER_NAMES), "renderers": list(plugins.renderers()),
                 "pose_sources": list(plugins.pose_sources()), "pose_filters": list(plugins.pose_filters()),
@@ -439,6 +425,15 @@ class Daemon:
         log.info("shutdown requested")
         self.stop()
         return {}
+
+
+def _declared_result(operation: Operation, result: dict[str, Any] | None) -> dict[str, Any]:
+    """A handler's result, when it is the map its operation declares (an ``internal`` error otherwise)."""
+    if not isinstance(result, dict) or set(result) != set(operation.result):
+        got = sorted(result) if isinstance(result, dict) else type(result).__name__
+        raise ProtocolError("internal", f"{operation.name} answered {got}, not its declared result "
+                                        f"{list(operation.result)}")
+    return result
 
 
 def _close(ctx: zmq.Context, auth: Any, router: zmq.Socket, pub: zmq.Socket) -> None:

@@ -1,9 +1,11 @@
-"""Protocol test vectors (docs/protocol_vectors.json), built from the real encoders of this package.
+"""The protocol's conformance vectors (docs/protocol_vectors.json), built from the real encoders of this package.
 
-One file every client's tests read: each operation's request and reply as MessagePack hex, the ZMTP
-greeting, READY commands and frame encodings of docs/protocol.md §2, a frame header with its payload,
-events, error replies, and one value per MessagePack format a decoder must read.
-Regenerate with ``python -m tha4_sdk.daemon.vectors`` (tests/test_protocol_vectors.py fails when it is stale).
+One file every client's tests read (the Python client's, the Blender add-on's, the Godot and Unity
+bridges'): each operation of `operations.OPERATIONS` with an example request and reply as MessagePack
+hex, the ZMTP greeting, READY commands and frame encodings of docs/protocol.md §2, a frame header with
+its payload, events, error replies, and one value per MessagePack format a decoder must read.
+Write it with ``python -m tha4_sdk.daemon.protocol_vectors PATH`` (tests/test_protocol_vectors.py fails
+when the repository's copy is stale).
 """
 
 from __future__ import annotations
@@ -11,18 +13,20 @@ from __future__ import annotations
 import json
 import struct
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tha4_sdk.daemon import protocol, schema
+from tha4_sdk.daemon import protocol
+from tha4_sdk.daemon.operations import OPERATIONS, accepted_args
 from tha4_sdk.daemon.protocol import ProtocolError
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.frame import Frame
 from tha4_sdk.pose import PARAMETER_NAMES, Pose
 from tha4_sdk.presets import PRESETS
 from tha4_sdk.render.solid import gradient, solid_pixels
 
-PATH = Path(__file__).resolve().parents[2] / "docs" / "protocol_vectors.json"
-COMMAND = "python -m tha4_sdk.daemon.vectors"
+COMMAND = "python -m tha4_sdk.daemon.protocol_vectors docs/protocol_vectors.json"
 
 SESSION = "s0123abcd"
 SOURCE = "src1"
@@ -80,12 +84,21 @@ def example_frame(size: tuple[int, int] = RENDER_SIZE) -> tuple[dict[str, Any], 
     return header, bytes(payload)
 
 
-# Every operation's request args (all fields written out) and the result its reply carries.
-def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    header, _ = example_frame()
+@dataclass(frozen=True)
+class Example:
+    """An operation's example: request args (every field written out), the reply's result and binary frames."""
+
+    args: dict[str, Any]
+    result: dict[str, Any]
+    frames: tuple[bytes, ...] = ()
+
+
+def examples() -> dict[str, Example]:
+    """One example per operation."""
+    header, pixels = example_frame()
     hello = {"server": "tha4-sdk", "version": "0.1.0", "protocol": protocol.VERSION,
              "protocols": list(protocol.VERSIONS), "protocol_version": protocol.PROTOCOL_VERSION,
-             "ops": schema.accepted_args(), "frame_port": protocol.DEFAULT_PORT + 1,
+             "ops": accepted_args(), "frame_port": protocol.DEFAULT_PORT + 1,
              "heartbeat_s": protocol.HEARTBEAT_S, "limits": protocol.Limits().as_dict(),
              "parameters": list(PARAMETER_NAMES), "renderers": ["solid", "student", "teacher"],
              "pose_sources": ["audio", "timeline", "webcam"], "pose_filters": ["idle", "one_euro"],
@@ -93,32 +106,35 @@ def operations() -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     character = {"name": "lambda_00", "has_student": True, "has_face_mask": True, "attribution": "",
                  "license": ""}
     return {
-        "hello": ({"client": "godot"}, hello),
-        "ping": ({}, {"t": T}),
-        "characters.list": ({}, {"characters": [character]}),
-        "sessions.list": ({}, {"sessions": [session_info()]}),
-        "character.load": ({"character": "lambda_00", "renderer": "solid", "options": {}}, session_info()),
-        "character.unload": ({"session": SESSION}, {}),
-        "pose.set": ({"session": SESSION, "params": POSE, "reset": False, "clamp": False}, {}),
-        "pose.get": ({"session": SESSION}, {"params": Pose.rest().with_values(**POSE).to_dict()}),
-        "presets.list": ({}, {"presets": [{"name": p.name, "description": p.description, "params": dict(p.values)}
-                                          for p in (PRESETS["smile"], PRESETS["blink"])]}),
-        "expression.set": ({"session": SESSION, "preset": "smile", "weight": 0.8, "reset": False},
-                           {"params": {k: v * 0.8 for k, v in PRESETS["smile"].values.items()}}),
-        "source.attach": ({"session": SESSION, "source": "idle", "args": {"seed": 0}}, {"source": SOURCE}),
-        "source.detach": ({"session": SESSION, "source": SOURCE}, {}),
-        "source.sample": ({"source": "vmc", "args": {"port": 0}, "fps": 30.0, "frames": 2, "params": ["head_x"]},
-                          {"fps": 30.0, "start": 0.0, "params": ["head_x"], "poses": [None, None]}),
-        "render": ({"session": SESSION, "format": "rgba8", "size": list(RENDER_SIZE)}, {"frame": header}),
-        "stream.start": ({"session": SESSION, "fps": 30.0, "format": "rgba8", "pose": True},
-                         {"stream": {"fps": 30.0, "format": "rgba8", "size": None, "pose": True}}),
-        "stream.stop": ({"session": SESSION}, {}),
-        "distill.start": ({"character": "lambda_00", "output": "lambda_00_student", "examples": 1000,
-                           "teacher": "tha4"}, {"job": job_info()}),
-        "distill.status": ({"job": JOB}, {"job": job_info()}),
-        "distill.cancel": ({"job": JOB}, {"job": job_info("cancelled")}),
-        "distill.list": ({}, {"jobs": [job_info()]}),
-        "shutdown": ({}, {}),
+        "hello": Example({"client": "godot"}, hello),
+        "ping": Example({}, {"t": T}),
+        "characters.list": Example({}, {"characters": [character]}),
+        "sessions.list": Example({}, {"sessions": [session_info()]}),
+        "character.load": Example({"character": "lambda_00", "renderer": "solid", "options": {}}, session_info()),
+        "character.unload": Example({"session": SESSION}, {}),
+        "pose.set": Example({"session": SESSION, "params": POSE, "reset": False, "clamp": False}, {}),
+        "pose.get": Example({"session": SESSION}, {"params": Pose.rest().with_values(**POSE).to_dict()}),
+        "presets.list": Example({}, {"presets": [{"name": p.name, "description": p.description,
+                                                  "params": dict(p.values)}
+                                                 for p in (PRESETS["smile"], PRESETS["blink"])]}),
+        "expression.set": Example({"session": SESSION, "preset": "smile", "weight": 0.8, "reset": False},
+                                  {"params": {k: v * 0.8 for k, v in PRESETS["smile"].values.items()}}),
+        "source.attach": Example({"session": SESSION, "source": "idle", "args": {"seed": 0}}, {"source": SOURCE}),
+        "source.detach": Example({"session": SESSION, "source": SOURCE}, {}),
+        "source.sample": Example({"source": "vmc", "args": {"port": 0}, "fps": 30.0, "frames": 2,
+                                  "params": ["head_x"]},
+                                 {"fps": 30.0, "start": 0.0, "params": ["head_x"], "poses": [None, None]}),
+        "render": Example({"session": SESSION, "format": "rgba8", "size": list(RENDER_SIZE)}, {"frame": header},
+                          (pixels,)),
+        "stream.start": Example({"session": SESSION, "fps": 30.0, "format": "rgba8", "pose": True},
+                                {"stream": {"fps": 30.0, "format": "rgba8", "size": None, "pose": True}}),
+        "stream.stop": Example({"session": SESSION}, {}),
+        "distill.start": Example({"character": "lambda_00", "output": "lambda_00_student", "examples": 1000,
+                                  "teacher": "tha4"}, {"job": job_info()}),
+        "distill.status": Example({"job": JOB}, {"job": job_info()}),
+        "distill.cancel": Example({"job": JOB}, {"job": job_info("cancelled")}),
+        "distill.list": Example({}, {"jobs": [job_info()]}),
+        "shutdown": Example({}, {}),
     }
 
 
@@ -144,18 +160,30 @@ def _pair(value: Any) -> dict[str, Any]:
     return {"value": value, "hex": protocol.pack(value).hex()}
 
 
+def operation_vectors() -> dict[str, dict[str, Any]]:
+    """Each operation's request and reply, in declaration order, checked against its declaration."""
+    known = examples()
+    missing = [name for name in OPERATIONS if name not in known]
+    if missing:
+        raise Tha4Error(f"no example for the operations {missing}: add them to protocol_vectors.examples()")
+    ops: dict[str, Any] = {}
+    for req_id, op in enumerate(OPERATIONS.values(), start=1):
+        example = known[op.name]
+        op.validate(example.args)  # every request is one the daemon accepts (raises otherwise)
+        if set(example.result) != set(op.result) or len(example.frames) != op.reply_frames:
+            raise Tha4Error(f"the example reply of {op.name} has {sorted(example.result)} and "
+                            f"{len(example.frames)} frames; it declares {list(op.result)} and {op.reply_frames}")
+        entry = {"request": _pair(protocol.request(req_id, op.name, example.args)),
+                 "reply": _pair(protocol.reply_ok(req_id, op.name, example.result))}
+        if example.frames:
+            entry["reply_frames"] = [frame.hex() for frame in example.frames]
+        ops[op.name] = entry
+    return ops
+
+
 def build() -> dict[str, Any]:
     """The whole vectors document."""
-    ops: dict[str, Any] = {}
-    for req_id, (op, (args, result)) in enumerate(operations().items(), start=1):
-        schema.validate(op, args)  # every request is one the daemon accepts (raises otherwise)
-        entry = {"request": _pair(protocol.request(req_id, op, args)),
-                 "reply": _pair(protocol.reply_ok(req_id, op, result))}
-        if op == "render":
-            entry["reply_frames"] = [example_frame()[1].hex()]
-        ops[op] = entry
-    missing = set(schema.OPS) - set(ops)
-    assert not missing, f"no vector for {sorted(missing)}"
+    ops = operation_vectors()
 
     header, payload = example_frame((2, 1))
     frame_event = protocol.event("frame", header)
@@ -165,7 +193,7 @@ def build() -> dict[str, Any]:
         protocol.reply_error(8, "render", ProtocolError("bad_args", "session: missing (required by render)",
                                                         field="session")),
         protocol.reply_error(9, "render.all", ProtocolError("unknown_op", "unknown operation 'render.all'",
-                                                            ops=list(schema.OPS))),
+                                                            ops=list(OPERATIONS))),
         protocol.reply_error(None, None, ProtocolError("bad_message", "the envelope must be a map, got int")),
     ]
     ping = ops["ping"]
@@ -218,13 +246,11 @@ def render_text() -> str:
     return json.dumps(build(), indent=1, ensure_ascii=False) + "\n"
 
 
-def load(path: Path = PATH) -> dict[str, Any]:
-    """The vectors as committed."""
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def main(argv: list[str]) -> int:
-    path = Path(argv[0]) if argv else PATH
+    if len(argv) != 1:
+        print(f"usage: {COMMAND}", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
     path.write_text(render_text(), encoding="utf-8")
     print(f"wrote {path}")
     return 0
