@@ -12,11 +12,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from tha4_sdk.character import CharacterError, load_character, load_image_rgba
+from tha4_sdk.character import Character, CharacterError, load_character, load_image_rgba
 from tha4_sdk.cli import main
-from tha4_sdk.export.onnx import OPSET, build_graph, export_onnx
+from tha4_sdk.export.onnx import export_onnx
 from tha4_sdk.image import rgba8_to_tensor, srgb_to_linear, tensor_to_rgba8
 from tha4_sdk.metrics import psnr
+from tha4_sdk.models.student.onnx_graph import OPSET, OnnxGraphError, build_graph
 from tha4_sdk.pose import PARAMETER_NAMES
 from tha4_sdk.presets import PRESETS
 from tha4_sdk.render.base import open_renderer
@@ -160,6 +161,10 @@ def test_onnx_renderer_plugin_and_cli(lambda_00: Path, tmp_path: Path, reference
 def test_errors_say_what_to_do(tmp_path: Path, lambda_00: Path) -> None:
     result = CliRunner().invoke(main, ["export", "onnx", str(lambda_00 / "character.png"), "-o", str(tmp_path)])
     assert result.exit_code == 1 and "no student weights" in result.output
+    with pytest.raises(CharacterError, match="no student weights.*tha4 distill"):
+        build_graph(Character.from_image(lambda_00 / "character.png"))
+    with pytest.raises(OnnxGraphError, match="unknown graph 'fastest'; choose one of fast, exact"):
+        build_graph(load_character(lambda_00), "fastest")
     with pytest.raises(CharacterError, match="tha4 export onnx"):
         open_renderer("onnx", load_character(lambda_00), model=tmp_path / "missing.onnx")
     assert providers_for("auto", ["CPUExecutionProvider"]) == ["CPUExecutionProvider"]

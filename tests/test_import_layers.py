@@ -63,6 +63,10 @@ def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
      "Plugins never import a command-line module or a benchmark"),
     ("tha4_sdk/pose.py", "from tha4_sdk.bench import report", "The library never imports the command line"),
     ("tha4_sdk/render/base.py", "from tha4_sdk.daemon import protocol", "Rooms from the command line down"),
+    ("tha4_sdk/render/onnx.py", "from tha4_sdk.export import onnx", "Rooms from the command line down"),
+    ("tha4_sdk/distill/fast.py", "from tha4_sdk.export import onnx", "Rooms from the command line down"),
+    ("tha4_sdk/export/onnx.py", "from tha4_sdk.distill import fast", "Rooms from the command line down"),
+    ("tha4_sdk/plugins.py", "from tha4_sdk.render import base", "Rooms from the command line down"),
 ])
 def test_a_forbidden_import_breaks_its_contract(copy: Path, module: str, statement: str, contract: str) -> None:
     path = copy / module

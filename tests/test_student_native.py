@@ -1,4 +1,4 @@
-"""The fast student path's native level runner: numerics against PyTorch, build cache, fallbacks."""
+"""The student's native level runner (the fast path's levels in C): numerics against PyTorch, build cache, fallbacks."""
 
 from __future__ import annotations
 
@@ -12,22 +12,22 @@ import torch
 import torch.nn.functional as F
 
 from tha4_sdk.character import load_character
-from tha4_sdk.models import native
-from tha4_sdk.render import student_native
+from tha4_sdk.models import c_kernels
+from tha4_sdk.models.student import native_runner
 from tha4_sdk.render.student_fast import FastStudentSession
 
 
 @pytest.fixture
 def fresh_load():
-    """`student_native.load` with its per-process cache cleared before and after."""
-    student_native.load.cache_clear()
-    yield student_native.load
-    student_native.load.cache_clear()
+    """`native_runner.load` with its per-process cache cleared before and after."""
+    native_runner.load.cache_clear()
+    yield native_runner.load
+    native_runner.load.cache_clear()
 
 
 @pytest.fixture(scope="module")
-def runner() -> student_native.NativeRunner:
-    built = student_native.load()
+def runner() -> native_runner.NativeRunner:
+    built = native_runner.load()
     assert built is not None, "a C compiler is part of the test environment (.ci/install)"
     return built
 
@@ -117,11 +117,11 @@ def test_worker_threads_can_make_the_blas_single_threaded(runner) -> None:
 
 
 def test_the_build_is_cached_per_source_compiler_and_cpu(tmp_path: Path) -> None:
-    compiler = native.compiler()
+    compiler = c_kernels.compiler()
     assert compiler
-    first = student_native.build(compiler, tmp_path)
+    first = native_runner.build(compiler, tmp_path)
     built_at = first.stat().st_mtime_ns
-    assert student_native.build(compiler, tmp_path) == first and first.stat().st_mtime_ns == built_at
+    assert native_runner.build(compiler, tmp_path) == first and first.stat().st_mtime_ns == built_at
     assert [p.name for p in tmp_path.iterdir()] == [first.name], "no temporary files left behind"
 
 

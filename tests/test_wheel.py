@@ -65,7 +65,8 @@ def test_the_wheel_carries_the_manifests_plugins_and_license(installed: Path) ->
     wheel = next((installed.parent.parent / "dist").glob("tha4_sdk-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"tha4_sdk/sample_characters/lambda_00.yaml", "tha4_sdk/sample_characters/lambda_01.yaml",
-            "tha4_sdk/models/teacher/sources.yaml", "tha4_plugins/sliders/static/index.html"} <= names
+            "tha4_sdk/models/teacher/sources.yaml", "tha4_plugins/sliders/static/index.html",
+            "tha4_sdk/models/student/native_runner.c"} <= names  # the student's C runner, built on first use
     player = {f"tha4_sdk/export/web/{n}" for n in ("index.html", "player.js", "timeline.js", "player.css",
                                                    "onnxruntime-web.yaml")}
     assert player <= names, player - names  # the web player's assets and its pinned runtime

@@ -2,8 +2,8 @@
 
 The same outputs as `StudentFaceMorpher.forward` / `StudentBodyMorpher.forward`, up to float rounding,
 differentiable in the module's own parameters (so the optimizer, checkpoints and weight files are the
-plain trainer's). The rearrangements are those of `tha4_sdk.render.student_fast` (`face_level`,
-`body_levels` build them from the live weights, every step):
+plain trainer's). The rearrangements are the student's folded levels (`tha4_sdk.models.student.folded`:
+`face_level`, `body_levels` build them from the live weights, every step):
 
 * pose terms are constant over the pixels → one bias per frame; position terms → a row vector plus a
   column vector; ω0 = 30 folded into the weights;
@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from tha4_sdk.models.student.body_morpher import StudentBodyMorpher, compose_body_outputs
 from tha4_sdk.models.student.face_morpher import StudentFaceMorpher
-from tha4_sdk.render.student_fast import Level, body_levels, face_level
+from tha4_sdk.models.student.folded import Level, body_levels, face_level
 
 
 class _SineOfSum(torch.autograd.Function):

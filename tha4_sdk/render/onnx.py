@@ -1,8 +1,9 @@
 """The ``onnx`` renderer plugin: the character's exported student graph on onnxruntime.
 
-The graph is built from the character's student weights when the session opens (`tha4_sdk.export.onnx`),
-or read from a ``character.onnx`` given as ``model``. Execution providers: CPU always; with ``device="auto"``
-CUDA, DirectML or CoreML first when the installed onnxruntime has them. Needs ``pip install 'tha4-sdk[onnx]'``.
+The graph is built from the character's student weights when the session opens
+(`tha4_sdk.models.student.onnx_graph`), or read from a ``character.onnx`` given as ``model``. Execution
+providers: CPU always; with ``device="auto"`` CUDA, DirectML or CoreML first when the installed onnxruntime
+has them. Needs ``pip install 'tha4-sdk[onnx]'``.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class OnnxRenderer(Renderer):
                 raise CharacterError(f"{path}: ONNX model not found (write one with `tha4 export onnx`)")
             model = path.read_bytes()
         else:
-            from tha4_sdk.export.onnx import build_graph
+            from tha4_sdk.models.student.onnx_graph import build_graph
 
             model = build_graph(character, self.graph, rgba8=False).SerializeToString()
         providers = providers_for(self.device_name, _ort().get_available_providers())

@@ -1,4 +1,5 @@
-/* Native level runner for the fast student path (tha4_sdk/render/student_fast.py, student_native.py).
+/* Native level runner for the student's folded levels (tha4_sdk/models/student/folded.py, native_runner.py),
+ * used by the fast render path (tha4_sdk/render/student_fast.py).
  *
  * One call evaluates a band of rows of one SIREN level for one frame, tile by tile, with every
  * intermediate of a tile kept in the core's cache: the first sine layer (from position terms, or from

@@ -1,4 +1,5 @@
-"""Native kernels built for this CPU on first use: the C files beside the fast paths that use them.
+"""The C kernels of the CPU fast paths, built for this CPU on first use: the C files beside the modules that
+use them.
 
 A C file is compiled once with the system C compiler (``$CC``, ``cc``, ``gcc`` or ``clang``) into
 ``$THA4_HOME/kernels/`` under a name that hashes the source, the flags, the compiler and the CPU, and loaded

@@ -1,8 +1,9 @@
-"""The fast student path's native level runner (``student_native.c``), built for this CPU on first use.
+"""The native level runner (``native_runner.c``): the student's folded levels (`folded`) in C, built for this
+CPU on first use.
 
-Built and loaded by `tha4_sdk.models.native` (the system C compiler, PyTorch's own ``sgemm``); where that
-cannot be had, or with ``THA4_NATIVE=0``, `load` returns None and the fast path runs the same arithmetic as
-PyTorch ops.
+Built and loaded by `tha4_sdk.models.c_kernels` (the system C compiler, PyTorch's own ``sgemm``); where that
+cannot be had, or with ``THA4_NATIVE=0``, `load` returns None and the fast render path runs the same
+arithmetic as PyTorch ops.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from tha4_sdk.models import native
+from tha4_sdk.models import c_kernels
 
 SOURCE = Path(__file__).with_suffix(".c")
 #: activations per tile buffer (at least one row): 512 KiB of float32, so a tile's two buffers stay in a 2 MiB
@@ -101,12 +102,12 @@ class NativeLevel:
 
 
 def build(compiler: str, folder: Path) -> Path:
-    """Compile ``student_native.c`` into ``folder`` (atomically; reused when already there); its path."""
-    return native.build(SOURCE, compiler, folder)
+    """Compile ``native_runner.c`` into ``folder`` (atomically; reused when already there); its path."""
+    return c_kernels.build(SOURCE, compiler, folder)
 
 
 @functools.lru_cache(maxsize=1)
 def load() -> NativeRunner | None:
     """The runner for this CPU, built on first use; None (with one warning) where it cannot be had."""
-    kernels = native.load_kernels(SOURCE, "the fast student path's native runner")
+    kernels = c_kernels.load_kernels(SOURCE, "the fast student path's native runner")
     return None if kernels is None else NativeRunner(kernels.library, kernels.sgemm, kernels.set_local_threads)
