@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.core import ParameterSource
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -65,13 +64,13 @@ def declared_options() -> dict[str, tuple[RendererOption, list[str]]]:
 
 def option_flag(option: RendererOption, renderers: list[str]) -> click.Option:
     """The ``tha4 render`` flag of a declared renderer option; its help names the renderers that take it."""
-    help = f"{', '.join(renderers)}: {option.help}"
-    if option.type is bool:
-        decls = [f"{flag_of(option.name)}/--no-{flag_of(option.name)[2:]}" if option.default else flag_of(option.name)]
-        return click.Option(decls + [option.name], is_flag=True, default=bool(option.default), help=help)
+    help, flag = f"{', '.join(renderers)}: {option.help}", flag_of(option.name)
+    if option.type is bool:  # a flag; one that defaults to True is turned off by --no-…
+        switch = f"{flag}/--no-{flag[2:]}" if option.default else flag
+        return click.Option([switch, option.name], is_flag=True, default=bool(option.default), help=help)
     kind = (click.Choice(option.choices) if option.choices else click.Path() if option.type is Path
             else click.types.convert_type(option.type))
-    return click.Option([flag_of(option.name), option.name], type=kind, default=option.default, help=help,
+    return click.Option([flag, option.name], type=kind, default=option.default, help=help,
                         show_default=option.default is not None)
 
 
@@ -88,7 +87,7 @@ class RenderCommand(click.Command):
 def given_options(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
     """The renderer options the command line gave (not those left at their defaults)."""
     return {name: value for name, value in values.items()
-            if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
 
 
 def _write(session: RenderSession, poses: np.ndarray, paths: list[Path], raw: bool) -> None:
