@@ -109,6 +109,8 @@ def test_the_examples_work(tmp_path, lambda_00):
     character = load_character(lambda_00)
     frame = renderer(device="cpu").open(character).render(Pose.rest())[0]
     assert frame.rgba.shape == (512, 512, 4) and frame.rgba[..., 3].any()
+    mirrored = renderer(device="cpu", mirror=True).open(character).render(Pose.rest())[0]  # its declared option
+    assert (mirrored.rgba == frame.rgba[:, ::-1]).all() and (mirrored.rgba != frame.rgba).any()
 
     [source] = example_plugin(code["tha4_pose_sources"], "nod").hook.tha4_pose_sources()[0]
     assert issubclass(source, PoseSource)

@@ -11,13 +11,13 @@ from PIL import Image, ImageSequence
 from tha4_plugins.timeline import TimelineSource, load_timeline, render_timeline
 from tha4_sdk.character import load_character
 from tha4_sdk.render.base import open_renderer
-from tha4_sdk.render.over_time import frame_times, render_source
+from tha4_sdk.render.source_render import SourceRenderError, frame_times, render_source
 
 
 def test_frame_times() -> None:
     np.testing.assert_allclose(frame_times(1.0, 4), [0, 0.25, 0.5, 0.75])
     assert len(frame_times(2.5, 30)) == 75 and len(frame_times(0.01, 30)) == 1
-    with pytest.raises(ValueError, match="positive duration and frame rate"):
+    with pytest.raises(SourceRenderError, match="positive duration and frame rate"):
         frame_times(1.0, 0)
 
 
@@ -37,7 +37,7 @@ def test_render_timeline_to_apng_matches_direct_rendering(lambda_00: Path, tmp_p
         second = source.pose_at(1 / 8)
     assert second["head_y"] == pytest.approx(0.6)
     np.testing.assert_array_equal(session.render(second)[0].rgba, frames[1])  # exactly what was asked for
-    with pytest.raises(ValueError, match="live"):
+    with pytest.raises(SourceRenderError, match="live"):
         from tha4_plugins.sliders import SliderSource
 
         render_source(session, SliderSource(), None, fps=8)  # type: ignore[arg-type]

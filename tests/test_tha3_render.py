@@ -21,6 +21,7 @@ from tha4_sdk.client import Client
 from tha4_sdk.image import rgba8_to_straight_tensor
 from tha4_sdk.pose import Pose
 from tha4_sdk.render import open_renderer
+from tha4_sdk.render.base import RenderOptionError
 from tha4_sdk.render.tha3 import Tha3Renderer, Tha3WeightsMissing
 
 POSE = {"mouth_aaa": 1.0, "eye_wink_left": 1.0, "head_y": 0.4, "body_z": -0.3}
@@ -101,7 +102,9 @@ def test_missing_weights_say_what_to_do(tmp_path: Path, image: Path, weights: Pa
     assert "tha4 models fetch tha3-all --trust-unpinned" in result.output
     result = CliRunner().invoke(main, ["render", str(image), "--renderer", "tha3", "--variant", "tiny",
                                        "-o", str(tmp_path / "x.png")])
-    assert result.exit_code == 1 and "unknown THA3 variant 'tiny'" in result.output
+    assert result.exit_code == 2 and "'tiny' is not one of 'separable_float', 'separable_half'" in result.output
+    with pytest.raises(RenderOptionError, match="variant='tiny': the tha3 renderer takes one of separable_float"):
+        open_renderer("tha3", Character.from_image(image), variant="tiny")
 
 
 @pytest.mark.slow

@@ -138,7 +138,7 @@ def renpy_cmd(character: str, game_dir: str, tag: str, expressions: str | None, 
     from tha4_sdk.export.renpy import export_renpy, load_timelines
 
     loaded = load_timelines(timelines)
-    session = open_session(character, renderer, device, "float32", fast, None, "reject")
+    session = open_session(character, renderer, device, "float32", {"fast": True} if fast else {})
     names = [n.strip() for n in expressions.split(",") if n.strip()] if expressions else None
     result = export_renpy(session, game_dir, tag, renderer=renderer, expressions=names, timelines=loaded, fps=fps,
                           size=size)

@@ -14,8 +14,8 @@ from tha4_sdk import hub, plugins
 from tha4_sdk.easing import CURVES
 from tha4_sdk.licensing import licence_of
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
-from tha4_sdk.render.base import RenderSession, open_renderer
-from tha4_sdk.render.over_time import render_source_to_file
+from tha4_sdk.render.base import RendererOption, RenderSession, flag_of, open_renderer
+from tha4_sdk.render.source_render import render_source_to_file
 
 DEMO_KEYFRAMES: list[tuple[float, dict[str, float]]] = [
     (0.0, {}),
@@ -45,57 +45,79 @@ def demo_poses(fps: int) -> list[Pose]:
     return poses
 
 
-def open_session(character: str, renderer: str, device: str, dtype: str, fast: bool,
-                 weights: str | None, fit: str, variant: str | None = None, channels_last: bool = False,
-                 compile: bool = False) -> RenderSession:
-    """Open a renderer session on a character spec, the command-line options turned into renderer options."""
-    options: dict[str, Any] = {"device": device, "dtype": dtype}
-    if fast:
-        options["fast"] = True
-    if weights:
-        options["weights"] = weights
-    if variant:
-        options["variant"] = variant
-    if fit != "reject":
-        options["fit"] = fit
-    if channels_last:
-        options["channels_last"] = True
-    if compile:
-        options["compile"] = True
-    return open_renderer(renderer, character, **options)
+def open_session(character: str, renderer: str, device: str, dtype: str, options: dict[str, Any]) -> RenderSession:
+    """Open a renderer session on a character spec; an option the renderer does not declare is an error that
+    lists, as flags, those it does."""
+    plugins.get("renderer", renderer).check_options(list(options), as_flags=True)
+    return open_renderer(renderer, character, device=device, dtype=dtype, **options)
 
 
-def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> None:
+def declared_options() -> dict[str, tuple[RendererOption, list[str]]]:
+    """Every option the installed renderers declare, by name, with the names of the renderers that take it (the
+    first declaration of a name gives its type and default)."""
+    found: dict[str, tuple[RendererOption, list[str]]] = {}
+    for cls in plugins.renderers().values():
+        for option in cls.options:
+            found.setdefault(option.name, (option, []))[1].append(cls.name)
+    return found
+
+
+def option_flag(option: RendererOption, renderers: list[str]) -> click.Option:
+    """The ``tha4 render`` flag of a declared renderer option; its help names the renderers that take it."""
+    help, flag = f"{', '.join(renderers)}: {option.help}", flag_of(option.name)
+    if option.type is bool:  # a flag; one that defaults to True is turned off by --no-…
+        switch = f"{flag}/--no-{flag[2:]}" if option.default else flag
+        return click.Option([switch, option.name], is_flag=True, default=bool(option.default), help=help)
+    kind = (click.Choice(option.choices) if option.choices else click.Path() if option.type is Path
+            else click.types.convert_type(option.type))
+    return click.Option([flag, option.name], type=kind, default=option.default, help=help,
+                        show_default=option.default is not None)
+
+
+class RenderCommand(click.Command):
+    """``tha4 render``: besides its own options, one flag per option the installed renderers declare
+    (`tha4_sdk.render.base.RendererOption`), so a renderer's new option needs no edit here."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        own = {p.name for p in self.params}
+        flags = [option_flag(option, names) for name, (option, names) in declared_options().items() if name not in own]
+        return [*self.params, *flags, *super().get_params(ctx)[len(self.params):]]
+
+
+def given_options(ctx: click.Context, values: dict[str, Any]) -> dict[str, Any]:
+    """The renderer options the command line gave (not those left at their defaults)."""
+    return {name: value for name, value in values.items()
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+
+
+def _write(session: RenderSession, poses: np.ndarray, paths: list[Path], raw: bool) -> None:
+    """Render N poses in one call into N files: raw tensors (.npy, the computed dtype) or pictures."""
     if raw:
         with torch.inference_mode():
-            tensor = session.render_raw(torch.tensor(poses, device=session.device))[0]
+            tensor = session.render_raw(torch.tensor(poses, device=session.device))
         if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16; float32 holds it exactly
             tensor = tensor.float()
-        np.save(out, tensor.cpu().numpy())  # the computed dtype: float32, float64 or float16
+        for path, image in zip(paths, tensor.cpu().numpy()):
+            np.save(path, image)  # the computed dtype: float32, float64 or float16
     else:
-        session.render(poses)[0].save(out)
+        for path, frame in zip(paths, session.render(poses, batch_size=len(poses))):
+            frame.save(path)
 
 
-@click.command("render")
+@click.command("render", cls=RenderCommand)
 @click.argument("character")
 @click.option("--pose", "pose_items", multiple=True, metavar="NAME=VALUE",
               help="Set a pose parameter (official name); repeat for several.")
 @click.option("--poses", "poses_file", type=click.Path(exists=True, dir_okay=False),
               help="An N×45 .npy file of poses; renders N frames into the folder given by -o.")
+@click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Poses rendered per call with --poses (fewer: less memory).")
 @click.option("-o", "--output", required=True, type=click.Path(), help="out.png, out.npy (raw tensor in the computed dtype), or a folder.")
 @click.option("--renderer", default="student", show_default=True,
               help="Renderer plugin name (student, teacher, tha3, …).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 @click.option("--dtype", default="float32", show_default=True,
               help="float32 or float64 (every operation in that dtype), float16 or bfloat16 (autocast).")
-@click.option("--fast", is_flag=True, help="Use the renderer's fast path (student: folded SIREN, ≥45 dB).")
-@click.option("--weights", type=click.Path(file_okay=False),
-              help="teacher, tha3: folder with the five official .pt files.")
-@click.option("--variant", help="tha3: separable_float (default), separable_half, standard_float or standard_half.")
-@click.option("--fit", type=click.Choice(["reject", "resize", "pad"]), default="reject", show_default=True,
-              help="What to do with a character image that is not 512×512.")
-@click.option("--channels-last", is_flag=True, help="teacher, tha3: channels-last memory format (docs/tha3.md, speed).")
-@click.option("--compile", "use_compile", is_flag=True, help="teacher, tha3: wrap the networks in torch.compile.")
 @click.option("--clamp", is_flag=True, help="Clamp out-of-range pose values instead of rejecting them.")
 @click.option("--format", "fmt", type=click.Choice(["png", "npy"]), default="png", show_default=True,
               help="Frame format when -o is a folder (with --poses).")
@@ -104,11 +126,14 @@ def _write(session: RenderSession, poses: np.ndarray, out: Path, raw: bool) -> N
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True, max=240),
               help="Frame rate for --timeline (default: the timeline's own, else 30).")
 @click.option("--size", type=click.IntRange(16, 4096), help="Scale --timeline frames to SIZE×SIZE pixels.")
-def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, output: str, renderer: str,
-           device: str, dtype: str, fast: bool, weights: str | None, variant: str | None, fit: str,
-           channels_last: bool, use_compile: bool, clamp: bool, fmt: str, timeline_file: str | None,
-           fps: float | None, size: int | None) -> None:
+@click.pass_context
+def render(ctx: click.Context, character: str, pose_items: tuple[str, ...], poses_file: str | None, batch_size: int,
+           output: str, renderer: str, device: str, dtype: str, clamp: bool, fmt: str, timeline_file: str | None,
+           fps: float | None, size: int | None, **renderer_options: Any) -> None:
     """Render CHARACTER (a folder, an image for the teacher, or a fetched name) in a pose or a timeline.
+
+    The renderer's own options (--fast, --weights, --channels-last, …) are those it declares; a flag the chosen
+    renderer does not take is an error that lists the ones it does.
 
     \b
     tha4 render lambda_00 --pose mouth_aaa=1 --pose head_y=0.4 -o smile.png
@@ -118,12 +143,12 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
     tha4 render me.png --renderer tha3 --pose mouth_aaa=1 -o talk.png
     """
     out = Path(output)
+    options = given_options(ctx, renderer_options)
     if sum(map(bool, (poses_file, pose_items, timeline_file))) > 1:
         raise click.UsageError("use only one of --pose, --poses and --timeline")
     if timeline_file:  # the ``timeline`` pose-source plugin plays the file; the file's suffix picks the sink
         source = plugins.get("pose_source", "timeline")(timeline_file)
-        session = open_session(character, renderer, device, dtype, fast, weights, fit, variant, channels_last,
-                               use_compile)
+        session = open_session(character, renderer, device, dtype, options)
         count = render_source_to_file(session, source, output, fps=fps, size=size)
         click.echo(f"wrote {count} frames to {output}")
         return
@@ -133,15 +158,17 @@ def render(character: str, pose_items: tuple[str, ...], poses_file: str | None, 
         poses = Pose.from_dict(parse_assignments(pose_items), clamp=clamp).array[None]
     if not poses_file and out.suffix.lower() not in (".png", ".npy", ".webp", ".tif", ".tiff"):
         raise click.UsageError(f"-o {output}: use a .png (picture) or .npy (raw tensor) file name")
-    session = open_session(character, renderer, device, dtype, fast, weights, fit, variant, channels_last,
-                           use_compile)
+    session = open_session(character, renderer, device, dtype, options)
     if not poses_file:
-        _write(session, poses, out, raw=out.suffix.lower() == ".npy")
+        _write(session, poses, [out], raw=out.suffix.lower() == ".npy")
         click.echo(f"wrote {out}")
         return
     out.mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(len(poses)), desc="rendering", unit="frame"):
-        _write(session, poses[i:i + 1], out / f"frame_{i:05d}.{fmt}", raw=fmt == "npy")
+    paths = [out / f"frame_{i:05d}.{fmt}" for i in range(len(poses))]
+    with tqdm(total=len(poses), desc="rendering", unit="frame") as bar:
+        for start in range(0, len(poses), batch_size):
+            _write(session, poses[start:start + batch_size], paths[start:start + batch_size], raw=fmt == "npy")
+            bar.update(len(paths[start:start + batch_size]))
     click.echo(f"wrote {len(poses)} frames to {out}")
 
 
@@ -160,7 +187,7 @@ def demo(character: str, output: str, fps: int, device: str, exact: bool, from_d
         if not hub.is_fetched(b):
             click.echo(f"fetching {character} ({licence_of(b).notice()})")
             hub.fetch(b, from_dir=from_dir)
-    session = open_session(character, "student", device, "float32", not exact, None, "reject")
+    session = open_session(character, "student", device, "float32", {"fast": not exact})
     out = Path(output)
     (out / "frames").mkdir(parents=True, exist_ok=True)
     images = []

@@ -30,7 +30,7 @@ from tha4_sdk.image import IMAGE_SIZE
 from tha4_sdk.licensing import Credit, credits_for
 from tha4_sdk.presets import PRESETS, Preset, compose, preset
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.render.over_time import DEFAULT_FPS, frame_times, render_source_to_file
+from tha4_sdk.render.source_render import DEFAULT_FPS, frame_times, render_source_to_file
 from tha4_sdk.source import PoseSource
 
 #: names Ren'Py accepts as an image tag or attribute and as part of a Python variable name

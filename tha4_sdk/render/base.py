@@ -1,6 +1,7 @@
 """The renderer interface every renderer plugin implements.
 
-``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`;
+``Renderer(device=…, dtype=…, **options).open(character)`` returns a `RenderSession`; a renderer declares
+its own options (`RendererOption`) in ``options``, from which ``tha4 render`` builds its flags;
 ``session.render(poses)`` turns N poses into N `Frame` objects, and ``session.render_raw``
 returns the network's raw float tensor (linear RGBA in [-1, 1], unclamped, in the computed dtype; colour
 premultiplied by alpha unless the session's ``premultiplied`` is False, as for THA3).
@@ -11,8 +12,9 @@ from __future__ import annotations
 import itertools
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -84,17 +86,62 @@ class RenderSession(ABC):
         self.close()
 
 
+def flag_of(name: str) -> str:
+    """The ``tha4 render`` flag of a renderer option: ``channels_last`` → ``--channels-last``."""
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class RendererOption:
+    """One option a renderer takes besides ``device`` and ``dtype``: a keyword of its constructor, and a flag
+    of ``tha4 render`` (``channels_last`` → ``--channels-last``; a bool that defaults to True → ``--no-…``)."""
+
+    name: str
+    #: bool, int, float, str or Path (a file or folder name)
+    type: type
+    default: Any
+    help: str
+    #: the values a str option accepts; empty for any
+    choices: tuple[str, ...] = ()
+
+
 class Renderer(ABC):
-    """A renderer plugin. Subclasses set ``name`` (and ``learned_weights``) and implement `open`."""
+    """A renderer plugin. Subclasses set ``name`` (and ``learned_weights``, ``options``) and implement `open`.
+
+    ``Renderer(device, dtype, **options)`` sets one attribute per declared option, from ``options`` or the
+    option's default; an option the renderer does not declare, or a value outside an option's choices, is a
+    `RenderOptionError` naming what it takes.
+    """
 
     name: ClassVar[str]
     #: whose learned weights it renders with, for the credits (`tha4_sdk.licensing`): a model bundle name,
     #: ``"student"`` for the character's own distilled student (credited to its teacher), None for none
     learned_weights: ClassVar[str | None] = None
+    #: the options it takes besides device and dtype
+    options: ClassVar[tuple[RendererOption, ...]] = ()
 
-    def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32") -> None:
+    def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
+                 **options: Any) -> None:
+        self.check_options(list(options))
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype)
+        for option in self.options:
+            value = options.get(option.name, option.default)
+            if option.choices and value not in option.choices:
+                raise RenderOptionError(f"{option.name}={value!r}: the {self.name} renderer takes one of "
+                                        + ", ".join(option.choices))
+            setattr(self, option.name, value)
+
+    @classmethod
+    def check_options(cls, names: Sequence[str], *, as_flags: bool = False) -> None:
+        """Raise `RenderOptionError` for an option name this renderer does not declare, listing those it does
+        (spelled as ``tha4 render`` flags with ``as_flags``)."""
+        unknown = [name for name in names if name not in {o.name for o in cls.options}]
+        if unknown:
+            spell = flag_of if as_flags else str
+            known = ", ".join(spell(o.name) for o in cls.options) or "none besides device and dtype"
+            raise RenderOptionError(f"the {cls.name} renderer has no option {', '.join(map(spell, unknown))} "
+                                    f"(its options: {known})")
 
     @abstractmethod
     def open(self, character: Character) -> RenderSession:

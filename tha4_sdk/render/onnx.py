@@ -16,7 +16,7 @@ import torch
 
 from tha4_sdk.character import Character, CharacterError
 from tha4_sdk.hookspecs import hookimpl
-from tha4_sdk.render.base import Renderer, RenderOptionError, RenderSession
+from tha4_sdk.render.base import Renderer, RendererOption, RenderOptionError, RenderSession
 
 #: accelerated providers tried first with ``device="auto"``, in this order
 ACCELERATED = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
@@ -83,13 +83,22 @@ class OnnxRenderer(Renderer):
 
     name: ClassVar[str] = "onnx"
     learned_weights: ClassVar[str | None] = "student"
+    options: ClassVar[tuple[RendererOption, ...]] = (
+        RendererOption("graph", str, "fast", "which graph to build from the student weights",
+                       choices=("fast", "exact")),
+        RendererOption("model", Path, None, "a character.onnx to run instead (written by `tha4 export onnx`)"),
+        RendererOption("threads", int, None, "onnxruntime's intra-op threads (default: its own choice)"),
+    )
 
-    def __init__(self, device: str = "auto", dtype: str | torch.dtype = "float32", graph: str = "fast",
-                 model: str | Path | None = None, threads: int | None = None) -> None:
+    graph: str
+    model: str | Path | None
+    threads: int | None
+
+    def __init__(self, device: str = "auto", dtype: str | torch.dtype = "float32", **options: Any) -> None:
         if str(dtype) not in ("float32", "torch.float32", "fp32"):
             raise RenderOptionError("the onnx renderer runs the float32 graph only")
-        self.device, self.dtype = torch.device("cpu"), torch.float32
-        self.device_name, self.graph, self.model, self.threads = str(device), graph, model, threads
+        super().__init__("cpu", torch.float32, **options)  # the device picks execution providers (`providers_for`)
+        self.device_name = str(device)
 
     def open(self, character: Character) -> RenderSession:
         if self.model is not None:

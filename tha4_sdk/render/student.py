@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
@@ -10,7 +10,7 @@ from tha4_sdk.character import Character, CharacterError
 from tha4_sdk.device import FULL_PRECISION
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
-from tha4_sdk.render.base import Renderer, RenderOptionError, RenderSession
+from tha4_sdk.render.base import Renderer, RendererOption, RenderOptionError, RenderSession
 
 
 class StudentSession(RenderSession):
@@ -41,18 +41,22 @@ class StudentRenderer(Renderer):
 
     name: ClassVar[str] = "student"
     learned_weights: ClassVar[str | None] = "student"
+    options: ClassVar[tuple[RendererOption, ...]] = (
+        RendererOption("fast", bool, False, "the fast path (folded SIREN, ≥45 dB; docs/student.md)"),
+    )
+
+    fast: bool
 
     def __init__(self, device: str | torch.device = "auto", dtype: str | torch.dtype = "float32",
-                 fast: bool = False) -> None:
-        super().__init__(device, dtype)
-        self.fast = fast
-        if not fast and self.dtype not in FULL_PRECISION:
+                 **options: Any) -> None:
+        super().__init__(device, dtype, **options)
+        if not self.fast and self.dtype not in FULL_PRECISION:
             raise RenderOptionError(
                 "the exact student runs in float32 or float64 only: its sin(30·x) layers amplify half-precision "
                 "rounding into noise (measured: bfloat16 gives NaN, float16 −26 dB). Use the fast path (--fast) for "
                 "mixed precision."
             )
-        if fast and self.dtype == torch.float64:
+        if self.fast and self.dtype == torch.float64:
             raise RenderOptionError("the fast student path computes in float32 or lower; for float64 use the exact "
                                     "path (without --fast)")
 

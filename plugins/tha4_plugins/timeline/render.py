@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tha4_sdk.render.base import RenderSession
-from tha4_sdk.render.over_time import render_source, render_source_to_file
+from tha4_sdk.render.source_render import render_source, render_source_to_file
 from tha4_sdk.sink import FrameSink
 
 from tha4_plugins.timeline.document import Timeline

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.base import RenderSession
 from tha4_sdk.sink import FrameSink, open_sink
@@ -16,10 +17,14 @@ from tha4_sdk.source import PoseSource
 DEFAULT_FPS = 30.0
 
 
+class SourceRenderError(Tha4Error, ValueError):
+    """A pose source that cannot be rendered as asked: no positive duration or frame rate, or no end."""
+
+
 def frame_times(duration: float, fps: float) -> np.ndarray:
     """The instants (seconds) of the frames of a ``duration``-second clip at ``fps``: 0, 1/fps, …"""
     if not (fps > 0 and duration > 0):
-        raise ValueError(f"need a positive duration and frame rate, got {duration} s at {fps} fps")
+        raise SourceRenderError(f"need a positive duration and frame rate, got {duration} s at {fps} fps")
     return np.arange(max(1, round(duration * fps))) / fps
 
 
@@ -33,7 +38,7 @@ def render_source(session: RenderSession, source: PoseSource, sink: FrameSink, *
     """
     duration = next((d for d in (duration, source.duration, source.loop_length) if d is not None), None)
     if duration is None:
-        raise ValueError(f"the {source.name!r} source is live (no end): give a duration to render")
+        raise SourceRenderError(f"the {source.name!r} source is live (no end): give a duration to render")
     times = frame_times(duration, fps)
     last = Pose.rest()
     with source, tqdm(total=len(times), unit="frame", desc=f"rendering {session.character.name}",
