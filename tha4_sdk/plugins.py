@@ -67,7 +67,7 @@ class PluginOrigin:
 
 #: every plugin the manager considered, in registration order, filled by `manager`
 origins: list[PluginOrigin] = []
-#: the entry points that failed to load (also in `origins`)
+#: the plugins that failed to load (also in `origins`)
 broken: list[PluginOrigin] = []
 _dist_of_module: dict[str, str] = {}
 _added_builtins: list[tuple[str, ModuleType]] = []
