@@ -1,11 +1,13 @@
-"""Distillation jobs in the daemon, run by the real distiller (`python -m tha4_sdk.distill`, lambda_00's student as
-the teacher): queued one at a time, progress stored and published, cancelled with a checkpoint, and resumed
-after the daemon was SIGKILLed. Plus the job table itself across reopenings."""
+"""Distillation jobs in the daemon, run by the real distiller (`python -m tha4_sdk.distill JOB.json`, lambda_00's
+student as the teacher): queued one at a time, progress stored and published, cancelled with a checkpoint, and
+resumed after the daemon was SIGKILLed. Plus the job table itself across reopenings, and the job file."""
 
 from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,12 @@ import pytest
 from daemon_harness import DaemonProcess, make_store
 
 from tha4_sdk.client import Client, DaemonError, Subscription
-from tha4_sdk.daemon.jobs import distill_argv
+from tha4_sdk.daemon.jobs import distill_settings
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.server import NAMED_TEACHERS
+from tha4_sdk.distill.job import read_job, write_job
+from tha4_sdk.distill.run import DistillConfig
+from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES
 from tha4_sdk.distill.teacher import THA3Teacher, THA4Teacher
 
 TEACHER = "student:lambda_00"
@@ -40,11 +45,23 @@ def test_the_job_table_survives_reopening(tmp_path: Path):
     assert [j["job"] for j in again.list()] == [first["job"], second["job"]]
 
 
-def test_the_distiller_command_line():
-    argv = distill_argv(SPEC, ("python", "-m", "tha4_sdk.distill"))
-    assert argv == ["python", "-m", "tha4_sdk.distill", "i.png", "--face-mask", "m.png", "--teacher", "tha4",
-                    "-o", "/x/o", "--examples", "10", "--resume", "--progress-json"]
-    assert "--examples" not in distill_argv({**SPEC, "examples": None})
+def test_the_distillers_job_file(tmp_path: Path):
+    job = write_job(tmp_path / "job.json", **distill_settings(SPEC))
+    assert read_job(job) == DistillConfig(image=Path("i.png"), face_mask=Path("m.png"), teacher="tha4",
+                                          output=Path("/x/o"), examples=10)
+    job = write_job(tmp_path / "job.json", **distill_settings({**SPEC, "examples": None}))
+    assert read_job(job).examples == OFFICIAL_EXAMPLES
+
+
+def test_the_distiller_reports_a_bad_job_file_as_an_error_record(tmp_path: Path, lambda_00: Path):
+    job = write_job(tmp_path / "job.json", image=str(lambda_00 / "character.png"), face_mask="m.png",
+                    teacher="tha4", output=str(tmp_path / "o"), epochs=3)
+    run = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", str(job)], capture_output=True, text=True)
+    [record] = [json.loads(line) for line in run.stdout.splitlines()]
+    assert run.returncode == 1 and record["event"] == "error" and "unknown job settings epochs" in record["message"]
+    old_style = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", "i.png", "--face-mask", "m.png"],
+                               capture_output=True, text=True)
+    assert old_style.returncode == 2 and "`tha4 distill`" in old_style.stderr
 
 
 def wait_event(sub: Subscription, job_id: str, kind: str, until=lambda job: True, timeout: float = 300.0) -> dict:

@@ -87,7 +87,7 @@ def test_distill_over_unique_poses_with_a_warm_start(lambda_00: Path, tmp_path: 
     results = {}
     for name, extra in (("warm", ["--init", str(lambda_00)]), ("scratch", [])):
         out = tmp_path / name
-        run = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", *common, *extra, "-o", str(out)],
+        run = subprocess.run([sys.executable, "-m", "tha4_sdk.cli", "distill", *common, *extra, "-o", str(out)],
                              capture_output=True, text=True, timeout=900)
         assert run.returncode == 0, run.stderr[-2000:]
         results[name] = [json.loads(line) for line in run.stdout.splitlines()]

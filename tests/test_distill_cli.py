@@ -17,10 +17,10 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from tha4_sdk import plugins
 from tha4_sdk.cli import main as tha4_main
 from tha4_sdk.character import load_character
-from tha4_sdk.cli.distill import EXIT_STOPPED, distill_command, distill_eval_command
+from tha4_sdk.cli.distill import distill_command, distill_eval_command
+from tha4_sdk.distill.job import EXIT_STOPPED
 from tha4_sdk.distill.run import DistillConfig, default_eval_poses
 from tha4_sdk.models.weights import read_state_dict
 from tha4_sdk.pose import Pose
@@ -38,7 +38,7 @@ def job_args(lambda_00: Path, out: Path, *extra: str) -> list[str]:
 
 
 def start(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "tha4_sdk.distill", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "distill", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -193,11 +193,11 @@ def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any
 
 
 def test_commands_are_plugins_and_python_m_works() -> None:
-    assert {"distill", "distill-eval"} <= {c.name for c in plugins.cli_commands()}
     listing = CliRunner().invoke(tha4_main, ["--help"])
     assert "distill-eval" in listing.output
-    help_text = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", "--help"], capture_output=True, text=True,
-                               env={**os.environ, "COLUMNS": "200"})
+    assert tha4_main.plugin_of["distill"] == tha4_main.plugin_of["distill-eval"] == "distill"
+    help_text = subprocess.run([sys.executable, "-m", "tha4_sdk.cli", "distill", "--help"], capture_output=True,
+                               text=True, env={**os.environ, "COLUMNS": "200"})
     assert help_text.returncode == 0 and "--progress-json" in help_text.stdout and "--resume" in help_text.stdout
 
 
@@ -209,13 +209,13 @@ def test_two_processes_train_like_one(lambda_00: Path, tmp_path: Path) -> None:
     common = [str(lambda_00 / "character.png"), "--face-mask", str(lambda_00 / "face_mask.png"),
               "--teacher", f"student:{lambda_00}", *args]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
-                          "29517", "-m", "tha4_sdk.distill", *common, "-o", str(tmp_path / "two")],
+                          "29517", "-m", "tha4_sdk.cli", "distill", *common, "-o", str(tmp_path / "two")],
                          capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-2000:]
     records = [json.loads(line) for line in two.stdout.splitlines() if line.startswith("{")]
     assert [r["event"] for r in records].count("start") == 1, "only rank 0 reports"
     assert records[0]["world_size"] == 2 and records[-1]["event"] == "done"
-    one = subprocess.run([sys.executable, "-m", "tha4_sdk.distill", *common, "-o", str(tmp_path / "one")],
+    one = subprocess.run([sys.executable, "-m", "tha4_sdk.cli", "distill", *common, "-o", str(tmp_path / "one")],
                          capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr[-2000:]
     a, b = weights(tmp_path / "two"), weights(tmp_path / "one")

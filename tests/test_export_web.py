@@ -23,7 +23,7 @@ from tha4_plugins.timeline import TimelineCompileError, TimelineSource, load_tim
 from tha4_plugins.timeline.source import EXAMPLES
 from tha4_sdk.character import load_character
 from tha4_sdk.cli import main
-from tha4_sdk.export.serve import SiteServer
+from tha4_sdk.export.static_site_server import SiteServer
 from tha4_sdk.export.web import fetch_runtime, runtime_bundle
 from tha4_sdk.hub import FetchError
 from tha4_sdk.pose import CATEGORIES, HIGHS, LOWS, PARAMETER_NAMES

@@ -129,6 +129,7 @@ def test_the_examples_work(tmp_path, lambda_00):
         sink.write(frame)
     assert (tmp_path / "two.rgba").stat().st_size == 2 * 512 * 512 * 4
 
-    [command] = example_plugin(code["tha4_cli_commands"], "range").hook.tha4_cli_commands()[0]
-    assert isinstance(command, click.Command)
-    assert CliRunner().invoke(command, ["head_x"]).output == "head_x: -1 … 1\n"
+    root = click.Group("tha4")
+    example_plugin(code["tha4_register_commands"], "range").hook.tha4_register_commands(cli=root)
+    assert list(root.commands) == ["range"]
+    assert CliRunner().invoke(root, ["range", "head_x"]).output == "head_x: -1 … 1\n"

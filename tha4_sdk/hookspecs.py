@@ -1,16 +1,20 @@
 """The pluggy hook specifications every tha4-sdk plugin implements (project name ``tha4_sdk``).
 
-The built-in plugins use these same hooks: those inside ``tha4_sdk`` are listed in
-`tha4_sdk.plugins.BUILTIN_PLUGINS`, those in ``tha4_plugins`` and every third-party plugin register
+The built-in plugins use these same hooks: the library's renderers are listed in
+`tha4_sdk.plugins.BUILTIN_PLUGINS`, the ``tha4`` command adds its command groups with
+`tha4_sdk.plugins.add_builtin`, and those in ``tha4_plugins`` and every third-party plugin register
 through the ``tha4_sdk`` entry-point group. Each hook is documented in docs/plugin_hooks.md, and a test keeps
 that page and these signatures in step.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    import click
 
 hookspec = pluggy.HookspecMarker("tha4_sdk")
 hookimpl = pluggy.HookimplMarker("tha4_sdk")
@@ -37,5 +41,5 @@ def tha4_frame_sinks() -> list[Any]:
 
 
 @hookspec
-def tha4_cli_commands() -> list[Any]:
-    """Return `click.Command` objects to add to the ``tha4`` command line."""
+def tha4_register_commands(cli: click.Group) -> None:
+    """Add commands to ``cli``, the ``tha4`` root group (``cli.add_command(...)``); built-ins are called first."""

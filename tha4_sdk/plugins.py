@@ -1,37 +1,43 @@
 """The plugin manager: registers the built-in plugins, then every ``tha4_sdk`` entry point, and collects
 what the hooks return.
 
-The built-ins (`BUILTIN_PLUGINS`) are listed here, in code, so a bare checkout on ``sys.path`` has its
-renderers and core commands without an installed distribution; they go through the same registration
-as a third-party plugin. Entry points come after them, and one that names a module already registered
-(the built-ins' own lines in an installed distribution, a package seen twice on ``sys.path``) is skipped.
+The built-ins come first, so a bare checkout on ``sys.path`` has them without an installed distribution:
+the library's own (`BUILTIN_PLUGINS`, the renderers), then those the program using the SDK adds with
+`add_builtin` (the ``tha4`` command adds its command groups; the library never names them). They go
+through the same registration as a third-party plugin. Entry points come after them, and one that names a
+module already registered (a package seen twice on ``sys.path``) is skipped. A plugin named in
+``THA4_DISABLE_PLUGINS`` (comma-separated) is not loaded at all. `origins` says where each plugin came from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import importlib
 import importlib.metadata
+import os
 import warnings
-from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Callable
 
 import pluggy
 
+import tha4_sdk
 from tha4_sdk import hookspecs
 from tha4_sdk.errors import Tha4Error
 
 ENTRY_POINT_GROUP = "tha4_sdk"
 DISTRIBUTION = "tha4-sdk"
+#: environment variable: names of plugins not to load, comma-separated (pytest's ``-p no:NAME``)
+DISABLE_VARIABLE = "THA4_DISABLE_PLUGINS"
 
-#: the plugins that ship inside the ``tha4_sdk`` package: (plugin name, module)
+#: the plugins that ship inside the library: (plugin name, module)
 BUILTIN_PLUGINS: tuple[tuple[str, str], ...] = (
     ("student", "tha4_sdk.render.student"),
     ("onnx", "tha4_sdk.render.onnx"),
     ("teacher", "tha4_sdk.render.teacher"),
     ("tha3", "tha4_sdk.render.tha3"),
     ("solid", "tha4_sdk.render.solid"),
-    ("distill", "tha4_sdk.cli.distill"),
-    ("daemon", "tha4_sdk.cli.daemon"),
 )
 
 
@@ -39,52 +45,99 @@ class PluginError(Tha4Error, LookupError):
     """A plugin name that is not installed, or two plugins claiming one name."""
 
 
-@dataclass(frozen=True)
-class BrokenPlugin:
-    """An entry point that could not be loaded: it is left out, and ``tha4 plugins`` shows why."""
+@dataclasses.dataclass(frozen=True)
+class PluginOrigin:
+    """Where one plugin came from and whether it runs: ``state`` is ``loaded``, ``disabled`` or ``broken``."""
 
     name: str
-    value: str
-    dist: str
-    error: str
+    value: str  # the module, as registered or as the entry point names it
+    dist: str  # the distribution that provides it ("" when none is known)
+    version: str
+    entry_point: bool  # False: a built-in
+    state: str = "loaded"
+    error: str = ""
+
+    def describe(self) -> str:
+        """``built-in, module VALUE`` or ``DIST VERSION, entry point NAME = VALUE``."""
+        if not self.entry_point:
+            return f"built-in, module {self.value}"
+        dist = f"{self.dist} {self.version}".strip() or "no distribution"
+        return f"{dist}, entry point {self.name} = {self.value}"
 
 
-#: entry points that failed to load, filled by `manager`
-broken: list[BrokenPlugin] = []
+#: every plugin the manager considered, in registration order, filled by `manager`
+origins: list[PluginOrigin] = []
+#: the plugins that failed to load (also in `origins`)
+broken: list[PluginOrigin] = []
 _dist_of_module: dict[str, str] = {}
+_added_builtins: list[tuple[str, ModuleType]] = []
+
+
+def disabled_names() -> set[str]:
+    """The plugin names in ``THA4_DISABLE_PLUGINS``."""
+    return {name.strip() for name in os.environ.get(DISABLE_VARIABLE, "").split(",") if name.strip()}
+
+
+def add_builtin(name: str, plugin: ModuleType) -> None:
+    """Make ``plugin`` (a module of hook implementations) a built-in of the program that uses the SDK.
+
+    It is registered after `BUILTIN_PLUGINS` and before every entry point, from the next `manager()` on.
+    """
+    if (name, plugin) not in _added_builtins:
+        _added_builtins.append((name, plugin))
+        manager.cache_clear()
 
 
 @functools.lru_cache(maxsize=1)
 def manager() -> pluggy.PluginManager:
-    """The process-wide plugin manager, with every installed ``tha4_sdk`` entry point that loads.
+    """The process-wide plugin manager, with every built-in and installed ``tha4_sdk`` entry point that loads.
 
     A plugin that fails to import (a missing dependency, a bug) is skipped with a warning and listed in
-    `broken`, so one bad third-party package cannot take the whole ``tha4`` command down.
+    `broken`, so one bad third-party package cannot take the whole ``tha4`` command down; a disabled one
+    (`disabled_names`) is never imported.
     """
     pm = pluggy.PluginManager("tha4_sdk")
     pm.add_hookspecs(hookspecs)
+    origins.clear()
     broken.clear()
     _dist_of_module.clear()
+    for name in disabled_names():
+        pm.set_blocked(name)
+    version = tha4_sdk.__version__
     for name, module in BUILTIN_PLUGINS:
-        _register(pm, name, module, DISTRIBUTION, lambda module=module: importlib.import_module(module))
+        _register(pm, PluginOrigin(name, module, DISTRIBUTION, version, entry_point=False),
+                  lambda module=module: importlib.import_module(module))
+    for name, plugin in _added_builtins:
+        _register(pm, PluginOrigin(name, plugin.__name__, DISTRIBUTION, version, entry_point=False),
+                  lambda plugin=plugin: plugin)
+    seen = {origin.name for origin in origins}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name) or ep.module in _dist_of_module:
-            continue  # a built-in's own entry point, or the same entry point seen twice on sys.path
-        _register(pm, ep.name, ep.value, ep.dist.name if ep.dist is not None else "", ep.load)
+        if ep.name in seen or ep.module in _dist_of_module:
+            continue  # a built-in's name or module, or the same entry point seen twice on sys.path
+        seen.add(ep.name)
+        dist, version = (ep.dist.name, ep.dist.version) if ep.dist is not None else ("", "")
+        _register(pm, PluginOrigin(ep.name, ep.value, dist, version, entry_point=True), ep.load)
     return pm
 
 
-def _register(pm: pluggy.PluginManager, name: str, value: str, dist: str, load: Callable[[], Any]) -> None:
-    """Load one plugin and register it under ``name``; a failure only disables it (see `broken`)."""
+def _register(pm: pluggy.PluginManager, origin: PluginOrigin, load: Callable[[], Any]) -> None:
+    """Load one plugin and register it under its name; a failure only leaves it out (see `broken`)."""
+    if pm.is_blocked(origin.name):
+        origins.append(dataclasses.replace(origin, state="disabled"))
+        return
     try:
         plugin = load()
-        pm.register(plugin, name=name)
+        pm.register(plugin, name=origin.name)
     except Exception as exc:  # noqa: BLE001 - any failure of foreign code must only disable that plugin
-        broken.append(BrokenPlugin(name, value, dist, f"{type(exc).__name__}: {exc}"))
-        warnings.warn(f"tha4 plugin {name!r} ({value}{', from ' + dist if dist else ''}) failed to load "
-                      f"and is skipped: {type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=3)
+        error = f"{type(exc).__name__}: {exc}"
+        failed = dataclasses.replace(origin, state="broken", error=error)
+        origins.append(failed)
+        broken.append(failed)
+        warnings.warn(f"tha4 plugin {origin.name!r} ({origin.value}{', from ' + origin.dist if origin.dist else ''}) "
+                      f"failed to load and is skipped: {error}", RuntimeWarning, stacklevel=3)
         return
-    _dist_of_module[getattr(plugin, "__name__", "")] = dist
+    origins.append(origin)
+    _dist_of_module[getattr(plugin, "__name__", "")] = origin.dist
 
 
 def _collect(hook_name: str) -> dict[str, Any]:
@@ -114,10 +167,6 @@ def pose_filters() -> dict[str, Any]:
 
 def frame_sinks() -> dict[str, Any]:
     return _collect("tha4_frame_sinks")
-
-
-def cli_commands() -> list[Any]:
-    return [cmd for batch in manager().hook.tha4_cli_commands() for cmd in batch or ()]
 
 
 def get(kind: str, name: str) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from tha4_sdk.bench.report import markdown_table, write_section
-from tha4_sdk.export.serve import SiteServer
+from tha4_sdk.export.static_site_server import SiteServer
 from tha4_sdk.export.web import export_web
 from tha4_sdk.hub import resolve_character
 

@@ -1,29 +1,59 @@
-"""The ``tha4`` command line: the root group and the small core commands.
+"""The ``tha4`` command line: the root group, filled through the ``tha4_register_commands`` plugin hook.
 
-Each command group has its own module in this package (``render``, ``hub``, ``bench``, ``export``); plugins add
-theirs through the ``tha4_cli_commands`` hook.
+Each built-in command group is a module of this package with its own ``tha4_register_commands``
+implementation, registered as a built-in plugin (`tha4_sdk.plugins.add_builtin`); plugins of other
+packages add theirs through the same hook (docs/plugin_hooks.md).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 from tha4_sdk import plugins
+from tha4_sdk.cli import bench, daemon, distill, export, hub, plugin_list, pose, render
 from tha4_sdk.cli.errors import reported_as_cli_errors
+
+#: the command groups of the ``tha4`` command, each a plugin named after its module
+BUILTIN_COMMANDS = (render, hub, pose, plugin_list, bench, export, distill, daemon)
 
 
 class Tha4Group(click.Group):
-    """The root group: adds plugin commands lazily so ``tha4 --help`` lists them, and reports every
-    `tha4_sdk.errors.Tha4Error` a command raises as one ``Error: …`` line (exit status 1)."""
+    """The root group: asks the plugins for their commands on first use (so ``tha4 --help`` lists them), and
+    reports every `tha4_sdk.errors.Tha4Error` a command raises as one ``Error: …`` line (exit status 1).
 
-    _loaded = False
+    The plugins are asked in registration order, built-ins first; a command name that is already taken
+    stays with the plugin that took it first (a warning names the other). `plugin_of` maps each command
+    name to its plugin.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.plugin_of: dict[str, str] = {}
+        self._adding: str | None = None
+        self._loaded = False
 
     def _load(self) -> None:
-        if not self._loaded:
-            self._loaded = True
-            for cmd in plugins.cli_commands():
-                if cmd.name not in self.commands:
-                    self.add_command(cmd)
+        if self._loaded:
+            return
+        self._loaded = True
+        for impl in plugins.manager().hook.tha4_register_commands.get_hookimpls():
+            self._adding = impl.plugin_name
+            try:
+                impl.function(cli=self)
+            finally:
+                self._adding = None
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name in self.commands and self.commands[name] is not cmd:
+            warnings.warn(f"tha4 plugin {self._adding!r} adds a command {name!r}, which plugin "
+                          f"{self.plugin_of.get(name)!r} already added; it is ignored", RuntimeWarning, stacklevel=2)
+            return
+        super().add_command(cmd, name)
+        if self._adding is not None and name is not None:
+            self.plugin_of[name] = self._adding
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._load()
@@ -44,45 +74,5 @@ def main() -> None:
     """tha4: animate a single anime character image with THA4."""
 
 
-@main.command("plugins")
-def plugins_cmd() -> None:
-    """List installed renderers, pose sources, filters and sinks, and where they come from."""
-    rows = plugins.describe()
-    if not rows and not plugins.broken:
-        click.echo("no plugins installed")
-        return
-    width = max((len(r["name"]) for r in rows), default=0)
-    for r in rows:
-        dist = f" [{r['dist']}]" if r["dist"] else ""
-        click.echo(f"{r['kind']:<12} {r['name']:<{width}}  {r['module']}{dist}  {r['summary']}")
-    for b in plugins.broken:
-        dist = f" [{b.dist}]" if b.dist else ""
-        click.echo(f"{'BROKEN':<12} {b.name:<{width}}  {b.value}{dist}  not loaded: {b.error}")
-
-
-@main.command("pose-params")
-@click.option("--markdown", is_flag=True, help="Print the Markdown table used in docs/pose_parameters.md.")
-def pose_params(markdown: bool) -> None:
-    """List the 45 pose parameters: index, name, category, range."""
-    from tha4_sdk.pose import PARAMETERS
-
-    if markdown:
-        click.echo("| index | name | category | range |\n|---|---|---|---|")
-    for p in PARAMETERS:
-        if markdown:
-            click.echo(f"| {p.index} | `{p.name}` | {p.category} | {p.low:g} … {p.high:g} |")
-        else:
-            click.echo(f"{p.index:>2}  {p.name:<32} {p.category:<14} [{p.low:g}, {p.high:g}]")
-
-
-def _register_subcommands() -> None:
-    from tha4_sdk.cli.bench import bench
-    from tha4_sdk.cli.export import export
-    from tha4_sdk.cli.hub import characters_cmd, models_cmd
-    from tha4_sdk.cli.render import demo, render
-
-    for cmd in (render, demo, models_cmd, characters_cmd, bench, export):
-        main.add_command(cmd)
-
-
-_register_subcommands()
+for _module in BUILTIN_COMMANDS:
+    plugins.add_builtin(_module.__name__.rpartition(".")[2], _module)

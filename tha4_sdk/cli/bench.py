@@ -11,6 +11,7 @@ from tha4_sdk.bench.bridge import bridge
 from tha4_sdk.bench.bridge_blender import bridge_blender
 from tha4_sdk.bench.bridge_engines import bridge_engines
 from tha4_sdk.bench.web import web
+from tha4_sdk.hookspecs import hookimpl
 
 
 @click.group("bench")
@@ -25,3 +26,8 @@ bench.add_command(bridge)
 bench.add_command(bridge_blender)
 bench.add_command(bridge_engines)
 bench.add_command(web)
+
+
+@hookimpl
+def tha4_register_commands(cli: click.Group) -> None:
+    cli.add_command(bench)

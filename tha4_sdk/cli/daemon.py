@@ -73,5 +73,6 @@ def curve_keys(folder: Path, clients: tuple[str, ...]) -> None:
 
 
 @hookimpl
-def tha4_cli_commands() -> list[click.Command]:
-    return [serve, curve_keys]
+def tha4_register_commands(cli: click.Group) -> None:
+    cli.add_command(serve)
+    cli.add_command(curve_keys)

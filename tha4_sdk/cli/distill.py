@@ -1,4 +1,4 @@
-"""``tha4 distill`` (also ``python -m tha4_sdk.distill``) and ``tha4 distill-eval``.
+"""``tha4 distill`` and ``tha4 distill-eval``.
 
 Exit codes of ``tha4 distill``: 0 done; 1 bad input or failure (message on stderr, and an ``error``
 record with --progress-json); 2 bad command line; 75 stopped by SIGTERM or Ctrl-C after writing a
@@ -8,7 +8,6 @@ checkpoint (continue with ``--resume``).
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,24 +17,17 @@ import click
 from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.evaluate import student_psnr
+from tha4_sdk.distill.job import run_as_process
 from tha4_sdk.distill.poses import fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.run import EVAL_SEED, TRAINERS, DistillConfig, distill
+from tha4_sdk.distill.run import EVAL_SEED, TRAINERS, DistillConfig
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES
 from tha4_sdk.distill.teacher import open_teacher
-from tha4_sdk.distill.trainer import PRECISIONS, StopFlag, Stopped
-from tha4_sdk.errors import Tha4Error
+from tha4_sdk.distill.trainer import PRECISIONS
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
 
-EXIT_STOPPED = 75
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def _fail(progress: Progress, message: str) -> None:
-    progress.event("error", message=message)
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.command("distill")
@@ -95,27 +87,10 @@ def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, re
     Example:
       tha4 distill character.png --face-mask face_mask.png --teacher tha4 -o my_character
     """
-    progress = Progress(json_lines=progress_json)
-    stop = StopFlag()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        stop.request()
-        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     config = DistillConfig(image=image, face_mask=face_mask, teacher=teacher, output=output, license=license_,
                            **options)
-    try:
-        distill(config, resume=resume, progress=progress, stop=stop)
-    except Stopped as e:
-        progress.event("stopped", f"stopped; checkpoint {e.path}; continue with --resume",
-                       checkpoint=None if e.path is None else str(e.path), exit_code=EXIT_STOPPED)
-        sys.exit(EXIT_STOPPED)
-    except Tha4Error as e:
-        _fail(progress, str(e))
-    except (ValueError, RuntimeError) as e:
-        _fail(progress, f"{type(e).__name__}: {e}")
+    if code := run_as_process(config, resume=resume, progress=Progress(json_lines=progress_json)):
+        sys.exit(code)
 
 
 @click.command("distill-eval")
@@ -154,10 +129,6 @@ def distill_eval_command(character: Path, teacher: str, num_poses: int, pose_fil
 
 
 @hookimpl
-def tha4_cli_commands() -> list[click.Command]:
-    return [distill_command, distill_eval_command]
-
-
-def main() -> None:
-    """``python -m tha4_sdk.distill`` (the same options as ``tha4 distill``)."""
-    distill_command(prog_name="python -m tha4_sdk.distill")
+def tha4_register_commands(cli: click.Group) -> None:
+    cli.add_command(distill_command)
+    cli.add_command(distill_eval_command)

@@ -1,40 +1,22 @@
 """``tha4 export …``: ship a character (an ONNX graph, a static web player, a Ren'Py game folder, …).
 
-Each subcommand is a `click.Command` named in `SUBCOMMANDS` ("module:attribute"), imported only when it is
-run or listed; a new exporter is one module with its command plus one line here.
+The ``export`` group is added to ``tha4`` through the ``tha4_register_commands`` hook, like every command
+group. A new exporter is a command added to it: here, or by a plugin that looks the group up in the
+root group it is given (``cli.commands["export"].add_command(...)``, docs/plugin_hooks.md). Each command
+imports its library module only when it runs.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import click
 
 from tha4_sdk import hub, plugins
-
-SUBCOMMANDS: dict[str, str] = {
-    "onnx": "tha4_sdk.cli.export:onnx_cmd",
-    "web": "tha4_sdk.cli.export:web_cmd",
-    "serve": "tha4_sdk.cli.export:serve_cmd",
-    "renpy": "tha4_sdk.cli.export:renpy_cmd",
-}
+from tha4_sdk.hookspecs import hookimpl
 
 
-class ExportGroup(click.Group):
-    """A group whose subcommands are imported from `SUBCOMMANDS` on demand."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(set(super().list_commands(ctx)) | set(SUBCOMMANDS))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in SUBCOMMANDS and name not in self.commands:
-            module, _, attr = SUBCOMMANDS[name].partition(":")
-            self.add_command(getattr(importlib.import_module(module), attr), name)
-        return super().get_command(ctx, name)
-
-
-@click.group("export", cls=ExportGroup)
+@click.group("export")
 def export() -> None:
     """Ship a character: an ONNX graph, a static web player, a Ren'Py game folder."""
 
@@ -51,7 +33,7 @@ def _size(path: Path) -> str:
     return f"{path.stat().st_size / 1e6:.2f} MB"
 
 
-@click.command("onnx")
+@export.command("onnx")
 @click.argument("character")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--graph", "graphs", multiple=True, type=click.Choice(["fast", "exact"]), default=("fast",),
@@ -67,7 +49,7 @@ def onnx_cmd(character: str, output: str, graphs: tuple[str, ...], no_rgba8: boo
         click.echo(f"{path}  {_size(path)}")
 
 
-@click.command("web")
+@export.command("web")
 @click.argument("character")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder of the site.")
 @click.option("--timeline", "timeline_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -97,13 +79,13 @@ def web_cmd(character: str, output: str, timeline_files: tuple[str, ...], runtim
                "does, lets it run multi-threaded)")
 
 
-@click.command("serve")
+@export.command("serve")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False))
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--no-isolation", is_flag=True, help="Leave out the COOP/COEP headers (single-threaded WASM).")
 def serve_cmd(folder: str, port: int, no_isolation: bool) -> None:
     """Serve an exported web player on 127.0.0.1 (cross-origin isolated: multi-threaded WASM) until Ctrl+C."""
-    from tha4_sdk.export.serve import SiteServer
+    from tha4_sdk.export.static_site_server import SiteServer
 
     server = SiteServer(folder, port, isolated=not no_isolation)
     click.echo(f"serving {folder} at {server.url}/ (Ctrl+C to stop)")
@@ -113,7 +95,7 @@ def serve_cmd(folder: str, port: int, no_isolation: bool) -> None:
         pass
 
 
-@click.command("renpy")
+@export.command("renpy")
 @click.argument("character")
 @click.option("-o", "--output", "game_dir", required=True, type=click.Path(file_okay=False),
               help="The Ren'Py game/ folder to write into.")
@@ -144,3 +126,8 @@ def renpy_cmd(character: str, game_dir: str, tag: str, expressions: str | None, 
                           size=size)
     click.echo(f"wrote {len(result.sprites)} expressions and {len(result.movies)} movies for `show {tag} …` "
                f"into {result.game_dir / result.folder}, script {result.script}")
+
+
+@hookimpl
+def tha4_register_commands(cli: click.Group) -> None:
+    cli.add_command(export)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from tha4_sdk import hub
+from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.licensing import licence_of
 
 
@@ -55,3 +56,9 @@ models_cmd.add_command(click.Command("list", callback=lambda: _list("model"), he
 characters_cmd.add_command(click.Command("list", callback=lambda: _list("character"), help="List known characters."))
 models_cmd.add_command(_fetch_command("model"))
 characters_cmd.add_command(_fetch_command("character"))
+
+
+@hookimpl
+def tha4_register_commands(cli: click.Group) -> None:
+    cli.add_command(models_cmd)
+    cli.add_command(characters_cmd)

@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from tha4_sdk import hub, plugins
 from tha4_sdk.easing import CURVES
+from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.licensing import licence_of
 from tha4_sdk.pose import Pose, lerp, parse_assignments, validate_batch
 from tha4_sdk.render.base import RendererOption, RenderSession, flag_of, open_renderer
@@ -201,3 +202,9 @@ def demo(character: str, output: str, fps: int, device: str, exact: bool, from_d
     images[0].save(out / "demo.gif", save_all=True, append_images=images[1:], duration=duration, loop=0,
                    disposal=2, optimize=False)
     click.echo(f"wrote {len(images)} frames, {out / 'demo.apng'} and {out / 'demo.gif'}")
+
+
+@hookimpl
+def tha4_register_commands(cli: click.Group) -> None:
+    cli.add_command(render)
+    cli.add_command(demo)

@@ -1,12 +1,13 @@
-"""Distillation jobs: a queue that runs one ``python -m tha4_sdk.distill`` subprocess at a time.
+"""Distillation jobs: a queue that runs one ``python -m tha4_sdk.distill JOB.json`` subprocess at a time.
 
-The distiller's contract (docs/distillation.md): ``IMAGE --face-mask MASK --teacher SPEC -o OUTDIR
---examples N --resume --progress-json`` prints one JSON record per line (``event``: start, phase,
-progress, checkpoint, eval, done, stopped, error …), continues from OUTDIR's checkpoint when there is
-one, and on SIGTERM saves a checkpoint and exits with `CHECKPOINT_EXIT`. The runner sends its stdout to ``WORK/JOB/progress.jsonl`` (a file, not a pipe,
-so a distiller outlives a daemon crash long enough to checkpoint) and follows that file. The distiller runs
-under `tha4_sdk.daemon.launch`, in its own process group, and is asked to stop (once) when the daemon dies;
-a restarted daemon re-queues the jobs it finds ``running`` and launches them again with ``--resume``.
+The distiller's contract (`tha4_sdk.distill.job`, docs/distillation.md): it runs the job file
+``WORK/JOB/job.json`` (written by `tha4_sdk.distill.job.write_job`), prints one JSON record per line
+(``event``: start, phase, progress, checkpoint, eval, done, stopped, error …), continues from the output's
+checkpoint when there is one, and on SIGTERM saves a checkpoint and exits with `CHECKPOINT_EXIT`. The runner
+sends its stdout to ``WORK/JOB/progress.jsonl`` (a file, not a pipe, so a distiller outlives a daemon crash
+long enough to checkpoint) and follows that file. The distiller runs under `tha4_sdk.daemon.launch`, in its
+own process group, and is asked to stop (once) when the daemon dies; a restarted daemon re-queues the jobs
+it finds ``running`` and launches them again, continuing from their checkpoints.
 """
 
 from __future__ import annotations
@@ -20,25 +21,27 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.protocol import ProtocolError
+from tha4_sdk.distill.job import EXIT_STOPPED, write_job
 
 log = logging.getLogger(__name__)
 DISTILL_COMMAND = (sys.executable, "-m", "tha4_sdk.distill")
-CHECKPOINT_EXIT = 75  # the distiller's exit status after SIGTERM: checkpoint written
+JOB_FILE = "job.json"
+CHECKPOINT_EXIT = EXIT_STOPPED  # the distiller's exit status after SIGTERM: checkpoint written
 GRACE_S = 120.0  # how long a SIGTERMed distiller may take to checkpoint before SIGKILL
 MAX_ATTEMPTS = 5
 POLL_S = 0.2
 Publish = Callable[[str, dict[str, Any]], None]
 
 
-def distill_argv(spec: dict[str, Any], command: Sequence[str] = DISTILL_COMMAND) -> list[str]:
-    """The distiller's command line for a job spec (``--resume`` always: a fresh output simply starts)."""
-    examples = [] if spec["examples"] is None else ["--examples", str(spec["examples"])]
-    return [*command, spec["image"], "--face-mask", spec["face_mask"], "--teacher", spec["teacher_arg"],
-            "-o", spec["output_dir"], *examples, "--resume", "--progress-json"]
+def distill_settings(spec: dict[str, Any]) -> dict[str, Any]:
+    """The distillation settings (`tha4_sdk.distill.run.DistillConfig` fields) of a job spec."""
+    examples = {} if spec["examples"] is None else {"examples": spec["examples"]}
+    return {"image": spec["image"], "face_mask": spec["face_mask"], "teacher": spec["teacher_arg"],
+            "output": spec["output_dir"], **examples}
 
 
 class ProgressFile:
@@ -160,7 +163,7 @@ class JobManager:
         folder = self.work_dir / job_id
         folder.mkdir(parents=True, exist_ok=True)
         progress = ProgressFile(folder / "progress.jsonl")
-        argv = distill_argv(self.store.spec(job_id))
+        argv = [*DISTILL_COMMAND, str(write_job(folder / JOB_FILE, **distill_settings(self.store.spec(job_id))))]
         launcher = [sys.executable, "-m", "tha4_sdk.daemon.launch", str(os.getpid()), "--"]
         log.info("job %s: %s", job_id, " ".join(argv))
         with (folder / "progress.jsonl").open("ab") as out, (folder / "stderr.log").open("ab") as err:

@@ -1,5 +1,7 @@
-"""``python -m tha4_sdk.distill IMAGE --face-mask MASK --teacher T -o DIR …`` — the same as ``tha4 distill``."""
+"""``python -m tha4_sdk.distill JOB.json``: run a distillation job file (`tha4_sdk.distill.job`)."""
 
-from tha4_sdk.cli.distill import main
+import sys
 
-main()
+from tha4_sdk.distill.job import main
+
+sys.exit(main(sys.argv[1:]))

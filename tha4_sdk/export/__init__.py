@@ -1,2 +1,2 @@
-"""Shipping a character: ONNX graphs (`onnx`), the static web player (`web`, served locally by `serve`),
-and a Ren'Py game folder (`renpy`: sprites, movies, a script)."""
+"""Shipping a character: ONNX graphs (`onnx`), the static web player (`web`, served locally by
+`static_site_server`), and a Ren'Py game folder (`renpy`: sprites, movies, a script)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.source import PoseSource
 
 from tha4_plugins.sliders.source import SLIDER_GROUPS, SliderSource
+
+if TYPE_CHECKING:
+    import click
 
 __all__ = ["SLIDER_GROUPS", "SliderSource"]
 
@@ -18,7 +21,7 @@ def tha4_pose_sources() -> list[type[PoseSource]]:
 
 
 @hookimpl
-def tha4_cli_commands() -> list[Any]:
+def tha4_register_commands(cli: click.Group) -> None:
     from tha4_plugins.sliders.cli import pose_ui
 
-    return [pose_ui]
+    cli.add_command(pose_ui)

@@ -1,4 +1,5 @@
-"""Serving an exported web player locally, cross-origin isolated so that onnxruntime-web can use threads.
+"""A static file server for an exported web player (`tha4 export serve`), cross-origin isolated so that
+onnxruntime-web can use threads.
 
 Any static file server plays the site; multi-threaded WebAssembly needs the two headers
 ``Cross-Origin-Opener-Policy: same-origin`` and ``Cross-Origin-Embedder-Policy: require-corp``, which

@@ -1,0 +1,92 @@
+"""A distillation run as a process: stop signals, outcome records, exit status, and the job file.
+
+`run_as_process` is what ``tha4 distill`` and the daemon's jobs share: SIGTERM or SIGINT asks for a
+checkpoint (a second one ends the process at once), and the outcome becomes an exit status: 0 done;
+1 failed (an ``error`` record, the message on stderr); `EXIT_STOPPED` stopped after writing a checkpoint
+(a ``stopped`` record). ``python -m tha4_sdk.distill JOB.json`` runs the job a daemon wrote with
+`write_job` (docs/daemon.md): `DistillConfig` fields, always resumed, progress as JSON lines on stdout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.run import DistillConfig, DistillError, distill
+from tha4_sdk.distill.trainer import StopFlag, Stopped
+from tha4_sdk.errors import Tha4Error
+from tha4_sdk.files import atomic_write
+
+EXIT_STOPPED = 75
+#: the `DistillConfig` fields a job file gives as paths
+PATH_FIELDS = frozenset(f.name for f in dataclasses.fields(DistillConfig) if "Path" in str(f.type))
+USAGE = "usage: python -m tha4_sdk.distill JOB.json  (the command line is `tha4 distill`)"
+
+
+def run_as_process(config: DistillConfig, *, resume: bool, progress: Progress) -> int:
+    """Run `distill` in this process until it is done, fails or is stopped by a signal; return the exit status."""
+    stop = StopFlag()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.request()
+        signal.signal(signum, signal.SIG_DFL)  # a second signal ends the process at once
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        distill(config, resume=resume, progress=progress, stop=stop)
+    except Stopped as e:
+        progress.event("stopped", f"stopped; checkpoint {e.path}; continue with --resume",
+                       checkpoint=None if e.path is None else str(e.path), exit_code=EXIT_STOPPED)
+        return EXIT_STOPPED
+    except Tha4Error as e:
+        return _failed(progress, str(e))
+    except (ValueError, RuntimeError) as e:
+        return _failed(progress, f"{type(e).__name__}: {e}")
+    return 0
+
+
+def _failed(progress: Progress, message: str) -> int:
+    progress.event("error", message=message)
+    print(f"Error: {message}", file=sys.stderr)
+    return 1
+
+
+def write_job(path: Path, **fields: Any) -> Path:
+    """Write the job file ``path`` for a run of `DistillConfig` ``fields`` (paths as strings)."""
+    return atomic_write(path, lambda f: f.write(json.dumps(fields, indent=1, default=str).encode()))
+
+
+def read_job(path: Path) -> DistillConfig:
+    """The `DistillConfig` of the job file ``path`` (a `DistillError` names what is wrong with it)."""
+    try:
+        fields = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DistillError(f"cannot read the job file {path}: {e}") from None
+    if not isinstance(fields, dict):
+        raise DistillError(f"{path}: a job file is a JSON object of distillation settings")
+    known = {f.name for f in dataclasses.fields(DistillConfig)}
+    if unknown := sorted(set(fields) - known):
+        raise DistillError(f"{path}: unknown job settings {', '.join(unknown)}")
+    try:
+        return DistillConfig(**{k: Path(v) if k in PATH_FIELDS and v is not None else v for k, v in fields.items()})
+    except TypeError as e:
+        raise DistillError(f"{path}: {e}") from None
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tha4_sdk.distill JOB.json``: run the job, resuming its checkpoint, with JSON-line progress."""
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print(USAGE, file=sys.stderr)
+        return 2
+    progress = Progress(json_lines=True)
+    try:
+        config = read_job(Path(argv[0]))
+    except DistillError as e:
+        return _failed(progress, str(e))
+    return run_as_process(config, resume=True, progress=progress)
