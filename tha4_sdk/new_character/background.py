@@ -18,8 +18,8 @@ from tha4_sdk.new_character.image_input import Picture
 
 #: border pixels farther than this from the border's median colour (max over R, G, B) are not background
 FLAT_TOLERANCE = 24
-#: the share of border pixels that must be background for the border to count as flat
-FLAT_SHARE = 0.97
+#: the share of a border side's pixels that must be background for the side to count as flat
+FLAT_SHARE = 0.95
 #: the colour distances where the matte's alpha starts rising from 0 and reaches 1
 MATTE_LOW, MATTE_HIGH = 16, 96
 #: the width of the band of partial alpha around the background (pixels)
@@ -40,16 +40,16 @@ def cut_out(picture: Picture, source: str = "image") -> np.ndarray:
 
 
 def border_colour(rgb: np.ndarray, source: str) -> np.ndarray:
-    """The median colour of the picture's 2-pixel border; `CharacterError` when the border is not near-flat."""
-    ring = np.concatenate([rgb[:2].reshape(-1, 3), rgb[-2:].reshape(-1, 3),
-                           rgb[:, :2].reshape(-1, 3), rgb[:, -2:].reshape(-1, 3)])
-    colour = np.median(ring, axis=0)
-    flat = (np.abs(ring - colour).max(axis=1) <= FLAT_TOLERANCE).mean()
-    if flat < FLAT_SHARE:
+    """The median colour of the picture's 2-pixel border; `CharacterError` unless at least three of its four
+    sides are near-flat in that colour (a bust or a half-length figure is cut by the fourth)."""
+    sides = [rgb[:2].reshape(-1, 3), rgb[-2:].reshape(-1, 3), rgb[:, :2].reshape(-1, 3), rgb[:, -2:].reshape(-1, 3)]
+    colour = np.median(np.concatenate(sides), axis=0)
+    flat = sorted(float((np.abs(side - colour).max(axis=1) <= FLAT_TOLERANCE).mean()) for side in sides)
+    if flat[1] < FLAT_SHARE:
         raise CharacterError(
-            f"{source}: the background is not transparent and not a flat colour ({flat:.0%} of the border matches "
-            "one colour), so the figure cannot be separated; cut it out (a PNG or WebP with a transparent "
-            "background) or put it on a plain colour")
+            f"{source}: the background is not transparent and not a flat colour (only {flat[1]:.0%} of the "
+            "border's second-worst side matches one colour), so the figure cannot be separated; cut it out "
+            "(a PNG or WebP with a transparent background) or put it on a plain colour")
     return colour
 
 

