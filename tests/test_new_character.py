@@ -20,8 +20,6 @@ from tha4_sdk.cli import main
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.new_character import HeadBox, NewCharacterOptions, create_character, prepare
 from tha4_sdk.new_character.template import TEMPLATE_HEAD
-from tha4_sdk.pose import Pose
-from tha4_sdk.render import open_renderer
 
 WHITE, GREEN = (255, 255, 255), (40, 120, 60)
 
@@ -151,6 +149,15 @@ def test_bad_head_boxes_are_refused(head: str, message: str, lambda_00: Path, tm
     assert not (tmp_path / "out").exists()
 
 
+def test_an_existing_folder_is_left_alone(lambda_00: Path, tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("keep")
+    result = CliRunner().invoke(main, ["characters", "new", str(lambda_00 / "character.png"), "-o",
+                                       str(tmp_path / "out")])
+    assert result.exit_code == 1 and "already exists; choose a new folder" in result.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["mine.txt"]
+
+
 def test_a_failing_teacher_leaves_no_folder(lambda_00: Path, tmp_path: Path) -> None:
     with pytest.raises(Tha4Error, match="THA3 separable_float weights not found"):
         create_character(lambda_00 / "character.png", tmp_path / "out",
@@ -159,24 +166,33 @@ def test_a_failing_teacher_leaves_no_folder(lambda_00: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_the_cli_writes_a_folder_that_tha3_renders(lambda_01: Path, tmp_path: Path) -> None:
+def test_the_cli_writes_a_folder_that_tha3_renders_and_renpy_exports(lambda_01: Path, tmp_path: Path) -> None:
     path, box, _ = moved(lambda_01 / "character.png", 1.5, (40, 30), (80, 30), WHITE, tmp_path / "me.jpg")
-    weights = data_dir() / "models" / "separable_float"
+    runner = CliRunner()
+
+    def run(*args: object) -> str:
+        result = runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("models", "fetch", "tha3", "--from", data_dir() / "models" / "separable_float")  # the default --teacher
     out = tmp_path / "me"
-    result = CliRunner().invoke(main, ["characters", "new", str(path), "-o", str(out), "--name", "me",
-                                       "--license", "CC-BY-4.0", "--attribution", "someone",
-                                       "--teacher", f"tha3:{weights}", "--device", "cpu"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    output = run("characters", "new", path, "-o", out, "--name", "me", "--license", "CC-BY-4.0",
+                 "--attribution", "someone", "--device", "cpu")
     data = yaml.safe_load((out / "character.yaml").read_text())
-    head = HeadBox(*data["head_box"])
-    assert f"--head {head}" in result.output
+    assert f"--head {HeadBox(*data['head_box'])}" in output
     assert np.abs(np.array(data["head_box"]) - box).max() <= 0.1 * box[2]
-    assert data["source_image"] == str(path.resolve()) and "teacher tha3" in data["face_mask_method"]
+    assert data["source_image"] == str(path.resolve()) and data["face_mask_method"].endswith("teacher tha3")
     character = load_character(out)
     assert (character.name, character.license, character.attribution) == ("me", "CC-BY-4.0", "someone")
     assert load_face_mask(out / "face_mask.png").sum() > 50  # the teacher moved eyes and mouth
     assert Image.open(out / "preview.png").size == (7 * 256, 276)
-    session = open_renderer("tha3", character, device="cpu", weights=weights)
-    rest, talking = session.render(Pose.from_dict({"mouth_aaa": 1.0}).array[None].repeat(2, 0) * [[0], [1]])
-    assert rest.rgba[..., 3].mean() > 20
-    assert np.abs(rest.rgba.astype(int) - talking.rgba.astype(int)).max() > 64  # the mouth opened
+
+    run("render", out, "--renderer", "tha3", "--device", "cpu", "-o", tmp_path / "rest.png")
+    run("render", out, "--renderer", "tha3", "--device", "cpu", "--pose", "mouth_aaa=1", "-o", tmp_path / "aaa.png")
+    rest, aaa = (np.asarray(Image.open(tmp_path / f"{n}.png")).astype(int) for n in ("rest", "aaa"))
+    assert rest[..., 3].mean() > 20
+    assert np.abs(rest - aaa).max() > 64  # the mouth opened
+    run("export", "renpy", out, "--renderer", "tha3", "--device", "cpu", "-o", tmp_path / "game", "--tag", "me",
+        "--expressions", "smile", "--size", 64)
+    assert "Character me: " in (tmp_path / "game" / "tha4_me.rpy").read_text()

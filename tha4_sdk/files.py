@@ -68,7 +68,7 @@ def atomic_folder(dest: Path) -> Iterator[Path]:
     ``dest`` must not exist, or be an empty folder. On an error the temporary folder is removed, so no partial
     ``dest`` is ever seen.
     """
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+    if not is_free_folder(dest):
         raise FileExistsError(f"{dest} already exists and is not an empty folder")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"))
@@ -80,6 +80,11 @@ def atomic_folder(dest: Path) -> Iterator[Path]:
         os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_free_folder(path: Path) -> bool:
+    """Whether ``path`` does not exist or is an empty folder (what `atomic_folder` may create)."""
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
 def _fsync(path: Path, flags: int) -> None:

@@ -27,13 +27,19 @@ def new_character_cmd(image: Path, output: Path, name: str | None, attribution: 
     fitted to THA's template, face_mask.png, character.yaml and preview.png."""
     options = NewCharacterOptions(name=name, attribution=attribution, license=license_,
                                   head=HeadBox.parse(head) if head else None, teacher=teacher, device=device)
-    with tqdm(desc=f"{teacher} teacher", unit="step", leave=False) as bar:
-        def progress(stage: str, done: int, total: int) -> None:
-            bar.total = total
-            bar.set_postfix_str(stage)
-            bar.update(done - bar.n)
+    bars: list[tqdm] = []  # opened when the teacher starts, after the picture was read and fitted
 
+    def progress(stage: str, done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, desc=f"{teacher.partition(':')[0]} teacher", unit="step", leave=False))
+        bars[0].set_postfix_str(stage)
+        bars[0].update(done - bars[0].n)
+
+    try:
         made = create_character(image, output, options, progress)
+    finally:
+        for bar in bars:
+            bar.close()
     for warning in made.warnings:
         click.echo(f"warning: {warning}", err=True)
     found = "found" if made.head_found else "given"

@@ -16,7 +16,7 @@ from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.mask import face_mask_from_teacher
 from tha4_sdk.distill.poses import fixed_poses
 from tha4_sdk.distill.teacher import Teacher, open_teacher
-from tha4_sdk.files import atomic_folder, sha256_file
+from tha4_sdk.files import atomic_folder, is_free_folder, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.new_character.background import cut_out
 from tha4_sdk.new_character.head import HeadBox, find_head
@@ -84,7 +84,7 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
     """Write a character folder for ``image`` into ``output`` (which must not exist, or be empty): character.png,
     face_mask.png, character.yaml and preview.png. Nothing is left at ``output`` when anything fails."""
     output = Path(output)
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+    if not is_free_folder(output):
         raise CharacterError(f"{output}: already exists; choose a new folder")
     kind, _, weights = options.teacher.partition(":")
     if kind not in TEACHER_RENDERERS:
