@@ -96,6 +96,13 @@ def test_small_heads_and_cut_figures_are_warned_about(lambda_00: Path, tmp_path:
     assert any("picture's top and left" in w for w in warnings), warnings
 
 
+def test_a_head_cut_by_the_top_edge_gives_a_box_inside_the_picture(lambda_01: Path, tmp_path: Path) -> None:
+    Image.open(lambda_01 / "character.png").crop((0, 100, 512, 512)).save(tmp_path / "cut.png")
+    prepared = prepare(tmp_path / "cut.png")
+    assert prepared.head.y == 0 and prepared.head.x >= 0 and prepared.head.size >= 64
+    assert prepare(tmp_path / "cut.png", prepared.head).head == prepared.head  # the printed --head is accepted
+
+
 def png_header_only(path: Path, width: int, height: int) -> Path:
     """A PNG whose header claims width×height (a decompression bomb's shape) with almost no data."""
     def chunk(kind: bytes, data: bytes) -> bytes:

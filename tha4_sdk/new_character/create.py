@@ -67,7 +67,6 @@ class NewCharacter:
     head: HeadBox
     head_found: bool
     warnings: tuple[str, ...]
-    mask_pixels: int
 
 
 def prepare(image: str | Path, head: HeadBox | None = None) -> Prepared:
@@ -111,7 +110,7 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
     if not mask.any():
         warnings += ("the teacher moved no part of the face, so face_mask.png is empty: paint one (eyes, brows and "
                      "mouth white) before distilling",)
-    return NewCharacter(output, prepared.head, prepared.head_found, warnings, int(mask.sum()))
+    return NewCharacter(output, prepared.head, prepared.head_found, warnings)
 
 
 def face_mask_for(teacher: Teacher, device: torch.device) -> np.ndarray:

