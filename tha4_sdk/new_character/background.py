@@ -41,7 +41,7 @@ def cut_out(picture: Picture, source: str = "image") -> np.ndarray:
     return out
 
 
-def border_colour(rgb: np.ndarray, source: str) -> np.ndarray:
+def _border_colour(rgb: np.ndarray, source: str) -> np.ndarray:
     """The median colour of the picture's 2-pixel border; `CharacterError` unless at least three of its four
     sides are near-flat in that colour (a bust or a half-length figure is cut by the fourth)."""
     sides = [rgb[:2].reshape(-1, 3), rgb[-2:].reshape(-1, 3), rgb[:, :2].reshape(-1, 3), rgb[:, -2:].reshape(-1, 3)]
@@ -49,14 +49,14 @@ def border_colour(rgb: np.ndarray, source: str) -> np.ndarray:
     flat = sorted(float((np.abs(side - colour).max(axis=1) <= FLAT_TOLERANCE).mean()) for side in sides)
     if flat[1] < FLAT_SHARE:
         raise CharacterError(
-            f"{source}: the background is not transparent and not a flat colour (only {flat[1]:.0%} of the "
-            "border's second-worst side matches one colour), so the figure cannot be separated; cut it out "
-            "(a PNG or WebP with a transparent background) or put it on a plain colour")
+            f"{source}: the background is neither transparent nor one flat colour (fewer than three sides of the "
+            "border are), so the figure cannot be separated; cut it out (a PNG or WebP with a transparent "
+            "background) or put it on a plain colour")
     return colour
 
 
 def _matte(rgb: np.ndarray, source: str) -> np.ndarray:
-    background = border_colour(rgb, source)
+    background = _border_colour(rgb, source)
     colour = rgb.astype(np.float32)
     distance = np.abs(colour - background).max(axis=2)
     regions, _ = ndimage.label(distance < MATTE_LOW)
@@ -75,7 +75,7 @@ def _check_one_figure(alpha: np.ndarray, source: str) -> None:
     solid = alpha >= 128
     if not solid.any():
         raise CharacterError(f"{source}: no figure found (the picture is empty or one flat colour)")
-    labels, count = ndimage.label(solid)
+    labels, _ = ndimage.label(solid)
     areas = np.sort(np.bincount(labels.ravel())[1:])[::-1]
     pieces = int((areas >= SEPARATE_FIGURE_SHARE * areas[0]).sum())
     if pieces > 1:
