@@ -20,7 +20,7 @@ from tha4_sdk.new_character import HeadBox, NewCharacterOptions, create_characte
 @click.option("--head", help="The head's square box in the picture's pixels, X,Y,SIZE (default: found).")
 @click.option("--teacher", default="tha3", show_default=True,
               help="What renders the preview and reads the face mask: tha3 or tha4, optionally :WEIGHTS_DIR.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1, mps …")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N.")
 def new_character_cmd(image: Path, output: Path, name: str | None, attribution: str, license_: str,
                       head: str | None, teacher: str, device: str) -> None:
     """Make a character folder from a picture (PNG, WebP, JPEG; transparent or flat background): character.png
