@@ -136,6 +136,7 @@ def text_file(folder: Path, lambda_00: Path) -> Path:
 NOISE = np.random.default_rng(0).integers(0, 255, (200, 200, 3), np.uint8)
 BAD = {  # case: (the picture, the error)
     "not an image": (text_file, "not an image"),
+    "another format": (lambda f, c: saved(Image.new("RGB", (300, 300)), f / "a.bmp"), "BMP images are not accepted"),
     "empty alpha": (lambda f, c: saved(Image.new("RGBA", (300, 300)), f / "e.png"), "no figure"),
     "one flat colour": (lambda f, c: saved(Image.new("RGB", (300, 300), WHITE), f / "f.jpg"), "no figure"),
     "two figures": (two_figures, "2 separate figures"),
