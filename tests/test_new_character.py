@@ -16,7 +16,7 @@ from PIL import Image
 
 from daemon_harness import daemon_thread
 from tha3_oracle import data_dir
-from tha4_sdk.character import load_character, load_face_mask
+from tha4_sdk.character import load_character, load_face_mask, prepare_image
 from tha4_sdk.cli import main
 from tha4_sdk.client import Client
 from tha4_sdk.errors import Tha4Error
@@ -95,7 +95,13 @@ def test_small_heads_and_cut_figures_are_warned_about(lambda_00: Path, tmp_path:
     figure.crop((60, 40, 205, 205)).save(tmp_path / "small.png")  # the hair and left arm cut off
     warnings = prepare(tmp_path / "small.png", HeadBox(20, 0, 50)).fitted.warnings
     assert any("under 64" in w for w in warnings)
-    assert any("picture's top and left" in w for w in warnings), warnings
+    assert any("picture's top and left edges" in w for w in warnings), warnings
+
+
+def test_a_figure_wider_than_the_template_is_cut_and_still_renders(lambda_00: Path) -> None:
+    fitted = prepare(lambda_00 / "character.png", HeadBox(232, 300, 48)).fitted  # the body fills the template
+    assert any("template's top, left and right edges" in w for w in fitted.warnings), fitted.warnings
+    assert prepare_image(Image.fromarray(fitted.image)).shape == (512, 512, 4)  # what the renderers accept
 
 
 def test_a_head_cut_by_the_top_edge_gives_a_box_inside_the_picture(lambda_01: Path, tmp_path: Path) -> None:

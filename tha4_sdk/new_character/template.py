@@ -43,6 +43,8 @@ def fit_to_template(rgba: np.ndarray, box: HeadBox) -> Fitted:
     canvas = Image.new("RGBa", (IMAGE_SIZE, IMAGE_SIZE))
     canvas.paste(part, at)
     image = np.asarray(canvas.convert("RGBA")).copy()
+    # a figure wider than the template would cover its corners, which the renderers check are transparent
+    image[[0, 0, -1, -1], [0, -1, 0, -1], 3] = 0
     image[image[..., 3] == 0] = 0
     return Fitted(image, scale, tuple(_warnings(rgba[..., 3], box, image[..., 3], scale)))
 
@@ -55,7 +57,9 @@ def _warnings(source_alpha: np.ndarray, box: HeadBox, fitted_alpha: np.ndarray, 
     for alpha, where in ((source_alpha, "picture"), (fitted_alpha, "512×512 template")):
         cut = cut_edges(alpha)
         if cut:
-            out.append(f"the figure is cut by the {where}'s {' and '.join(cut)} edge; check the preview")
+            edges = " and ".join([", ".join(cut[:-1]), cut[-1]] if len(cut) > 1 else cut)
+            out.append(f"the figure is cut by the {where}'s {edges} edge{'s' if len(cut) > 1 else ''}; "
+                       "check the preview")
     return out
 
 
