@@ -160,10 +160,12 @@ def load_character(path: str | Path) -> Character:
 
 def write_character(folder: str | Path, *, name: str, image: str = "character.png", face_mask: str | None = None,
                     face_morpher: str | None = None, body_morpher: str | None = None,
-                    attribution: str = "", license: str = "", teacher: dict[str, Any] | None = None) -> Path:
+                    attribution: str = "", license: str = "", teacher: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> Path:
     """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``.
 
-    ``teacher``: the record of what the student weights were distilled from (`Character.teacher`).
+    ``teacher``: the record of what the student weights were distilled from (`Character.teacher`); ``extra``:
+    further keys, read back into `Character.extra`.
     """
     folder = Path(folder)
     data: dict[str, Any] = {"name": name, "image": image}
@@ -176,6 +178,7 @@ def write_character(folder: str | Path, *, name: str, image: str = "character.pn
     data.update(attribution=attribution, license=license)
     if teacher is not None:
         data["teacher"] = teacher
+    data.update(extra or {})
     out = folder / CHARACTER_YAML
     out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out

@@ -2,14 +2,15 @@
 
 `atomic_path` hands out a temporary path beside the destination and renames it over the destination
 only when the block succeeds, so a reader (or a crash) sees the old file or the new one, never half of
-one; `atomic_write` is the same for a writer callback. `sha256_file` is the digest the download pins,
-the distillation's run identity and the recorded pins all use.
+one; `atomic_write` is the same for a writer callback, `atomic_folder` for a whole new folder. `sha256_file` is
+the digest the download pins, the distillation's run identity and the recorded pins all use.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,6 +59,32 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], object], *, durable: bo
         with open(tmp, "wb") as f:
             write(f)
     return path
+
+
+@contextmanager
+def atomic_folder(dest: Path) -> Iterator[Path]:
+    """A temporary folder beside ``dest`` to fill; it becomes ``dest`` in one rename if the block succeeds.
+
+    ``dest`` must not exist, or be an empty folder. On an error the temporary folder is removed, so no partial
+    ``dest`` is ever seen.
+    """
+    if not is_free_folder(dest):
+        raise FileExistsError(f"{dest} already exists and is not an empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755)
+        if dest.is_dir():
+            dest.rmdir()
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def is_free_folder(path: Path) -> bool:
+    """Whether ``path`` does not exist or is an empty folder (what `atomic_folder` may create)."""
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
 def _fsync(path: Path, flags: int) -> None:

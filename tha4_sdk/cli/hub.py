@@ -1,10 +1,11 @@
-"""``tha4 models …`` and ``tha4 characters …``: list and fetch official files into the cache."""
+"""``tha4 models …`` and ``tha4 characters …``: list and fetch official files into the cache; `characters new`."""
 
 from __future__ import annotations
 
 import click
 
 from tha4_sdk import hub
+from tha4_sdk.cli.new_character import new_character_cmd
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.licensing import licence_of
 
@@ -49,13 +50,14 @@ def models_cmd() -> None:
 
 @click.group("characters")
 def characters_cmd() -> None:
-    """Sample characters (image, face mask, student weights) and their licences."""
+    """Sample characters (image, face mask, student weights) and their licences; new ones from a picture."""
 
 
 models_cmd.add_command(click.Command("list", callback=lambda: _list("model"), help="List known models."))
 characters_cmd.add_command(click.Command("list", callback=lambda: _list("character"), help="List known characters."))
 models_cmd.add_command(_fetch_command("model"))
 characters_cmd.add_command(_fetch_command("character"))
+characters_cmd.add_command(new_character_cmd)
 
 
 @hookimpl
