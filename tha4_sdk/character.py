@@ -70,6 +70,12 @@ class Character:
     def has_student(self) -> bool:
         return self.face_morpher_path is not None and self.body_morpher_path is not None
 
+    def student_files(self) -> tuple[Path, Path]:
+        """The student's (face morpher, body morpher) weight files; `CharacterError` when it has none."""
+        if self.face_morpher_path is None or self.body_morpher_path is None:
+            raise CharacterError(f"character {self.name!r} has no student weights")
+        return self.face_morpher_path, self.body_morpher_path
+
     def image_tensor(self, fit: Fit = "reject") -> torch.Tensor:
         """The character image as the 4×512×512 network input (validated)."""
         return rgba8_to_tensor(load_image_rgba(self.image_path, fit=fit))

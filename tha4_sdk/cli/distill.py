@@ -1,21 +1,21 @@
 """``tha4 distill`` (also ``python -m tha4_sdk.distill``) and ``tha4 distill-eval``.
 
 Exit codes of ``tha4 distill``: 0 done; 1 bad input or failure (message on stderr, and an ``error``
-record with --progress-json); 2 bad command line; 75 stopped by SIGTERM or Ctrl-C after writing a
-checkpoint (continue with ``--resume``).
+record with --progress-json); 2 bad command line; 75 (`Stopped.exit_status`) stopped by SIGTERM or Ctrl-C
+after writing a checkpoint (continue with ``--resume``). `tha4_sdk.cli.errors` turns errors into lines.
 """
 
 from __future__ import annotations
 
 import json
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
 from tha4_sdk.character import CharacterError, load_character
+from tha4_sdk.cli.errors import reported_as_cli_errors
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.poses import fixed_poses, load_pose_file
@@ -24,18 +24,11 @@ from tha4_sdk.distill.run import EVAL_SEED, TRAINERS, DistillConfig, distill
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES
 from tha4_sdk.distill.teacher import open_teacher
 from tha4_sdk.distill.trainer import PRECISIONS, StopFlag, Stopped
-from tha4_sdk.errors import Tha4Error
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
 
-EXIT_STOPPED = 75
+EXIT_STOPPED = Stopped.exit_status
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def _fail(progress: Progress, message: str) -> None:
-    progress.event("error", message=message)
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(1)
 
 
 @click.command("distill")
@@ -95,6 +88,8 @@ def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, re
     Example:
       tha4 distill character.png --face-mask face_mask.png --teacher tha4 -o my_character
     """
+    if options["unique_poses"] and options["pose_file"]:
+        raise click.UsageError("--unique-poses samples its own poses; give it or --poses, not both")
     progress = Progress(json_lines=progress_json)
     stop = StopFlag()
 
@@ -106,16 +101,8 @@ def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, re
     signal.signal(signal.SIGINT, on_signal)
     config = DistillConfig(image=image, face_mask=face_mask, teacher=teacher, output=output, license=license_,
                            **options)
-    try:
+    with reported_as_cli_errors():  # also when run as ``python -m tha4_sdk.distill``, outside the root group
         distill(config, resume=resume, progress=progress, stop=stop)
-    except Stopped as e:
-        progress.event("stopped", f"stopped; checkpoint {e.path}; continue with --resume",
-                       checkpoint=None if e.path is None else str(e.path), exit_code=EXIT_STOPPED)
-        sys.exit(EXIT_STOPPED)
-    except Tha4Error as e:
-        _fail(progress, str(e))
-    except (ValueError, RuntimeError) as e:
-        _fail(progress, f"{type(e).__name__}: {e}")
 
 
 @click.command("distill-eval")
@@ -143,8 +130,7 @@ def distill_eval_command(character: Path, teacher: str, num_poses: int, pose_fil
     poses = load_pose_file(pose_file) if pose_file else fixed_poses(num_poses, EVAL_SEED)
     dev = resolve_device(device)
     image = char.image_tensor()
-    assert char.face_morpher_path and char.body_morpher_path
-    poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)
+    poser = StudentPoser.from_files(*char.student_files()).to(dev)
     scores = student_psnr(poser, image, open_teacher(teacher, image, dev), poses, batch_size, dev)
     if as_json:
         click.echo(json.dumps({"character": str(character), "teacher": teacher, "poses": len(poses), "psnr": scores}))
