@@ -63,7 +63,8 @@ def _build_parameters() -> tuple[Parameter, ...]:
     for name in ("body_y", "body_z"):
         add(name, "body_rotation", False, -1.0, 1.0)
     add("breathing", "breathing", False)
-    assert len(params) == POSE_SIZE
+    if len(params) != POSE_SIZE:
+        raise RuntimeError(f"{len(params)} pose parameters declared, THA4 has {POSE_SIZE}")
     return tuple(params)
 
 

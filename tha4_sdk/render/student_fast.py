@@ -245,7 +245,8 @@ class _Runner:
     def _native_jobs(self, level: Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
                      out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
         """The level through the native runner: bands of rows (eight per worker and frame), one call each."""
-        assert level.native is not None
+        if level.native is None:
+            raise RuntimeError("native jobs for a level not prepared for the native runner")
         n, s = out.shape[0], level.size
         step = math.ceil(s / (8 * self.workers))
         return [functools.partial(level.native.run, (r0, min(s, r0 + step)), out[f],
@@ -263,11 +264,13 @@ class _Runner:
         """Pixels × C activations of the first sine layer for rows ``r0:r1`` of some frames."""
         s, c = level.size, level.hidden[0][0].shape[0]
         if feat is None:
-            assert rows is not None and level.terms is not None
+            if rows is None or level.terms is None:
+                raise RuntimeError("a level without an input feature map needs its pose terms and rows")
             pre = self._buffer(0, rows.shape[0] * (r1 - r0) * s * c, rows.device).view(-1, r1 - r0, s, c)
             torch.add(rows[:, :, None, :], level.terms.col, out=pre)
         else:  # upsample the source rows these rows need, one more each side, then keep the wanted rows
-            assert level.edges is not None
+            if level.edges is None:
+                raise RuntimeError("a level fed by the previous level needs its edge corrections")
             h = feat.shape[1]
             a, b = max(r0 // 2 - 1, 0), min(r1 // 2 + 1, h)
             up = self._buffer(0, feat.shape[0] * 2 * (b - a) * s * c, feat.device).view(-1, 2 * (b - a), s, c)
@@ -314,8 +317,7 @@ class FastStudentSession(RenderSession):
         if dtype == torch.bfloat16:
             warnings.warn("bfloat16 matmuls lose detail in the student (measured 32–40 dB PSNR against float32); "
                           "float16 keeps ≈48 dB", stacklevel=2)
-        assert character.face_morpher_path and character.body_morpher_path
-        poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+        poser = StudentPoser.from_files(*character.student_files())
         face, body = fold_levels(poser)
         self.face, self.body = face.to(device, dtype), [level.to(device, dtype) for level in body]
         self.image = character.image_tensor().to(device).unsqueeze(0)
