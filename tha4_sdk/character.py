@@ -218,8 +218,8 @@ def prepare_image(img: Image.Image, *, fit: Fit = "reject", source: str = "image
         w, h = rgba.size
         if fit == "reject":
             raise CharacterError(
-                f"{source}: is {w}×{h}; THA4 needs 512×512. Pass fit='resize' (--fit resize) to scale and pad it, "
-                "or fit='pad' (--fit pad) to pad a smaller image."
+                f"{source}: is {w}×{h}; THA4 needs 512×512. Pass fit='resize' to scale and pad it, or fit='pad' "
+                "to pad a smaller image."
             )
         if fit == "pad" and (w > IMAGE_SIZE or h > IMAGE_SIZE):
             raise CharacterError(f"{source}: is {w}×{h}, larger than 512×512, so it cannot be padded; use resize")

@@ -118,7 +118,7 @@ def validate_vector(values: Sequence[float] | np.ndarray, *, clamp: bool = False
         p = PARAMETERS[i]
         raise PoseError(
             f"pose parameter {p.name} = {float(out[i]):g} is outside its range [{p.low:g}, {p.high:g}]"
-            " (clamp explicitly with clamp=True, or --clamp on the command line)"
+            " (clamp explicitly with clamp=True)"
         )
     return out
 

@@ -42,7 +42,7 @@ from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE, FACE_SIZE, Stud
 from tha4_sdk.models.student.poser import StudentPoser, paste_face
 from tha4_sdk.models.student.siren import OMEGA_0
 from tha4_sdk.models.warp import identity_grid
-from tha4_sdk.render.base import RenderSession
+from tha4_sdk.render.base import RenderOptionError, RenderSession
 from tha4_sdk.render.student_native import NativeLevel, NativeRunner, load as load_native
 
 #: activation values per tile on the CPU (5.6 MiB of float32; 32 rows of every level of the student),
@@ -325,8 +325,9 @@ class FastStudentSession(RenderSession):
             tile_values = CPU_TILE_VALUES if device.type == "cpu" else 0
         runner = load_native() if device.type == "cpu" and dtype == torch.float32 and native is not False else None
         if native and runner is None:
-            raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
-                               "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
+            raise RenderOptionError("native=True, but the native student runner is unavailable here: it needs the "
+                                    "CPU, float32, a C compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 "
+                                    "being set)")
         self._native = runner
         x, y = pixel_coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
         self._base = x.contiguous(), y.contiguous()
