@@ -44,7 +44,7 @@ def test_render_float64_computes_and_saves_float64(tmp_path, reference, lambda_0
     official = np.load(reference / "conformance" / "lambda_00_pose01.npy")
     assert 0 < np.abs(got - official).max() <= 1e-3
     result = run("render", lambda_00, "--dtype", "float64", "--fast", "-o", tmp_path / "x.npy")
-    assert result.exit_code != 0 and "without --fast" in result.output
+    assert result.exit_code != 0 and "for float64 use the exact path (fast=False)" in result.output
 
 
 def test_render_png_equals_the_renderer_frame(tmp_path, lambda_00, session):
@@ -114,7 +114,7 @@ def test_plugins_lists_builtin_student():
 
 def test_half_precision_exact_student_is_refused_with_the_reason(tmp_path, lambda_00):
     result = run("render", lambda_00, "--dtype", "bfloat16", "-o", tmp_path / "x.png")
-    assert result.exit_code != 0 and "float32 or float64 only" in result.output and "--fast" in result.output
+    assert result.exit_code != 0 and "float32 or float64 only" in result.output and "fast path (fast=True)" in result.output
     result = run("render", lambda_00, "--device", "warp9", "-o", tmp_path / "x.png")
     assert result.exit_code != 0 and "unknown device 'warp9'" in result.output
     result = run("render", lambda_00, "--dtype", "float8", "-o", tmp_path / "x.png")

@@ -14,7 +14,7 @@ from daemon_harness import make_store
 from tha4_sdk.daemon import operations, protocol
 from tha4_sdk.daemon.characters import CharacterLibrary
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
-from tha4_sdk.frame import Frame
+from tha4_sdk.frame import Frame, FrameError
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.solid import gradient, solid_pixels
 
@@ -113,8 +113,10 @@ def test_frame_payload_round_trip():
 
 def test_frame_payload_size_is_checked():
     header = {"w": 4, "h": 4, "format": "rgba8", "seq": 0, "t": 0.0}
-    with pytest.raises(ValueError, match="64 bytes"):
+    with pytest.raises(FrameError, match="64 bytes"):
         protocol.decode_frame(header, b"\x00" * 60)
+    with pytest.raises(FrameError, match="unknown frame format 'jpeg'"):
+        protocol.decode_frame({**header, "format": "jpeg"}, b"")
 
 
 # --- character references ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -19,9 +20,10 @@ from PIL import Image
 
 from tha4_sdk.cli import main as tha4_main
 from tha4_sdk.character import load_character
-from tha4_sdk.cli.distill import distill_command, distill_eval_command
+from tha4_sdk.cli.distill import distill_eval_command
 from tha4_sdk.distill.job import EXIT_STOPPED
-from tha4_sdk.distill.run import DistillConfig, default_eval_poses
+from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.run import DistillConfig, DistillError, default_eval_poses, distill
 from tha4_sdk.models.weights import read_state_dict
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.base import open_renderer
@@ -151,7 +153,7 @@ def test_distill_eval_matches_the_jobs_final_psnr(finished: tuple[Path, list[dic
 
 
 def run_cli(args: list[str]) -> tuple[int, str, list[dict[str, Any]]]:
-    result = CliRunner().invoke(distill_command, args)
+    result = CliRunner().invoke(tha4_main, ["distill", *args])
     lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     return result.exit_code, result.stderr, lines
 
@@ -183,13 +185,32 @@ def test_bad_inputs_get_clear_errors(lambda_00: Path, tmp_path: Path) -> None:
     assert code == 1 and "not an empty folder" in err
     assert (tmp_path / "busy" / "notes.txt").read_text() == "mine"
 
+    poses = tmp_path / "poses.npy"
+    np.save(poses, np.zeros((2, 45), np.float32))
+    code, err, lines = run_cli(job_args(lambda_00, tmp_path / "o4", "--unique-poses", "2", "--poses", str(poses)))
+    assert code == 2 and "--unique-poses samples its own poses; give it or --poses, not both" in err and not lines
+
+
+def test_the_library_names_its_parameters_and_records_how_a_job_ends(lambda_00: Path, tmp_path: Path) -> None:
+    """`distill` names ``unique_poses`` and ``pose_file`` (not the command's flags) and sends an ``error``
+    record before raising; `tha4 distill` checks the same clash itself, naming its flags."""
+    poses = tmp_path / "poses.npy"
+    np.save(poses, np.zeros((2, 45), np.float32))
+    config = DistillConfig(image=lambda_00 / "character.png", face_mask=lambda_00 / "face_mask.png",
+                           teacher=f"student:{lambda_00}", output=tmp_path / "o", unique_poses=2, pose_file=poses)
+    stream = io.StringIO()
+    with pytest.raises(DistillError, match="^unique_poses samples its own poses; give it or pose_file, not both$"):
+        distill(config, progress=Progress(json_lines=True, stream=stream))
+    record = json.loads(stream.getvalue())
+    assert record["event"] == "error" and record["message"].startswith("unique_poses samples its own poses")
+
 
 def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any]]], lambda_00: Path) -> None:
     out, _ = finished
     code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--seed", "1"))
     assert code == 1 and "seed was 0 when the run started and is 1 now" in err
     code, err, _ = run_cli(job_args(lambda_00, out))
-    assert code == 1 and "pass --resume" in err
+    assert code == 1 and "holds a distillation already; resume it to continue or choose another" in err
 
 
 def test_commands_are_plugins_and_python_m_works() -> None:

@@ -6,7 +6,8 @@ from fractions import Fraction
 
 import pytest
 
-from tha4_sdk.distill.schedule import BODY_SCHEDULE, FACE_SCHEDULE, OFFICIAL_EXAMPLES, Schedule, split_budget
+from tha4_sdk.distill.schedule import (BODY_SCHEDULE, FACE_SCHEDULE, OFFICIAL_EXAMPLES, Schedule, ScheduleError,
+                                      split_budget)
 
 
 def test_body_schedule_is_the_official_six_steps() -> None:
@@ -57,12 +58,12 @@ def test_budget_split_follows_the_official_ratio() -> None:
     assert split_budget(2_500_000) == (1_000_000, 1_500_000)
     assert split_budget(10) == (4, 6)
     assert split_budget(2) == (1, 1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ScheduleError, match=r"^examples must be at least 2 \(one per network\), got 1$"):
         split_budget(1)
 
 
 def test_bad_schedules_are_rejected() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ScheduleError, match="phase ends must be positive and increasing"):
         Schedule(())
-    with pytest.raises(ValueError):
+    with pytest.raises(ScheduleError, match="at least 1 example, got 0"):
         FACE_SCHEDULE.scaled(0)

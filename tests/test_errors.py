@@ -1,10 +1,13 @@
-"""One error base: every exception the SDK and its plugins define is a `Tha4Error`, and `tha4` reports it once."""
+"""One error base: every exception the SDK and its plugins define is a `Tha4Error`, and `tha4` reports it once;
+library code guards nothing with `assert`."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 
 import click
 import pytest
@@ -13,6 +16,7 @@ from click.testing import CliRunner
 import tha4_plugins
 import tha4_sdk
 from tha4_sdk.cli import main
+from tha4_sdk.distill.trainer import Stopped
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import PoseError
 
@@ -38,9 +42,23 @@ def test_every_exception_class_derives_from_tha4error() -> None:
     assert [c.__qualname__ for c in classes if not issubclass(c, Tha4Error)] == []
 
 
-@pytest.mark.parametrize("error, message", [(PoseError("head_y must be in [-1, 1]"), "head_y must be in [-1, 1]"),
-                                            (FileNotFoundError(2, "No such file", "x.npy"), "x.npy")])
-def test_the_root_group_reports_an_error_of_any_command_in_one_line(error: Exception, message: str) -> None:
+def test_library_code_has_no_assert() -> None:
+    """``python -O`` drops asserts: a check in the SDK or its plugins raises a clear error instead."""
+    roots = [Path(package.__path__[0]) for package in (tha4_sdk, tha4_plugins)]
+    files = {path: f"{path.relative_to(root.parent)}" for root in roots for path in sorted(root.rglob("*.py"))}
+    assert len(files) > 100  # the walk did find the packages' sources
+    found = [f"{name}:{node.lineno}" for path, name in files.items()
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.Assert)]
+    assert found == []
+
+
+@pytest.mark.parametrize("error, message, status", [
+    (PoseError("head_y must be in [-1, 1]"), "head_y must be in [-1, 1]", 1),
+    (FileNotFoundError(2, "No such file", "x.npy"), "x.npy", 1),
+    (Stopped(Path("out/distill/checkpoint.pt")), "stopped on request; checkpoint at out/distill/checkpoint.pt", 75),
+])
+def test_the_root_group_reports_an_error_of_any_command_in_one_line(error: Exception, message: str,
+                                                                     status: int) -> None:
     @click.command("fails")
     def fails() -> None:
         raise error
@@ -50,7 +68,7 @@ def test_the_root_group_reports_an_error_of_any_command_in_one_line(error: Excep
         result = CliRunner().invoke(main, ["fails"])
     finally:
         main.commands.pop("fails")
-    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert result.exit_code == status and result.exception.__class__ is SystemExit
     assert result.output.startswith("Error: ") and message in result.output and "Traceback" not in result.output
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tha4_sdk.frame import Frame
+from tha4_sdk.frame import Frame, FrameError
 from tha4_sdk.image import rgba8_to_tensor, tensor_to_rgba8
 
 
@@ -42,7 +42,7 @@ def test_frame_bytes_round_trip_and_validation():
     g = Frame.from_bytes(f.to_bytes(), 6, 8, character="c", seq=3)
     assert np.array_equal(g.to_numpy(), rgba) and (g.width, g.height) == (6, 8)
     assert np.array_equal(np.asarray(Image.open(__import__("io").BytesIO(f.to_png()))), rgba)
-    with pytest.raises(ValueError, match="expected 192 bytes"):
+    with pytest.raises(FrameError, match="expected 192 bytes"):
         Frame.from_bytes(b"\0" * 10, 6, 8)
-    with pytest.raises(ValueError, match="H×W×4 uint8"):
+    with pytest.raises(FrameError, match="H×W×4 uint8"):
         Frame(np.zeros((4, 4, 3), np.uint8))

@@ -7,6 +7,7 @@ import pytest
 
 from tha4_plugins.idle import BLINK_CLOSE, BLINK_HOLD, BLINK_LENGTH, MIN_BLINK_GAP, IdleFilter
 from tha4_sdk.pose import Pose
+from tha4_sdk.source import SourceInputError
 
 FPS = 30
 
@@ -82,7 +83,7 @@ def test_disabled_parts_leave_the_pose_alone_and_bad_options_are_refused() -> No
     f = IdleFilter(blink=False, breathing=False, head=False)
     pose = Pose.from_dict({"head_x": 0.3, "mouth_aaa": 0.5})
     assert all(f.apply(pose, t) == pose for t in np.linspace(0, 20, 50))
-    with pytest.raises(ValueError, match="blink_interval must be at least 1"):
+    with pytest.raises(SourceInputError, match="^idle: blink_interval must be at least 1.0 seconds, got 0.2$"):
         IdleFilter(blink_interval=0.2)
-    with pytest.raises(ValueError, match="head_amount must be in"):
+    with pytest.raises(SourceInputError, match="head_amount must be in"):
         IdleFilter(head_amount=2)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from tha4_sdk.character import load_character
 from tha4_sdk.models import c_kernels
 from tha4_sdk.models.student import native_runner
+from tha4_sdk.render.base import RenderOptionError
 from tha4_sdk.render.student_fast import FastStudentSession
 
 
@@ -139,7 +140,7 @@ def test_without_a_working_compiler_the_fast_path_uses_torch_ops(tmp_path: Path,
     with FastStudentSession(character, torch.device("cpu"), torch.float32) as session:
         assert session.native is False
         assert session.outputs(torch.zeros(1, 45))[0].shape == (1, 4, 512, 512)
-    with pytest.raises(RuntimeError, match="native student runner is unavailable"):
+    with pytest.raises(RenderOptionError, match="^native=True, but the native student runner is unavailable"):
         FastStudentSession(character, torch.device("cpu"), torch.float32, native=True)
 
 

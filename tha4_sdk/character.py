@@ -70,6 +70,12 @@ class Character:
     def has_student(self) -> bool:
         return self.face_morpher_path is not None and self.body_morpher_path is not None
 
+    def student_files(self) -> tuple[Path, Path]:
+        """The student's (face morpher, body morpher) weight files; `CharacterError` when it has none."""
+        if self.face_morpher_path is None or self.body_morpher_path is None:
+            raise CharacterError(f"character {self.name!r} has no student weights")
+        return self.face_morpher_path, self.body_morpher_path
+
     def image_tensor(self, fit: Fit = "reject") -> torch.Tensor:
         """The character image as the 4×512×512 network input (validated)."""
         return rgba8_to_tensor(load_image_rgba(self.image_path, fit=fit))
@@ -215,8 +221,8 @@ def prepare_image(img: Image.Image, *, fit: Fit = "reject", source: str = "image
         w, h = rgba.size
         if fit == "reject":
             raise CharacterError(
-                f"{source}: is {w}×{h}; THA4 needs 512×512. Pass fit='resize' (--fit resize) to scale and pad it, "
-                "or fit='pad' (--fit pad) to pad a smaller image."
+                f"{source}: is {w}×{h}; THA4 needs 512×512. Pass fit='resize' to scale and pad it, or fit='pad' "
+                "to pad a smaller image."
             )
         if fit == "pad" and (w > IMAGE_SIZE or h > IMAGE_SIZE):
             raise CharacterError(f"{source}: is {w}×{h}, larger than 512×512, so it cannot be padded; use resize")

@@ -27,7 +27,7 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     except RuntimeError:
         raise DeviceError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device {device!r} requested but PyTorch sees no CUDA GPU; use --device cpu")
+        raise DeviceError(f"device {device!r} requested but PyTorch sees no CUDA GPU; use device='cpu'")
     return dev
 
 

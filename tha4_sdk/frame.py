@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import Pose
+
+
+class FrameError(Tha4Error, ValueError):
+    """Pixels that are not a frame: the wrong shape or type, or too few or too many bytes."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class Frame:
 
     def __post_init__(self) -> None:
         if self.rgba.dtype != np.uint8 or self.rgba.ndim != 3 or self.rgba.shape[2] != 4:
-            raise ValueError(f"a frame is H×W×4 uint8, got {self.rgba.dtype} {self.rgba.shape}")
+            raise FrameError(f"a frame is H×W×4 uint8, got {self.rgba.dtype} {self.rgba.shape}")
 
     @property
     def width(self) -> int:
@@ -59,5 +64,5 @@ class Frame:
     def from_bytes(cls, data: bytes, width: int, height: int, **meta: object) -> "Frame":
         """Rebuild a frame from raw RGBA8 bytes (e.g. received from the daemon)."""
         if len(data) != width * height * 4:
-            raise ValueError(f"expected {width * height * 4} bytes for {width}×{height} RGBA8, got {len(data)}")
+            raise FrameError(f"expected {width * height * 4} bytes for {width}×{height} RGBA8, got {len(data)}")
         return cls(np.frombuffer(data, np.uint8).reshape(height, width, 4), **meta)  # type: ignore[arg-type]

@@ -63,7 +63,8 @@ def _build_parameters() -> tuple[Parameter, ...]:
     for name in ("body_y", "body_z"):
         add(name, "body_rotation", False, -1.0, 1.0)
     add("breathing", "breathing", False)
-    assert len(params) == POSE_SIZE
+    if len(params) != POSE_SIZE:
+        raise RuntimeError(f"{len(params)} pose parameters declared, THA4 has {POSE_SIZE}")
     return tuple(params)
 
 
@@ -117,7 +118,7 @@ def validate_vector(values: Sequence[float] | np.ndarray, *, clamp: bool = False
         p = PARAMETERS[i]
         raise PoseError(
             f"pose parameter {p.name} = {float(out[i]):g} is outside its range [{p.low:g}, {p.high:g}]"
-            " (clamp explicitly with clamp=True, or --clamp on the command line)"
+            " (clamp explicitly with clamp=True)"
         )
     return out
 

@@ -12,11 +12,20 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
+from tha4_sdk.errors import Tha4Error
 from tha4_sdk.pose import Pose
 
 if TYPE_CHECKING:
     from tha4_sdk.audio_clip import AudioClip
     from tha4_sdk.presets import Preset
+
+
+class SourceInputError(Tha4Error, ValueError):
+    """An option or an input a pose source or filter cannot take (out of range, the wrong kind)."""
+
+
+class SourceNotRunning(Tha4Error, RuntimeError):
+    """A source (or its tracker) asked for work before `PoseSource.start` or after `PoseSource.stop`."""
 
 
 class PoseSource(ABC):

@@ -15,6 +15,8 @@ from typing import Mapping
 
 import numpy as np
 
+from tha4_sdk.source import SourceInputError
+
 ARKIT_BLENDSHAPES: tuple[str, ...] = (
     "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
     "cheekPuff", "cheekSquintLeft", "cheekSquintRight",
@@ -68,11 +70,12 @@ def euler_from_rotation(r: np.ndarray) -> tuple[float, float, float]:
 
 
 def rotation_from_quaternion(x: float, y: float, z: float, w: float) -> np.ndarray:
-    """The rotation matrix of a quaternion (normalised first); raises ValueError for a zero quaternion."""
+    """The rotation matrix of a quaternion (normalised first); raises `SourceInputError` (a ValueError) for a zero
+    quaternion."""
     q = np.array([x, y, z, w], dtype=np.float64)
     norm = float(np.linalg.norm(q))
     if not math.isfinite(norm) or norm < 1e-6:
-        raise ValueError(f"not a rotation quaternion: {(x, y, z, w)}")
+        raise SourceInputError(f"not a rotation quaternion: {(x, y, z, w)}")
     x, y, z, w = q / norm
     return np.array([
         [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],

@@ -22,7 +22,7 @@ import numpy as np
 from tha4_sdk.easing import CURVES
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.pose import HIGHS, LOWS, PARAMETER_BY_NAME, Pose
-from tha4_sdk.source import PoseFilter
+from tha4_sdk.source import PoseFilter, SourceInputError
 
 #: blink phases in seconds: eyelid closing, fully closed, opening
 BLINK_CLOSE, BLINK_HOLD, BLINK_OPEN = 0.07, 0.04, 0.16
@@ -55,9 +55,9 @@ class IdleFilter(PoseFilter):
                  breathing_period: float = 4.0, head: bool = True, head_amount: float = 0.05) -> None:
         for label, value, low in (("blink_interval", blink_interval, 1.0), ("breathing_period", breathing_period, 0.5)):
             if not (math.isfinite(value) and value >= low):
-                raise ValueError(f"idle: {label} must be at least {low} seconds, got {value}")
+                raise SourceInputError(f"idle: {label} must be at least {low} seconds, got {value}")
         if not (0.0 <= head_amount <= 0.5):
-            raise ValueError(f"idle: head_amount must be in [0, 0.5], got {head_amount}")
+            raise SourceInputError(f"idle: head_amount must be in [0, 0.5], got {head_amount}")
         self.seed, self.blink, self.breathing, self.head = int(seed), bool(blink), bool(breathing), bool(head)
         self.blink_interval, self.breathing_period, self.head_amount = blink_interval, breathing_period, head_amount
         rng = np.random.default_rng(self.seed)

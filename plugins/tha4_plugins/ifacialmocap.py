@@ -21,7 +21,7 @@ from typing import Any
 from tha4_plugins.arkit import FaceFrame, arkit_name, rotation_from_euler
 from tha4_plugins.udp_source import LoopbackDemo, PacketError, UdpFaceSource
 from tha4_sdk.hookspecs import hookimpl
-from tha4_sdk.source import PoseSource
+from tha4_sdk.source import PoseSource, SourceNotRunning
 
 PORT = 49983
 START_STRING = b"iFacialMocap_sahuasouryya9218sauhuiayeta91555dy3719|sendDataVersion=v2"
@@ -138,7 +138,8 @@ class IFacialMocapSource(UdpFaceSource):
 
     def request_stream(self) -> None:
         """(Re)send the start string that makes the app stream to this PC."""
-        assert self._socket is not None and self._phone_ip is not None, "start the source with a phone address"
+        if self._socket is None or self._phone_ip is None:
+            raise SourceNotRunning(f"{self.name}: start the source with a phone address before requesting the stream")
         try:
             self._socket.sendto(START_STRING, (self._phone_ip, self.phone_port))
         except OSError as e:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tha4_plugins.arkit import FaceFrame
+from tha4_sdk.source import SourceInputError, SourceNotRunning
 
 MODEL_ENV = "THA4_FACE_LANDMARKER"
 MODEL_BUNDLE = "face_landmarker"  # tha4_sdk/models/face_landmarker/sources.yaml: Google's URL and SHA-256
@@ -66,10 +67,10 @@ class FaceLandmarker:
     def detect(self, rgb: np.ndarray, timestamp_ms: int = 0) -> FaceFrame | None:
         """The face in an H×W×3 (or ×4, alpha ignored) uint8 RGB image, or None when there is none."""
         if self._landmarker is None:
-            raise RuntimeError("FaceLandmarker is closed")
+            raise SourceNotRunning("the face landmarker is closed")
         image = np.asarray(rgb)
         if image.ndim != 3 or image.shape[2] not in (3, 4) or image.dtype != np.uint8:
-            raise ValueError(f"expected an H×W×3 uint8 RGB image, got {image.dtype} {image.shape}")
+            raise SourceInputError(f"expected an H×W×3 uint8 RGB image, got {image.dtype} {image.shape}")
         mp_image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(image[..., :3]))
         if self.video:
             result = self._landmarker.detect_for_video(mp_image, int(timestamp_ms))

@@ -14,7 +14,7 @@ import numpy as np
 
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.pose import Pose
-from tha4_sdk.source import PoseFilter
+from tha4_sdk.source import PoseFilter, SourceInputError
 
 
 def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -33,7 +33,7 @@ class OneEuroFilter:
     def __init__(self, min_cutoff: float = 1.0, beta: float = 0.0, d_cutoff: float = 1.0) -> None:
         for name, value in (("min_cutoff", min_cutoff), ("beta", beta), ("d_cutoff", d_cutoff)):
             if not math.isfinite(value) or value < 0 or (name != "beta" and value == 0):
-                raise ValueError(f"One Euro {name} must be a finite number > 0 (beta >= 0), got {value}")
+                raise SourceInputError(f"One Euro {name} must be a finite number > 0 (beta >= 0), got {value}")
         self.min_cutoff = float(min_cutoff)
         self.beta = float(beta)
         self.d_cutoff = float(d_cutoff)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 from tha4_plugins.face_source import LiveFaceSource
 
 from tha4_sdk.errors import Tha4Error
+from tha4_sdk.source import SourceInputError, SourceNotRunning
 
 MAX_DATAGRAM = 65507
 _POLL_SECONDS = 0.1
@@ -49,7 +50,8 @@ class LoopbackDemo:
 
     def step(self, source: tuple[str, int]) -> None:
         """Answer the handshake, and send the next datagram when it is due."""
-        assert self._socket is not None
+        if self._socket is None:
+            raise SourceNotRunning("open the loopback demo before stepping it")
         if self.handshake is not None and self._peer is None:
             try:
                 data, sender = self._socket.recvfrom(MAX_DATAGRAM)
@@ -75,7 +77,7 @@ class UdpFaceSource(LiveFaceSource):
     def __init__(self, *, host: str = "127.0.0.1", port: int, **face_options: Any) -> None:
         super().__init__(**face_options)
         if not isinstance(port, int) or not 0 <= port <= 65535:
-            raise ValueError(f"port must be an integer in 0..65535 (0 picks a free port), got {port!r}")
+            raise SourceInputError(f"port must be an integer in 0..65535 (0 picks a free port), got {port!r}")
         self.host = host
         self.port = port
         self.bad_packets = 0
@@ -104,7 +106,8 @@ class UdpFaceSource(LiveFaceSource):
             self.demo.open()
 
     def _poll(self) -> None:
-        assert self._socket is not None
+        if self._socket is None:
+            raise SourceNotRunning(f"{self.name}: start the source before polling it")
         if self.demo is not None:
             self.demo.step(self.address)
         try:

@@ -24,7 +24,7 @@ from tha4_plugins.face_source import FacePipeline, LiveFaceSource, SourceError
 from tha4_plugins.mediapipe_face import FaceLandmarker
 from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.pose import Pose
-from tha4_sdk.source import PoseSource
+from tha4_sdk.source import PoseSource, SourceInputError, SourceNotRunning
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 DEFAULT_FPS = 30.0
@@ -37,7 +37,7 @@ class FrameReader:
 
     def __init__(self, input: int | str | Path, fps: float | None = None) -> None:
         if fps is not None and not (math.isfinite(fps) and fps > 0):
-            raise ValueError(f"fps must be a positive number, got {fps}")
+            raise SourceInputError(f"fps must be a positive number, got {fps}")
         self.camera = _camera_index(input)
         self.count: int | None = None
         self._capture: Any = None
@@ -108,7 +108,7 @@ def track_faces(input: str | Path, *, model: str | Path | None = None, fps: floa
     reader = FrameReader(input, fps)
     if reader.camera is not None:
         reader.close()
-        raise ValueError("track_faces reads files; use WebcamSource for a live camera")
+        raise SourceInputError("track_faces reads files; use WebcamSource for a live camera")
     rows: list[np.ndarray] = []
     detected: list[bool] = []
     last = np.full(45, np.nan, np.float32)
@@ -207,7 +207,8 @@ class WebcamSource(LiveFaceSource):
         self._failures = 0
 
     def _poll(self) -> None:
-        assert self._reader is not None and self._landmarker is not None
+        if self._reader is None or self._landmarker is None:
+            raise SourceNotRunning(f"{self.name}: start the source before polling it")
         if self._reader.camera is None:  # a file played in real time
             wait = self._started_at + self._frame_index / self._reader.fps - time.monotonic()
             if wait > 0:

@@ -45,7 +45,8 @@ def measure_stream(handle: CharacterHandle, fps: float, seconds: float, size: in
     for frame in stream:
         latencies.append(time.time() - frame.timestamp)
         seqs.append(frame.seq)
-        assert frame.to_numpy().shape == (size, size, 4)
+        if frame.to_numpy().shape != (size, size, 4):
+            raise RuntimeError(f"asked for {size}×{size} frames, got {frame.to_numpy().shape}")
         if time.perf_counter() - start >= seconds:
             break
     elapsed = time.perf_counter() - start

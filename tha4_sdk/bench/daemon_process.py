@@ -33,7 +33,8 @@ class DaemonProcess:
         self.port, self.frame_port = int(match[1]), int(match[2])
 
     def _read_line(self, timeout: float) -> str:
-        assert self.proc.stdout is not None
+        if self.proc.stdout is None:
+            raise RuntimeError("the daemon's stdout is not a pipe")
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             return self.proc.stdout.readline() if sel.select(timeout) else ""

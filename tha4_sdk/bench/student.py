@@ -107,11 +107,13 @@ def _speed_table(paths: list[_Path], batches: list[int]) -> str:
 
 def _quality_table(paths: list[_Path]) -> str:
     exact = paths[0].outputs
-    assert exact is not None
+    if exact is None:
+        raise RuntimeError("the exact path's outputs were not kept")
     exact_px = tensor_to_rgba8(exact).numpy().astype(np.int16)
     rows = []
     for path in paths[1:]:
-        assert path.outputs is not None
+        if path.outputs is None:
+            raise RuntimeError(f"the {path.name} path's outputs were not kept")
         per_pose = [psnr(e, o, data_range=2.0) for e, o in zip(exact, path.outputs)]
         diff = np.abs(tensor_to_rgba8(path.outputs).numpy().astype(np.int16) - exact_px)
         rows.append([path.name, f"{min(per_pose):.1f}", f"{psnr(exact, path.outputs, data_range=2.0):.1f}",

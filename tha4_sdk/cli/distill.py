@@ -8,7 +8,6 @@ checkpoint (continue with ``--resume``).
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +86,11 @@ def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, re
     Example:
       tha4 distill character.png --face-mask face_mask.png --teacher tha4 -o my_character
     """
+    if options["unique_poses"] and options["pose_file"]:
+        raise click.UsageError("--unique-poses samples its own poses; give it or --poses, not both")
     config = DistillConfig(image=image, face_mask=face_mask, teacher=teacher, output=output, license=license_,
                            **options)
-    if code := run_as_process(config, resume=resume, progress=Progress(json_lines=progress_json)):
-        sys.exit(code)
+    run_as_process(config, resume=resume, progress=Progress(json_lines=progress_json))
 
 
 @click.command("distill-eval")
@@ -118,8 +118,7 @@ def distill_eval_command(character: Path, teacher: str, num_poses: int, pose_fil
     poses = load_pose_file(pose_file) if pose_file else fixed_poses(num_poses, EVAL_SEED)
     dev = resolve_device(device)
     image = char.image_tensor()
-    assert char.face_morpher_path and char.body_morpher_path
-    poser = StudentPoser.from_files(char.face_morpher_path, char.body_morpher_path).to(dev)
+    poser = StudentPoser.from_files(*char.student_files()).to(dev)
     scores = student_psnr(poser, image, open_teacher(teacher, image, dev), poses, batch_size, dev)
     if as_json:
         click.echo(json.dumps({"character": str(character), "teacher": teacher, "poses": len(poses), "psnr": scores}))

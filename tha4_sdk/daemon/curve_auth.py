@@ -72,7 +72,8 @@ class ServerKeys:
         if not secret_file.is_file():
             raise CurveError(f"{secret_file} not found; create keys with `tha4 curve-keys {folder}`")
         public, secret = zmq.auth.load_certificate(secret_file)
-        assert secret is not None
+        if secret is None:
+            raise CurveError(f"{secret_file} holds no secret key; create keys with `tha4 curve-keys {folder}`")
         return cls(public, secret, folder / "authorized")
 
     def start_authenticator(self, ctx: zmq.Context) -> ThreadAuthenticator:

@@ -143,8 +143,7 @@ class JobManager:
 
     # --- runner thread -----------------------------------------------------------------------------------
     def _terminate(self) -> None:
-        assert self._proc is not None
-        if self._terminated_at is None and self._proc.poll() is None:
+        if self._proc is not None and self._terminated_at is None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
             self._terminated_at = time.monotonic()
 

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from tha4_sdk.errors import Tha4Error
-from tha4_sdk.frame import Frame
+from tha4_sdk.frame import Frame, FrameError
 from tha4_sdk.pose import Pose
 
 #: the envelope's ``v``: the protocol's major version (a new one only for a change that is not an addition)
@@ -51,7 +51,8 @@ class ProtocolError(Tha4Error):
     """An error reply: a code from `ERROR_CODES`, a message for humans, and optional extra fields."""
 
     def __init__(self, code: str, message: str, **data: Any) -> None:
-        assert code in ERROR_CODES, code
+        if code not in ERROR_CODES:
+            raise ValueError(f"unknown error code {code!r}; the protocol's are {', '.join(ERROR_CODES)}")
         super().__init__(message)
         self.code = code
         self.message = message
@@ -160,9 +161,9 @@ def decode_frame(header: dict[str, Any], payload: bytes | memoryview) -> Frame:
     if fmt == "rgba8":
         return Frame.from_bytes(payload, w, h, **meta)
     if fmt != "png":
-        raise ValueError(f"unknown frame format {fmt!r}")
+        raise FrameError(f"unknown frame format {fmt!r}")
     with Image.open(io.BytesIO(bytes(payload))) as img:
         frame = Frame(np.asarray(img.convert("RGBA")), **meta)
     if (frame.width, frame.height) != (w, h):
-        raise ValueError(f"PNG frame is {frame.width}×{frame.height}, header says {w}×{h}")
+        raise FrameError(f"PNG frame is {frame.width}×{frame.height}, header says {w}×{h}")
     return frame

@@ -110,10 +110,12 @@ def _run_level(level: Level, pose: torch.Tensor, feat: torch.Tensor | None) -> t
     """N × S × S × out (NHWC): the level's head output, or the next level's first-layer pre-activation."""
     n, s = pose.shape[0], level.size
     if feat is None:
-        assert level.terms is not None
+        if level.terms is None:
+            raise RuntimeError("a level without an input feature map needs its pose terms")
         x = _SineOfSum.apply(level.terms.rows(pose)[:, :, None, :], level.terms.col)
     else:
-        assert level.edges is not None
+        if level.edges is None:
+            raise RuntimeError("a level fed by the previous level needs its edge corrections")
         up = F.interpolate(feat.permute(0, 3, 1, 2), size=(s, s), mode="bilinear", align_corners=False)
         x = _SineWithEdges.apply(up.permute(0, 2, 3, 1), *level.edges)
     x = x.reshape(n * s * s, -1)
@@ -121,7 +123,8 @@ def _run_level(level: Level, pose: torch.Tensor, feat: torch.Tensor | None) -> t
         x = _SineLinear.apply(x, w, b)
     if level.out_terms is not None:
         return _LinearPlusTerms.apply(x, level.out_w, level.out_terms.rows(pose), level.out_terms.col)
-    assert level.out_b is not None
+    if level.out_b is None:
+        raise RuntimeError("the last level needs its output bias")
     return torch.addmm(level.out_b, x, level.out_w).view(n, s, s, -1)
 
 
@@ -132,8 +135,8 @@ def face_forward(module: StudentFaceMorpher, pose: torch.Tensor) -> torch.Tensor
 
 def body_forward(module: StudentBodyMorpher, image: torch.Tensor, pose: torch.Tensor) -> list[torch.Tensor]:
     """``module(image, pose)`` (the five official outputs) on the fast path."""
-    feat = None
-    for level in body_levels(module):
+    first, *rest = body_levels(module)
+    feat = _run_level(first, pose, None)
+    for level in rest:
         feat = _run_level(level, pose, feat)
-    assert feat is not None
     return compose_body_outputs(image, feat.permute(0, 3, 1, 2))

@@ -1,9 +1,9 @@
 """A distillation run as a process: stop signals, outcome records, exit status, and the job file.
 
 `run_as_process` is what ``tha4 distill`` and the daemon's jobs share: SIGTERM or SIGINT asks for a
-checkpoint (a second one ends the process at once), and the outcome becomes an exit status: 0 done;
-1 failed (an ``error`` record, the message on stderr); `EXIT_STOPPED` stopped after writing a checkpoint
-(a ``stopped`` record). ``python -m tha4_sdk.distill JOB.json`` runs the job a daemon wrote with
+checkpoint (a second one ends the process at once); `distill` records how the run ends (``stopped``,
+``error``) and raises, and the caller turns a `Tha4Error` into its ``exit_status``: 1 failed;
+`EXIT_STOPPED` stopped after writing a checkpoint. ``python -m tha4_sdk.distill JOB.json`` runs the job a daemon wrote with
 `write_job` (docs/daemon.md): `DistillConfig` fields, always resumed, progress as JSON lines on stdout.
 """
 
@@ -19,17 +19,17 @@ from typing import Any
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import DistillConfig, DistillError, distill
 from tha4_sdk.distill.trainer import StopFlag, Stopped
-from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import atomic_write
 
-EXIT_STOPPED = 75
+EXIT_STOPPED = Stopped.exit_status
 #: the `DistillConfig` fields a job file gives as paths
 PATH_FIELDS = frozenset(f.name for f in dataclasses.fields(DistillConfig) if "Path" in str(f.type))
 USAGE = "usage: python -m tha4_sdk.distill JOB.json  (the command line is `tha4 distill`)"
 
 
-def run_as_process(config: DistillConfig, *, resume: bool, progress: Progress) -> int:
-    """Run `distill` in this process until it is done, fails or is stopped by a signal; return the exit status."""
+def run_as_process(config: DistillConfig, *, resume: bool, progress: Progress) -> Path:
+    """Run `distill` in this process until it is done (return the package folder), fails or is stopped by a
+    signal (`Stopped`)."""
     stop = StopFlag()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -38,23 +38,7 @@ def run_as_process(config: DistillConfig, *, resume: bool, progress: Progress) -
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    try:
-        distill(config, resume=resume, progress=progress, stop=stop)
-    except Stopped as e:
-        progress.event("stopped", f"stopped; checkpoint {e.path}; continue with --resume",
-                       checkpoint=None if e.path is None else str(e.path), exit_code=EXIT_STOPPED)
-        return EXIT_STOPPED
-    except Tha4Error as e:
-        return _failed(progress, str(e))
-    except (ValueError, RuntimeError) as e:
-        return _failed(progress, f"{type(e).__name__}: {e}")
-    return 0
-
-
-def _failed(progress: Progress, message: str) -> int:
-    progress.event("error", message=message)
-    print(f"Error: {message}", file=sys.stderr)
-    return 1
+    return distill(config, resume=resume, progress=progress, stop=stop)
 
 
 def write_job(path: Path, **fields: Any) -> Path:
@@ -88,5 +72,7 @@ def main(argv: list[str]) -> int:
     try:
         config = read_job(Path(argv[0]))
     except DistillError as e:
-        return _failed(progress, str(e))
-    return run_as_process(config, resume=True, progress=progress)
+        progress.event("error", message=str(e))
+        raise
+    run_as_process(config, resume=True, progress=progress)
+    return 0

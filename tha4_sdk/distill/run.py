@@ -30,7 +30,7 @@ from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher, teacher_licence
-from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.distill.trainer import StopFlag, Stopped, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import atomic_write, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
@@ -122,16 +122,14 @@ class DistillConfig:
 def _init_sha256(folder: Path) -> dict[str, str]:
     character = load_character(folder)
     if not character.has_student:
-        raise CharacterError(f"{folder}: --init needs a character with student weights")
-    assert character.face_morpher_path and character.body_morpher_path
-    return {"face": sha256_file(character.face_morpher_path), "body": sha256_file(character.body_morpher_path)}
+        raise CharacterError(f"{folder}: init needs a character with student weights to start from")
+    face, body = character.student_files()
+    return {"face": sha256_file(face), "body": sha256_file(body)}
 
 
 def student_weights(folder: Path) -> dict[str, dict[str, torch.Tensor]]:
     """The student weights of the character in ``folder`` (checked against the networks), by network."""
-    character = load_character(folder)
-    assert character.face_morpher_path and character.body_morpher_path
-    poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+    poser = StudentPoser.from_files(*load_character(folder).student_files())
     return {"face": poser.face_morpher.state_dict(), "body": poser.body_morpher.state_dict()}
 
 
@@ -146,7 +144,7 @@ def _open_output(config: DistillConfig, resume: bool, identity: dict[str, Any]) 
     out, path = config.output, config.output / WORK_DIR / "checkpoint.pt"
     if path.is_file():
         if not resume:
-            raise DistillError(f"{out} holds a distillation already; pass --resume to continue it "
+            raise DistillError(f"{out} holds a distillation already; resume it to continue "
                                "or choose another output folder")
         state = load_checkpoint(path)
         if state.get("format") != CHECKPOINT_FORMAT:
@@ -165,14 +163,27 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
             stop: StopFlag | None = None) -> Path:
     """Run (or continue) a distillation job; return the character package folder.
 
-    Raises `tha4_sdk.distill.trainer.Stopped` after checkpointing when ``stop`` is requested.
+    Raises `tha4_sdk.distill.trainer.Stopped` after checkpointing when ``stop`` is requested. How a job
+    ends early is a ``progress`` record too, sent before the exception goes on: ``stopped`` (the checkpoint
+    and the exit status `Stopped` gives a command) or ``error`` (the message).
     """
     progress = progress or Progress()
-    stop = stop or StopFlag()
+    try:
+        return _run(config, resume, progress, stop or StopFlag())
+    except Stopped as e:
+        progress.event("stopped", checkpoint=None if e.path is None else str(e.path), exit_code=e.exit_status)
+        raise
+    except Exception as e:
+        progress.event("error", message=str(e) if isinstance(e, Tha4Error) else f"{type(e).__name__}: {e}")
+        raise
+
+
+def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag) -> Path:
+    """The job of `distill`, which reports how it ends."""
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
     if config.unique_poses and config.pose_file:
-        raise DistillError("--unique-poses samples its own poses; give it or --poses, not both")
+        raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
     rgba = load_image_rgba(config.image)
     mask = load_face_mask(config.face_mask)
     pool = load_pose_file(config.pose_file) if config.pose_file else None

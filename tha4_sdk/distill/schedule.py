@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tha4_sdk.errors import Tha4Error
+
 #: body loss-term order everywhere in this package
 BODY_TERMS = ("blended", "warped", "grid_change", "color_change")
 #: face loss-term order: L1 on the whole 128×128 crop, L1 inside the face mask
 FACE_TERMS = ("full", "masked")
+
+
+class ScheduleError(Tha4Error, ValueError):
+    """A schedule or a training budget that cannot be trained (no examples, phases out of order)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Schedule:
     def __post_init__(self) -> None:
         ends = [p.end for p in self.phases]
         if not ends or any(b <= a for a, b in zip(ends, ends[1:])) or ends[0] <= 0:
-            raise ValueError(f"phase ends must be positive and increasing, got {ends}")
+            raise ScheduleError(f"phase ends must be positive and increasing, got {ends}")
 
     @property
     def total(self) -> int:
@@ -53,7 +59,7 @@ class Schedule:
         is dropped.
         """
         if total < 1:
-            raise ValueError(f"a training budget is at least 1 example, got {total}")
+            raise ScheduleError(f"a training budget is at least 1 example, got {total}")
         phases: list[Phase] = []
         for phase in self.phases:
             end = total if phase is self.phases[-1] else -(-phase.end * total // self.total)
@@ -82,13 +88,13 @@ BODY_SCHEDULE = Schedule((
     Phase(1_500_000, 3e-6, (10.0, 1.0, 1.0, 1.0)),
 ))
 
-#: official budgets: 1M face + 1.5M body examples; ``--examples N`` splits N in this ratio
+#: official budgets: 1M face + 1.5M body examples; a budget of ``examples`` is split in this ratio
 OFFICIAL_EXAMPLES = FACE_SCHEDULE.total + BODY_SCHEDULE.total
 
 
 def split_budget(examples: int) -> tuple[int, int]:
     """Split a total budget into (face, body) examples in the official 2 : 3 ratio (each at least 1)."""
     if examples < 2:
-        raise ValueError(f"--examples must be at least 2 (one per network), got {examples}")
+        raise ScheduleError(f"examples must be at least 2 (one per network), got {examples}")
     face = max(1, min(examples - 1, round(examples * FACE_SCHEDULE.total / OFFICIAL_EXAMPLES)))
     return face, examples - face

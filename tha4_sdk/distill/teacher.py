@@ -10,7 +10,7 @@ A teacher answers two batched questions about one character image:
 
 Adapters: `StudentTeacher` (``student:DIR``, an existing student as the teacher), `THA4Teacher`
 (``tha4`` or ``tha4:WEIGHTS_DIR``, the five-network teacher) and `THA3Teacher` (``tha3`` or
-``tha3:WEIGHTS_DIR``, THA3's real CC BY 4.0 weights). `open_teacher` parses ``--teacher``.
+``tha3:WEIGHTS_DIR``, THA3's real CC BY 4.0 weights). `open_teacher` parses a teacher spec.
 """
 
 from __future__ import annotations
@@ -94,9 +94,9 @@ class StudentTeacher:
     def __init__(self, folder: str | Path, image: torch.Tensor, device: torch.device) -> None:
         character = load_character(folder)
         if not character.has_student:
-            raise CharacterError(f"{folder}: --teacher student:DIR needs a character with student weights")
+            raise CharacterError(f"{folder}: the teacher 'student:DIR' needs a character with student weights")
         self.name = f"student:{character.name}"
-        self.poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path).to(device)
+        self.poser = StudentPoser.from_files(*character.student_files()).to(device)
         self.image = image.to(device).unsqueeze(0)
         self.device = device
 
@@ -221,7 +221,7 @@ def _tha3_poser(folder: str | None) -> Tha3Poser:
     try:
         check_weights_present(weights, DEFAULT_VARIANT)
     except Tha3WeightsMissing as e:
-        raise Tha3WeightsMissing(str(e).replace("--weights DIR (weights=DIR)", "--teacher tha3:DIR")) from None
+        raise Tha3WeightsMissing(str(e).replace("--weights DIR (weights=DIR)", "the teacher 'tha3:DIR'")) from None
     return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
 
 
@@ -273,8 +273,9 @@ class CachedTeacher:
         self._body: dict[bytes, tuple[torch.Tensor | None, ...]] = {}
 
     def face_targets(self, poses: torch.Tensor) -> torch.Tensor:
-        face = self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))[0]
-        assert face is not None
+        (face,) = self._cached(poses, self._face, lambda p: (self.teacher.face_targets(p),))
+        if face is None:
+            raise RuntimeError(f"the {self.name} teacher gave no face targets")
         return face
 
     def body_targets(self, poses: torch.Tensor) -> BodyTargets:

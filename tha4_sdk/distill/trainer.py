@@ -33,11 +33,19 @@ PRECISIONS = ("auto", "fp32", "tf32", "bf16")
 
 
 class Stopped(Tha4Error):
-    """Training stopped on request (SIGTERM / Ctrl-C) after writing the checkpoint ``path``."""
+    """Training stopped on request (SIGTERM / Ctrl-C) after writing the checkpoint ``path`` (None: on a process
+    other than the main one, which writes it)."""
+
+    exit_status = 75  # sysexits' EX_TEMPFAIL: run the job again, resuming, to continue
 
     def __init__(self, path: Path | None) -> None:
-        super().__init__(f"stopped; checkpoint at {path}")
+        super().__init__(f"stopped on request; checkpoint at {path}; resume the run to continue")
         self.path = path
+
+
+class TrainSettingsError(Tha4Error, ValueError):
+    """Training settings this run cannot use (an unknown precision, a batch that does not split over the
+    processes)."""
 
 
 class StopFlag:
@@ -74,7 +82,7 @@ class TrainSettings:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """``auto`` → tf32 on CUDA (what cuDNN convolutions use by default on Ampere and later), fp32 on CPU."""
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+        raise TrainSettingsError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if precision == "auto":
         precision = "tf32" if device.type == "cuda" else "fp32"
     if device.type == "cuda":
@@ -118,7 +126,8 @@ class Trainer:
                  samples_dir: Path, save: Callable[[dict[str, Any]], Path], progress: Progress,
                  stop: StopFlag, world: World = World(), init: dict[str, torch.Tensor] | None = None) -> None:
         if settings.batch_size % world.size:
-            raise ValueError(f"batch size {settings.batch_size} must be a multiple of the {world.size} processes")
+            raise TrainSettingsError(f"batch_size {settings.batch_size} must be a multiple of the {world.size} "
+                                     "processes")
         self.task, self.eval_task, self.sampler, self.settings = task, eval_task, sampler, settings
         self.seed, self.device, self.world = seed, device, world
         self.eval_poses, self.sample_poses, self.samples_dir = eval_poses, sample_poses, samples_dir

@@ -125,7 +125,7 @@ def export_renpy(session: RenderSession, game_dir: str | Path, tag: str, *, rend
     the renderer of ``session`` (for the credits); ``fps`` overrides the timelines' own frame rates;
     ``size`` scales every picture to SIZE×SIZE. Returns what was written.
     """
-    _check_name("tag", tag, "e.g. --tag lambda")
+    _check_name("tag", tag, "e.g. tag='lambda'")
     timelines = dict(timelines or {})
     library = _library(timelines)
     names = list(expressions) if expressions else list(library)

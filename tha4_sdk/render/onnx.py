@@ -41,7 +41,7 @@ def providers_for(device: str, available: list[str]) -> list[Any]:
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in available:
             raise RenderOptionError(f"device {device!r}: this onnxruntime has no CUDA provider (it has "
-                                    f"{', '.join(available)}); install onnxruntime-gpu or use --device cpu")
+                                    f"{', '.join(available)}); install onnxruntime-gpu or use device='cpu'")
         index = int(device.partition(":")[2] or 0)
         return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
     raise RenderOptionError(f"unknown device {device!r} for the onnx renderer; use auto, cpu, cuda or cuda:N")

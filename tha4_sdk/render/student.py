@@ -19,8 +19,7 @@ class StudentSession(RenderSession):
 
     def __init__(self, character: Character, device: torch.device, dtype: torch.dtype) -> None:
         super().__init__(character, device, dtype)
-        assert character.face_morpher_path and character.body_morpher_path
-        self.poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+        self.poser = StudentPoser.from_files(*character.student_files())
         self.poser.to(device=device, dtype=dtype)
         self.image = character.image_tensor().to(device=device, dtype=dtype).unsqueeze(0)
 
@@ -53,18 +52,18 @@ class StudentRenderer(Renderer):
         if not self.fast and self.dtype not in FULL_PRECISION:
             raise RenderOptionError(
                 "the exact student runs in float32 or float64 only: its sin(30·x) layers amplify half-precision "
-                "rounding into noise (measured: bfloat16 gives NaN, float16 −26 dB). Use the fast path (--fast) for "
-                "mixed precision."
+                "rounding into noise (measured: bfloat16 gives NaN, float16 −26 dB). Use the fast path (fast=True) "
+                "for mixed precision."
             )
         if self.fast and self.dtype == torch.float64:
             raise RenderOptionError("the fast student path computes in float32 or lower; for float64 use the exact "
-                                    "path (without --fast)")
+                                    "path (fast=False)")
 
     def open(self, character: Character) -> RenderSession:
         if not character.has_student:
             raise CharacterError(
                 f"character {character.name!r} has no student weights; distill one with `tha4 distill`, "
-                "or render it with the teacher (--renderer teacher)"
+                "or render it with the teacher renderer"
             )
         if self.fast:
             from tha4_sdk.render.student_fast import FastStudentSession

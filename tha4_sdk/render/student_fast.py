@@ -32,7 +32,7 @@ from tha4_sdk.models.student.face_morpher import FACE_POSE_SIZE
 from tha4_sdk.models.student.folded import Level, fold_levels, pixel_coords
 from tha4_sdk.models.student.native_runner import NativeRunner, load as load_native
 from tha4_sdk.models.student.poser import StudentPoser, paste_face
-from tha4_sdk.render.base import RenderSession
+from tha4_sdk.render.base import RenderOptionError, RenderSession
 
 #: activation values per tile on the CPU (5.6 MiB of float32; 32 rows of every level of the student),
 #: the fastest of 1/4×…4× this on a 2-core Xeon (L2 2 MiB/core)
@@ -154,7 +154,8 @@ class _Runner:
     def _native_jobs(self, level: Level, own_rows: torch.Tensor | None, feat: torch.Tensor | None,
                      out_rows: torch.Tensor | None, out: torch.Tensor) -> list[Callable[[], None]]:
         """The level through the native runner: bands of rows (eight per worker and frame), one call each."""
-        assert level.native is not None
+        if level.native is None:
+            raise RuntimeError("native jobs for a level not prepared for the native runner")
         n, s = out.shape[0], level.size
         step = math.ceil(s / (8 * self.workers))
         return [functools.partial(level.native.run, (r0, min(s, r0 + step)), out[f],
@@ -172,11 +173,13 @@ class _Runner:
         """Pixels × C activations of the first sine layer for rows ``r0:r1`` of some frames."""
         s, c = level.size, level.hidden[0][0].shape[0]
         if feat is None:
-            assert rows is not None and level.terms is not None
+            if rows is None or level.terms is None:
+                raise RuntimeError("a level without an input feature map needs its pose terms and rows")
             pre = self._buffer(0, rows.shape[0] * (r1 - r0) * s * c, rows.device).view(-1, r1 - r0, s, c)
             torch.add(rows[:, :, None, :], level.terms.col, out=pre)
         else:  # upsample the source rows these rows need, one more each side, then keep the wanted rows
-            assert level.edges is not None
+            if level.edges is None:
+                raise RuntimeError("a level fed by the previous level needs its edge corrections")
             h = feat.shape[1]
             a, b = max(r0 // 2 - 1, 0), min(r1 // 2 + 1, h)
             up = self._buffer(0, feat.shape[0] * 2 * (b - a) * s * c, feat.device).view(-1, 2 * (b - a), s, c)
@@ -223,8 +226,7 @@ class FastStudentSession(RenderSession):
         if dtype == torch.bfloat16:
             warnings.warn("bfloat16 matmuls lose detail in the student (measured 32–40 dB PSNR against float32); "
                           "float16 keeps ≈48 dB", stacklevel=2)
-        assert character.face_morpher_path and character.body_morpher_path
-        poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+        poser = StudentPoser.from_files(*character.student_files())
         face, body = fold_levels(poser)
         self.face, self.body = face.to(device, dtype), [level.to(device, dtype) for level in body]
         self.image = character.image_tensor().to(device).unsqueeze(0)
@@ -232,8 +234,9 @@ class FastStudentSession(RenderSession):
             tile_values = CPU_TILE_VALUES if device.type == "cpu" else 0
         runner = load_native() if device.type == "cpu" and dtype == torch.float32 and native is not False else None
         if native and runner is None:
-            raise RuntimeError("the native student runner is unavailable here: it needs the CPU, float32, a C "
-                               "compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 being set)")
+            raise RenderOptionError("native=True, but the native student runner is unavailable here: it needs the "
+                                    "CPU, float32, a C compiler and PyTorch's sgemm (see the warning, or THA4_NATIVE=0 "
+                                    "being set)")
         self._native = runner
         x, y = pixel_coords(LEVELS[-1][0])  # the identity sampling grid's x per column, y per row
         self._base = x.contiguous(), y.contiguous()

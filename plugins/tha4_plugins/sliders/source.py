@@ -21,6 +21,7 @@ from typing import Any, Callable, ClassVar
 
 from tha4_sdk.pose import PARAMETERS, Pose, PoseError
 from tha4_sdk.presets import PRESETS
+from tha4_sdk.source import SourceInputError
 from tha4_sdk.source import PoseSource
 
 #: slider panels in the official poser's order: (title, pose-parameter categories)
@@ -101,7 +102,8 @@ class SliderSource(PoseSource):
 
     def render_preview(self) -> tuple[bytes, int]:
         """PNG of the current pose (rendered once per distinct pose) and the pose version it shows."""
-        assert self.preview is not None
+        if self.preview is None:
+            raise SourceInputError("sliders: no preview renderer was given (preview=…)")
         with self._render_lock:
             pose, version = self.current()
             if self._rendered is None or self._rendered[0] != pose:

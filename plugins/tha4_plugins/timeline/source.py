@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from tha4_sdk import plugins
 from tha4_sdk.mixer import Layer, Mixer
 from tha4_sdk.pose import MOUTH_SHAPES, Pose
-from tha4_sdk.source import PoseSource
+from tha4_sdk.source import PoseSource, SourceNotRunning
 
 from tha4_plugins.timeline.compiled import timeline_json
 from tha4_plugins.timeline.document import Timeline, TimelineAudio, load_timeline
@@ -49,7 +49,7 @@ class TimelineSource(PoseSource):
 
     def pose_at(self, t: float) -> Pose:
         if self._mixer is None:
-            raise RuntimeError("start the timeline source (or use it in a `with` block) before asking for poses")
+            raise SourceNotRunning("start the timeline source (or use it in a `with` block) before asking for poses")
         return self._mixer.pose_at(t)
 
     def stop(self) -> None:

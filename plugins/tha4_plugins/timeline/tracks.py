@@ -16,7 +16,7 @@ import numpy as np
 
 from tha4_sdk.easing import CURVES, hermite, spline_tangents
 from tha4_sdk.pose import Pose
-from tha4_sdk.source import PoseSource
+from tha4_sdk.source import PoseSource, SourceInputError
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Track(PoseSource):
     def __init__(self, label: str, keys: Sequence[Key], target: np.ndarray, params: frozenset[str],
                  mode: str, loop: bool | int = False) -> None:
         if not keys:
-            raise ValueError(f"track {label}: no keys")
+            raise SourceInputError(f"track {label}: no keys")
         self.label, self.keys, self.target, self.params, self.mode = label, tuple(keys), target, params, mode
         self.loop = loop
         self._times = [k.t for k in self.keys]
@@ -44,7 +44,7 @@ class Track(PoseSource):
         self._slopes = spline_tangents(self._times, self._values)
         self.span = self._times[-1] - self._times[0]
         if loop and self.span <= 0:
-            raise ValueError(f"track {label}: a looping track needs keys that span some time")
+            raise SourceInputError(f"track {label}: a looping track needs keys that span some time")
         self.duration = None if loop is True else self._times[0] + self.span * (int(loop) or 1)
 
     def value_at(self, t: float) -> float:

@@ -39,7 +39,8 @@ class StudentBodyMorpher(nn.Module):
             if x is not None:
                 parts.insert(0, F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False))
             x = self.siren_layers[level](torch.cat(parts, dim=1))
-        assert x is not None
+        if x is None:
+            raise RuntimeError("the body morpher has no levels")
         return x
 
     def forward(self, image: torch.Tensor, pose: torch.Tensor) -> list[torch.Tensor]:

@@ -241,7 +241,8 @@ def _exact_graph(g: _Builder, poser: StudentPoser, pose: str, image: str) -> str
         feat = g.op("Concat", *parts, axis=1)
         for layer in body.siren_layers[level]:
             feat = sine(feat, layer.linear)
-    assert feat is not None
+    if feat is None:
+        raise RuntimeError("the body morpher has no levels")
     head = conv(feat, body.last_linear)
     grid_change = g.op("Transpose", g.op("Slice", head, g.ints(0), g.ints(2), g.ints(1)), perm=[0, 2, 3, 1])
     alpha = g.op("Slice", head, g.ints(2), g.ints(3), g.ints(1))
@@ -260,8 +261,7 @@ def build_graph(character: Character, graph: str = GRAPHS[0], *, rgba8: bool = T
     if not character.has_student:
         raise CharacterError(f"character {character.name!r} has no student weights to build an ONNX graph from; "
                              "distill one with `tha4 distill` first")
-    assert character.face_morpher_path and character.body_morpher_path
-    poser = StudentPoser.from_files(character.face_morpher_path, character.body_morpher_path)
+    poser = StudentPoser.from_files(*character.student_files())
     g = _Builder()
     image = _image(g, load_image_rgba(character.image_path))
     with torch.inference_mode():

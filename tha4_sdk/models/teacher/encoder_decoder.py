@@ -57,7 +57,9 @@ class EncoderDecoder(nn.Module):
         for block in self.downsample_blocks:
             x = block(x)
         if self.pose_size:
-            assert pose is not None and pose.shape[1] == self.pose_size
+            if pose is None or pose.shape[1] != self.pose_size:
+                raise ValueError(f"this network takes N×{self.pose_size} poses, got "
+                                 f"{None if pose is None else tuple(pose.shape)}")
             n, p = pose.shape
             x = torch.cat([x, pose.view(n, p, 1, 1).expand(n, p, x.shape[2], x.shape[3])], dim=1)
         for block in self.bottleneck_blocks:

@@ -50,7 +50,8 @@ class Editor(nn.Module):
         if f.is_contiguous() or not f.is_contiguous(memory_format=torch.channels_last):
             return self.grid_change_creator(f), self.color_change_creator(f), self.alpha_creator(f)
         grid, color, alpha = self.grid_change_creator, self.color_change_creator[0], self.alpha_creator[0]
-        assert color.bias is not None and alpha.bias is not None
+        if color.bias is None or alpha.bias is None:
+            raise RuntimeError("the THA3 editor's colour and alpha heads have biases")
         weight = torch.cat([grid.weight, color.weight, alpha.weight])
         bias = torch.cat([color.bias.new_zeros(grid.out_channels), color.bias, alpha.bias])
         y = F.conv2d(f, weight, bias, padding=1)
