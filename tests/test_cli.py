@@ -114,7 +114,7 @@ def test_plugins_lists_builtin_student():
 
 def test_half_precision_exact_student_is_refused_with_the_reason(tmp_path, lambda_00):
     result = run("render", lambda_00, "--dtype", "bfloat16", "-o", tmp_path / "x.png")
-    assert result.exit_code != 0 and "float32 or float64 only" in result.output and "fast path (fast=True)" in result.output
+    assert result.exit_code != 0 and "float32 or float64 only" in result.output and "fast path (--fast)" in result.output
     result = run("render", lambda_00, "--device", "warp9", "-o", tmp_path / "x.png")
     assert result.exit_code != 0 and "unknown device 'warp9'" in result.output
     result = run("render", lambda_00, "--dtype", "float8", "-o", tmp_path / "x.png")

@@ -83,3 +83,28 @@ def test_other_exceptions_are_not_hidden() -> None:
     finally:
         main.commands.pop("bug")
     assert isinstance(result.exception, KeyError)
+
+
+def test_the_command_line_writes_the_parameters_a_message_names_as_its_own_flags() -> None:
+    """Library messages name parameters (``fast=True``); `tha4` shows the flags of the command that ran,
+    its group's subcommands included, and leaves names it has no flag for as they are."""
+    @click.group("grp")
+    def grp() -> None:
+        pass
+
+    @grp.command("leaf")
+    @click.option("--fast/--no-fast", default=False)
+    @click.option("--from", "from_dir")
+    @click.option("--trust-unpinned", is_flag=True)
+    def leaf(fast: bool, from_dir: str | None, trust_unpinned: bool) -> None:
+        raise Tha4Error("not with fast=True; try fast=False, from_dir=DIR or trust_unpinned=True "
+                        "(device='cpu' and x.fast=True stay)")
+
+    main.add_command(grp)
+    try:
+        result = CliRunner().invoke(main, ["grp", "leaf"])
+    finally:
+        main.commands.pop("grp")
+    assert result.exit_code == 1, result.output
+    assert result.output == ("Error: not with --fast; try --no-fast, --from DIR or --trust-unpinned "
+                             "(device='cpu' and x.fast=True stay)\n")

@@ -74,7 +74,7 @@ def test_unreachable_server_gives_a_clear_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(FetchError, match="could not download character.png .* use --from DIR"):
+    with pytest.raises(FetchError, match="could not download character.png .* from_dir=DIR"):
         hub.fetch(hub.bundle("lambda_00", "character"), mirror=f"http://127.0.0.1:{port}", progress=False)
 
 
@@ -123,7 +123,7 @@ def test_archive_is_downloaded_extracted_verified_and_removed(tmp_path, referenc
 def test_unpinned_files_need_explicit_trust_and_are_recorded(tmp_path, reference, http_server):
     b, served = archive_bundle(tmp_path, reference, pinned=False)
     url = http_server(served)
-    with pytest.raises(FetchError, match="no published SHA-256 .* --trust-unpinned"):
+    with pytest.raises(FetchError, match="no published SHA-256 .* trust_unpinned=True"):
         hub.fetch(b, mirror=url, progress=False)
     assert not hub.is_fetched(b)
     target = hub.fetch(b, mirror=url, progress=False, trust_unpinned=True)

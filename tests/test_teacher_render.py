@@ -186,7 +186,7 @@ def test_renders_frames_for_a_batch_of_poses(session: TeacherSession, poses: np.
 def test_missing_weights_say_what_to_do(tmp_path: Path, lambda_00: Path) -> None:
     renderer = TeacherRenderer(device="cpu")  # default: the (empty) cache folder under THA4_HOME
     assert renderer.weights == Path(os.environ["THA4_HOME"]) / "models" / "teacher"
-    with pytest.raises(TeacherWeightsMissing, match=r"`tha4 models fetch teacher --trust-unpinned`.*--weights DIR"):
+    with pytest.raises(TeacherWeightsMissing, match=r"`tha4 models fetch teacher --trust-unpinned`.*weights=DIR"):
         renderer.open(Character.from_image(lambda_00 / "character.png"))
     result = CliRunner().invoke(main, ["render", str(lambda_00 / "character.png"), "--renderer", "teacher",
                                        "-o", str(tmp_path / "out.png")])
@@ -219,7 +219,7 @@ def test_fetch_needs_explicit_trust_then_the_renderer_finds_the_files(tmp_path: 
         for member in bundle.files[0].extract:
             zf.writestr(member.member, f"stand-in for {member.name}")
     url = http_server(tmp_path / "mirror")
-    with pytest.raises(hub.FetchError, match="no published SHA-256.*--trust-unpinned"):
+    with pytest.raises(hub.FetchError, match="no published SHA-256.*trust_unpinned=True"):
         hub.fetch(bundle, mirror=url, progress=False)
     assert not (bundle.target / "upscaler.pt").exists()
     target = hub.fetch(bundle, mirror=url, progress=False, trust_unpinned=True)

@@ -184,8 +184,8 @@ def _verify(path: Path, name: str, pin: str | None, origin: str, trust_unpinned:
         return got
     if pin is None:
         if not trust_unpinned:
-            raise FetchError(f"{name} has no published SHA-256 to check it against; re-run with --trust-unpinned to "
-                             f"accept the file as downloaded (its SHA-256 is {got}; it will be recorded in PINS.txt)")
+            raise FetchError(f"{name} has no published SHA-256 to check it against; fetch again with trust_unpinned=True "
+                             f"to accept it as downloaded (its SHA-256 is {got}; it will be recorded in PINS.txt)")
         return got
     if got != pin:
         raise FetchError(f"{name} from {origin}: SHA-256 {got} does not match the pinned {pin}; "
@@ -208,7 +208,7 @@ def download(url: str, dest: Path, spec: FileSpec, *, progress: bool = True, tim
             _verify(tmp, spec.name, spec.sha256, url, trust_unpinned, spec.integrity)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
         raise FetchError(f"could not download {spec.name} from {url}: {e}. Check the network, or fetch the "
-                         "files elsewhere and use --from DIR") from None
+                         "files elsewhere and install them with from_dir=DIR") from None
     return dest
 
 
@@ -329,7 +329,7 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
         digests: dict[str, str]
         if from_archive is not None:
             if not spec.extract:
-                raise FetchError(f"--from {from_archive}: {spec.name} does not come from an archive; give a folder")
+                raise FetchError(f"{from_archive}: {spec.name} does not come from an archive; give a folder")
             if from_archive.name == spec.name:
                 _verify(from_archive, spec.name, spec.sha256, str(from_archive), trust_unpinned, spec.integrity)
             _record_pins(target, _extract(from_archive, spec, target, trust_unpinned), spec)
@@ -339,8 +339,7 @@ def fetch(b: Bundle, *, from_dir: str | Path | None = None, mirror: str | None =
             pins = {m.name: m.sha256 for m in spec.extract} or {spec.name: spec.sha256}
             digests = {n: copy_verified(p, target / n, n, pins[n], trust_unpinned) for n, p in local.items() if p}
         elif spec.extract:
-            archive = (Path(from_dir) if from_file else _find_local(Path(from_dir), spec.name, b.name)) \
-                if from_dir else None
+            archive = _find_local(Path(from_dir), spec.name, b.name) if from_dir else None  # a folder here
             with tempfile.TemporaryDirectory(dir=target) as tmp:
                 if archive is None:
                     if from_dir:

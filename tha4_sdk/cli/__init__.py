@@ -19,9 +19,14 @@ from tha4_sdk.cli.errors import reported_as_cli_errors
 BUILTIN_COMMANDS = (render, hub, pose, plugin_list, bench, export, distill, daemon)
 
 
+#: where `Tha4Group` keeps the arguments after ``tha4`` (in ``ctx.meta``)
+COMMAND_LINE = "tha4.command_line"
+
+
 class Tha4Group(click.Group):
     """The root group: asks the plugins for their commands on first use (so ``tha4 --help`` lists them), and
-    reports every `tha4_sdk.errors.Tha4Error` a command raises as one ``Error: …`` line (exit status 1).
+    reports every `tha4_sdk.errors.Tha4Error` a command raises as one ``Error: …`` line (the error's exit status;
+    the parameters its message names are written as that command's flags).
 
     The plugins are asked in registration order, built-ins first; a command name that is already taken
     stays with the plugin that took it first (a warning names the other). `plugin_of` maps each command
@@ -64,8 +69,26 @@ class Tha4Group(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> object:
-        with reported_as_cli_errors():
+        with reported_as_cli_errors(lambda: self._command_run(ctx)):
             return super().invoke(ctx)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        ctx.meta[COMMAND_LINE] = list(args)
+        return super().resolve_command(ctx, args)
+
+    def _command_run(self, ctx: click.Context) -> click.Command | None:
+        """The (sub)command the command line names, found again as click found it; None if none."""
+        command: click.Command = self
+        args = ctx.meta.get(COMMAND_LINE, [])
+        while isinstance(command, click.Group) and args:
+            try:
+                _, found, args = command.resolve_command(click.Context(command, parent=ctx), args)
+            except click.UsageError:
+                return None
+            if found is None:
+                return None
+            command = found
+        return command
 
 
 @click.group(cls=Tha4Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 import zmq
 
+from tha4_sdk.cli.errors import as_flags
 from tha4_sdk.daemon.curve_auth import CurveError, make_keys
 from tha4_sdk.daemon.protocol import DEFAULT_PORT, Limits
 from tha4_sdk.daemon.server import Daemon, DaemonConfig
@@ -48,7 +49,7 @@ def serve(host: str, port: int, frame_port: int | None, characters: Path | None,
     try:
         daemon = Daemon(config)
     except CurveError as e:
-        raise click.UsageError(str(e)) from None
+        raise click.UsageError(as_flags(str(e), click.get_current_context().command)) from None
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: daemon.stop())
 

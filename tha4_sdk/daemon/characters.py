@@ -37,7 +37,7 @@ class CharacterLibrary:
         resolved = path.resolve()
         if not any(resolved == root or root in resolved.parents for root in self.allowed_roots):
             raise ProtocolError("forbidden", f"{ref} is outside the daemon's allowed roots "
-                                             "(start it with --allow-root to open folders by path)")
+                                             "(the daemon opens folders by path only under the roots it was started with)")
         if not resolved.is_dir():
             raise ProtocolError("not_found", f"{ref}: no such character folder")
         return resolved

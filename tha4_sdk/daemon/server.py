@@ -64,8 +64,8 @@ class Daemon:
 
     def __init__(self, config: DaemonConfig) -> None:
         if not is_loopback(config.host) and config.curve is None:
-            raise CurveError(f"binding {config.host} exposes the daemon beyond this machine; give --curve DIR "
-                             "(keys from `tha4 curve-keys DIR`) or bind 127.0.0.1")
+            raise CurveError(f"binding {config.host} exposes the daemon beyond this machine; give it CURVE keys "
+                             "(curve=DIR, made by `tha4 curve-keys DIR`) or bind 127.0.0.1")
         self.config = config
         self.limits = config.limits
         self.library = CharacterLibrary(config.characters, config.allow_roots)

@@ -29,7 +29,7 @@ from tha4_sdk.models.warp import warp
 from tha4_sdk.models.teacher.poser import TeacherPoser, morph_face
 from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, Tha3Poser
 from tha4_sdk.render.teacher import TeacherRenderer
-from tha4_sdk.render.tha3 import Tha3WeightsMissing, check_weights_present, default_weights_dir
+from tha4_sdk.render.tha3 import check_weights_present, default_weights_dir
 
 
 @dataclass(frozen=True)
@@ -218,10 +218,7 @@ class THA3Teacher:
 def _tha3_poser(folder: str | None) -> Tha3Poser:
     """THA3's separable_float networks from ``folder``, or from where `tha4 models fetch tha3` put them."""
     weights = Path(folder) if folder else default_weights_dir(DEFAULT_VARIANT)
-    try:
-        check_weights_present(weights, DEFAULT_VARIANT)
-    except Tha3WeightsMissing as e:
-        raise Tha3WeightsMissing(str(e).replace("--weights DIR (weights=DIR)", "the teacher 'tha3:DIR'")) from None
+    check_weights_present(weights, DEFAULT_VARIANT, elsewhere="the teacher 'tha3:DIR'")
     return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
 
 

@@ -35,14 +35,19 @@ PoserT = TypeVar("PoserT", bound=torch.nn.Module)
 OutputsT = TypeVar("OutputsT", bound=NamedOutputs)
 
 
-def require_weight_files(files: Mapping[str, Path], error: type[WeightFileError], what: str, install: str) -> None:
+#: how a renderer is told where its weights are
+RENDERER_WEIGHTS_OPTION = "the renderer option weights=DIR"
+
+
+def require_weight_files(files: Mapping[str, Path], error: type[WeightFileError], what: str, install: str,
+                         elsewhere: str = RENDERER_WEIGHTS_OPTION) -> None:
     """Raise ``error`` when any of ``files`` is absent, saying which and what to do: run ``install`` (a command
-    in backquotes and what it installs) or name another folder."""
+    in backquotes and what it installs) or name another folder through ``elsewhere``."""
     missing = [path.name for path in files.values() if not path.is_file()]
     if missing:
         folder = next(iter(files.values())).parent
-        raise error(f"{what} weights not found in {folder} (missing {', '.join(missing)}). Run {install}, or pass "
-                    "--weights DIR (weights=DIR) naming a folder that holds "
+        raise error(f"{what} weights not found in {folder} (missing {', '.join(missing)}). Run {install}, or give "
+                    f"{elsewhere}, a folder that holds "
                     + ", ".join(path.name for path in files.values()) + ".")
 
 

