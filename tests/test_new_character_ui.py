@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -13,13 +14,16 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
+import click
 import numpy as np
 import pytest
 import yaml
 from PIL import Image
 
+from conftest import REPO
 from page_harness import chromium, image_pixels, request  # noqa: F401 - chromium: the fixture
 from tha3_oracle import data_dir
+from tha4_sdk.cli.new_character import new_character_cmd
 from test_new_character import WHITE, moved
 from tha4_sdk.new_character import HeadBox, NewCharacterOptions, prepare
 from tha4_sdk.new_character.page import FOLDER_FILES, NewCharacterPage
@@ -178,3 +182,14 @@ def test_the_command_serves_the_page_until_ctrl_c(picture: Path, tmp_path: Path)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_docs_show_the_preview_image_and_only_real_flags() -> None:
+    guide = (REPO / "docs" / "characters.md").read_text(encoding="utf-8")
+    image = REPO / "docs" / "images" / "new_character_preview.png"
+    assert "](images/new_character_preview.png)" in guide and "make_new_character_image.py" in guide
+    assert image.stat().st_size < 300 * 1024 and Image.open(image).size == (7 * 256, 276)
+    flags = {opt for p in new_character_cmd.params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+    page = guide[guide.index("**Or place the box by hand in the browser.**"):guide.index("**How the figure is cut out.**")]
+    used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", page))
+    assert {"--ui", "--port", "--head"} <= used <= flags, used - flags
