@@ -189,7 +189,8 @@ def test_the_docs_show_the_preview_image_and_only_real_flags() -> None:
     image = REPO / "docs" / "images" / "new_character_preview.png"
     assert "](images/new_character_preview.png)" in guide and "make_new_character_image.py" in guide
     assert image.stat().st_size < 300 * 1024 and Image.open(image).size == (7 * 256, 276)
-    flags = {opt for p in new_character_cmd.params if isinstance(p, click.Option) for opt in p.opts + p.secondary_opts}
+    options = [p for p in new_character_cmd.params if isinstance(p, click.Option)]
+    flags = {flag for option in options for flag in option.opts + option.secondary_opts}
     page = guide[guide.index("**Or place the box by hand in the browser.**"):guide.index("**How the figure is cut out.**")]
     used = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", page))
     assert {"--ui", "--port", "--head"} <= used <= flags, used - flags

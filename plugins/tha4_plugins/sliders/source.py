@@ -67,11 +67,10 @@ class SliderSource(PoseSource):
     def start(self) -> None:
         if self._page is not None:
             return
-        self._page = LocalPage(resources.files(__package__).joinpath("static"),
-                               get={"/api/config": self._config_reply, "/api/pose": lambda: self._pose_reply(*self.current()),
-                                    "/api/preview.png": self._preview_reply},
-                               post={"/api/pose": self._post_pose}, host=self.host, port=self.port,
-                               name="tha4-sliders")
+        get = {"/api/config": self._config_reply, "/api/pose": lambda: self._pose_reply(*self.current()),
+               "/api/preview.png": self._preview_reply}
+        self._page = LocalPage(resources.files(__package__).joinpath("static"), get, {"/api/pose": self._post_pose},
+                               host=self.host, port=self.port, name="tha4-sliders")
         self._page.start()
         self.port = self._page.port
 

@@ -20,12 +20,23 @@ async function post(path, body) {
     headers: { "Content-Type": "application/json" } })).json();
 }
 
+function loaded(img, src) {
+  return new Promise((done, failed) => {
+    img.onload = done;
+    img.onerror = () => failed(new Error(`cannot show ${src}`));
+    img.src = src;
+  });
+}
+
 async function showImage(id, path) {
   const reply = await api(path);
   const url = URL.createObjectURL(await reply.blob());
   const img = $(id);
-  await new Promise((done) => { img.onload = done; img.src = url; });
-  URL.revokeObjectURL(url);
+  try {
+    await loaded(img, url);
+  } finally {
+    URL.revokeObjectURL(url);
+  }
   img.dataset.version = reply.headers.get("X-Head-Version");
   return Number(img.dataset.version);
 }
@@ -46,7 +57,7 @@ function showState(state) {
   page.width = state.source.width;
   page.height = state.source.height;
   page.version = state.version;
-  if (!page.drag && !page.pending && !page.sending) {  // a box of the user's own is on its way
+  if (!page.drag && !page.pending && !page.sending) {  // not while the user's own box is moved or sent
     page.head = state.head;
     drawBox();
   }
@@ -174,7 +185,7 @@ async function main() {
   const state = await (await api("/api/state")).json();
   $("title").textContent = `New character from ${state.source.name}`;
   document.title = `${state.source.name} — tha4 new character`;
-  await new Promise((done) => { $("source").onload = done; $("source").src = "/api/source.png"; });
+  await loaded($("source"), "/api/source.png");
   showState(state);
   refreshTemplate();
   askTeacher(0);
