@@ -3,11 +3,8 @@ mouse re-posing the character and refreshing the student-rendered preview."""
 
 from __future__ import annotations
 
-import base64
 import http.client
-import io
 import json
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,27 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from page_harness import chromium, image_pixels, request  # noqa: F401 - chromium: the fixture
 from tha4_plugins.sliders import SLIDER_GROUPS, SliderSource
 from tha4_sdk.character import load_character
 from tha4_sdk.pose import PARAMETER_NAMES
 from tha4_sdk.render.base import open_renderer
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-def request(source: SliderSource, method: str, path: str, body: bytes | None = None,
-            host: str | None = None) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", source.port, timeout=30)
-    headers = {"Host": host} if host else {}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=body, headers=headers)
-    reply = conn.getresponse()
-    data = reply.read()
-    conn.close()
-    return reply.status, dict(reply.getheaders()), data
 
 
 @pytest.fixture
@@ -91,33 +74,6 @@ def test_only_local_pages_and_known_paths(sliders: SliderSource) -> None:
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
-def canvas_pixels(driver) -> np.ndarray:  # noqa: ANN001
-    """The preview <img> as the browser decoded it (drawn to a canvas, read back as PNG)."""
-    data_url = driver.execute_script(
-        "const img = document.getElementById('preview');"
-        "const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;"
-        "c.getContext('2d').drawImage(img, 0, 0); return c.toDataURL('image/png');")
-    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGBA"))
-
-
-@pytest.fixture
-def chromium(tmp_path: Path):  # noqa: ANN201
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail("headless Chromium is needed: apt-get install -y chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    yield driver
-    driver.quit()
-
-
 @pytest.mark.slow
 def test_moving_a_slider_reposes_and_rerenders(chromium, lambda_00: Path, tmp_path: Path) -> None:  # noqa: ANN001
     from selenium.webdriver.common.action_chains import ActionChains
@@ -132,7 +88,7 @@ def test_moving_a_slider_reposes_and_rerenders(chromium, lambda_00: Path, tmp_pa
         wait = WebDriverWait(chromium, 180, poll_frequency=0.2)
         preview = chromium.find_element(By.ID, "preview")
         wait.until(lambda _: preview.get_attribute("data-version") == "0")
-        before = canvas_pixels(chromium)
+        before = image_pixels(chromium, "preview")
         assert before.shape == (512, 512, 4) and before[..., 3].max() == 255
 
         slider = chromium.find_element(By.ID, "p-head_y")
@@ -143,7 +99,7 @@ def test_moving_a_slider_reposes_and_rerenders(chromium, lambda_00: Path, tmp_pa
         assert moved > 0.2
         assert source.pose_at(0.0)["head_y"] == pytest.approx(moved)          # the server got the slider's value
         assert source.pose_at(0.0).to_dict(nonzero=True).keys() == {"head_y"}
-        after = canvas_pixels(chromium)
+        after = image_pixels(chromium, "preview")
         expected = session.render(source.pose_at(0.0))[0].rgba                # the preview shows that pose:
         np.testing.assert_array_equal(after[..., 3], expected[..., 3])       # same alpha, same opaque colours
         opaque = expected[..., 3] == 255                                      # (a canvas premultiplies the rest)

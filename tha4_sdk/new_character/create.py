@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from tha4_sdk import plugins
 from tha4_sdk.character import Character, CharacterError, write_character
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.mask import face_mask_from_teacher
@@ -24,7 +25,7 @@ from tha4_sdk.new_character.image_input import read_picture
 from tha4_sdk.new_character.preview import PREVIEW_POSES, preview_sheet
 from tha4_sdk.new_character.template import Fitted, fit_to_template
 from tha4_sdk.pose import Pose
-from tha4_sdk.render import open_renderer
+from tha4_sdk.render import Renderer
 
 #: ``--teacher`` kinds and the renderer plugin that draws the preview with the same weights
 TEACHER_RENDERERS = {"tha3": "tha3", "tha4": "teacher"}
@@ -58,6 +59,10 @@ class Prepared:
     head_found: bool
     fitted: Fitted
 
+    def with_head(self, head: HeadBox) -> "Prepared":
+        """The same cut-out fitted with another head box (checked against the picture; no decoding again)."""
+        return _fitted(self.source, self.cutout, head, found=False)
+
 
 @dataclass(frozen=True)
 class NewCharacter:
@@ -73,9 +78,13 @@ def prepare(image: str | Path, head: HeadBox | None = None) -> Prepared:
     """Decode ``image``, separate the figure, find (or check) the head box and fit the template; fast, no networks."""
     source = Path(image)
     cutout = cut_out(read_picture(source), str(source))
+    return _fitted(source, cutout, head or find_head(cutout[..., 3]), found=head is None)
+
+
+def _fitted(source: Path, cutout: np.ndarray, head: HeadBox, found: bool) -> Prepared:
     height, width = cutout.shape[:2]
-    box = (head or find_head(cutout[..., 3])).check_inside(width, height)
-    return Prepared(source, cutout, box, head is None, fit_to_template(cutout, box))
+    box = head.check_inside(width, height)
+    return Prepared(source, cutout, box, found, fit_to_template(cutout, box))
 
 
 def create_character(image: str | Path, output: str | Path, options: NewCharacterOptions = NewCharacterOptions(),
@@ -85,11 +94,9 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
     output = Path(output)
     if not is_free_folder(output):
         raise CharacterError(f"{output}: already exists; choose a new folder")
-    kind, _, weights = options.teacher.partition(":")
-    if kind not in TEACHER_RENDERERS:
-        raise CharacterError(f"unknown teacher {options.teacher!r}: use 'tha3' or 'tha4' (optionally ':WEIGHTS_DIR')")
-    prepared = prepare(image, options.head)
     device = resolve_device(options.device)
+    renderer = teacher_renderer(options.teacher, device)
+    prepared = prepare(image, options.head)
     report = progress or (lambda stage, done, total: None)
     total = 1 + len(PREVIEW_POSES)
     with atomic_folder(output) as folder:
@@ -99,7 +106,7 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
         mask = face_mask_for(teacher, device)
         Image.fromarray(mask * 255, "L").save(folder / "face_mask.png")
         report("face mask", 1, total)
-        renders = _renders(folder / "character.png", kind, weights, device, lambda i: report("preview", 1 + i, total))
+        renders = _renders(folder / "character.png", renderer, lambda i: report("preview", 1 + i, total))
         preview_sheet(prepared.cutout, prepared.head, prepared.fitted.image, mask, renders).save(folder / "preview.png")
         write_character(folder, name=options.name or prepared.source.stem, face_mask="face_mask.png",
                         attribution=options.attribution, license=options.license,
@@ -118,10 +125,17 @@ def face_mask_for(teacher: Teacher, device: torch.device) -> np.ndarray:
     return face_mask_from_teacher(teacher, fixed_poses(16, 3), device)
 
 
-def _renders(image: Path, kind: str, weights: str, device: torch.device,
-             done: Callable[[int], None]) -> list[tuple[str, np.ndarray]]:
-    session = open_renderer(TEACHER_RENDERERS[kind], Character.from_image(image), device=device,
-                            weights=weights or None)
+def teacher_renderer(teacher: str, device: torch.device) -> Renderer:
+    """The renderer that draws with ``teacher``'s weights (``tha3`` or ``tha4``, optionally ``:WEIGHTS_DIR``);
+    its networks are loaded on first use and shared by its sessions."""
+    kind, _, weights = teacher.partition(":")
+    if kind not in TEACHER_RENDERERS:
+        raise CharacterError(f"unknown teacher {teacher!r}: use 'tha3' or 'tha4' (optionally ':WEIGHTS_DIR')")
+    return plugins.get("renderer", TEACHER_RENDERERS[kind])(device=device, weights=weights or None)
+
+
+def _renders(image: Path, renderer: Renderer, done: Callable[[int], None]) -> list[tuple[str, np.ndarray]]:
+    session = renderer.open(Character.from_image(image))
     out = []
     for i, (caption, values) in enumerate(PREVIEW_POSES):
         out.append((caption, session.render(Pose.from_dict(values))[0].rgba))

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
 import time
 import webbrowser
-from typing import Iterator
 
 import click
 
+from tha4_sdk.local_page import LOOPBACK, stop_on_sigint
 from tha4_sdk.pose import Pose
 from tha4_sdk.render import open_renderer
 
-from tha4_plugins.sliders.source import LOOPBACK, SliderSource
+from tha4_plugins.sliders.source import SliderSource
 
 
 @click.command("pose-ui")
@@ -34,18 +32,6 @@ def pose_ui(character: str, renderer: str, device: str, fast: bool, host: str, p
         click.echo(f"loading {character} (Ctrl+C to stop)", err=True)
         pose = serve_until(stopping, character, renderer, device, fast, host, port, browser)
     click.echo(" ".join(f"--pose {k}={v:g}" for k, v in pose.to_dict(nonzero=True).items()) or "(rest pose)")
-
-
-@contextlib.contextmanager
-def stop_on_sigint() -> Iterator[threading.Event]:
-    """SIGINT (Ctrl+C) sets the yielded event instead of raising KeyboardInterrupt, whenever it arrives (while
-    loading, while starting the server, while serving); the previous handler is restored afterwards."""
-    stopping = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    try:
-        yield stopping
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def serve_until(stopping: threading.Event, character: str, renderer: str, device: str, fast: bool, host: str,

@@ -1,6 +1,6 @@
 """The ``sliders`` pose source: a small local web page with one slider per parameter and a live preview.
 
-The page (static/) talks to a stdlib HTTP server bound to 127.0.0.1 by default:
+The page (static/) talks to a `tha4_sdk.local_page` server, bound to 127.0.0.1 by default:
 
 * ``GET /api/config`` — slider groups (like the official poser), ranges and presets
 * ``GET /api/pose`` / ``POST /api/pose`` — read / change the pose (a JSON mapping of name → value,
@@ -11,15 +11,14 @@ The page (static/) talks to a stdlib HTTP server bound to 127.0.0.1 by default:
 
 from __future__ import annotations
 
-import json
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from tha4_sdk.pose import PARAMETERS, Pose, PoseError
+from tha4_sdk.local_page import LocalPage, Reply, RequestError
+from tha4_sdk.pose import PARAMETERS, Pose
 from tha4_sdk.presets import PRESETS
 from tha4_sdk.source import SourceInputError
 from tha4_sdk.source import PoseSource
@@ -34,12 +33,6 @@ SLIDER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Body", ("body_rotation",)),
     ("Breathing", ("breathing",)),
 )
-MAX_BODY = 64 * 1024
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-STATIC = {"/": ("index.html", "text/html; charset=utf-8"),
-          "/static/app.js": ("app.js", "text/javascript; charset=utf-8"),
-          "/static/style.css": ("style.css", "text/css; charset=utf-8")}
-
 Preview = Callable[[Pose], bytes]
 
 
@@ -65,8 +58,7 @@ class SliderSource(PoseSource):
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
         self._rendered: tuple[Pose, bytes] | None = None
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._page: LocalPage | None = None
 
     @property
     def url(self) -> str:
@@ -74,15 +66,14 @@ class SliderSource(PoseSource):
         return f"http://{self.host}:{self.port}/"
 
     def start(self) -> None:
-        if self._server is not None:
+        if self._page is not None:
             return
-        self._server = ThreadingHTTPServer((self.host, self.port), _Handler)
-        self._server.daemon_threads = True
-        self._server.source = self  # type: ignore[attr-defined]
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"tha4-sliders:{self.port}",
-                                        daemon=True)
-        self._thread.start()
+        get = {"/api/config": self._config_reply, "/api/pose": lambda: self._pose_reply(*self.current()),
+               "/api/preview.png": self._preview_reply}
+        self._page = LocalPage(resources.files(__package__).joinpath("static"), get, {"/api/pose": self._post_pose},
+                               host=self.host, port=self.port, name="tha4-sliders")
+        self._page.start()
+        self.port = self._page.port
 
     def pose_at(self, t: float) -> Pose:
         with self._lock:
@@ -111,92 +102,31 @@ class SliderSource(PoseSource):
             return self._rendered[1], version
 
     def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        page, self._page = self._page, None
+        if page is not None:
+            page.stop()
+
+    def _config_reply(self) -> Reply:
+        return Reply.json(page_config(self.title, self.preview is not None))
+
+    @staticmethod
+    def _pose_reply(pose: Pose, version: int) -> Reply:
+        return Reply.json({"pose": pose.to_dict(), "version": version})
+
+    def _preview_reply(self) -> Reply:
+        if self.preview is None:
+            raise RequestError("this page was started without a preview renderer", HTTPStatus.NOT_FOUND)
+        png, version = self.render_preview()
+        return Reply.png(png, **{"X-Pose-Version": str(version)})
+
+    def _post_pose(self, values: Any) -> Reply:
+        """``{name: number}`` applied over the current pose (a bad name or value: `PoseError`, answered 400)."""
+        if not isinstance(values, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                   for v in values.values()):
+            raise RequestError("expected a JSON object of parameter name → number")
+        return self._pose_reply(*self.update(values))
 
     @classmethod
     def example(cls, workdir: Path) -> "SliderSource":
         return cls(port=0)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    server_version = "tha4-sliders"
-
-    @property
-    def source(self) -> SliderSource:
-        return self.server.source  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep the terminal quiet
-        pass
-
-    def _local_host(self) -> bool:
-        """On a loopback address, refuse a foreign Host header (DNS rebinding from some web page)."""
-        if self.source.host not in LOOPBACK:
-            return True
-        host = (self.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
-        return host in LOOPBACK
-
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, status: int, data: Any) -> None:
-        self._send(status, json.dumps(data).encode(), "application/json")
-
-    def _error(self, status: int, message: str) -> None:
-        self._json(status, {"error": message})
-
-    def _pose_reply(self, pose: Pose, version: int) -> None:
-        self._json(HTTPStatus.OK, {"pose": pose.to_dict(), "version": version})
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        if not self._local_host():
-            return self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
-        path = self.path.split("?", 1)[0]
-        if path in STATIC:
-            name, kind = STATIC[path]
-            return self._send(HTTPStatus.OK, resources.files(__package__).joinpath("static", name).read_bytes(), kind)
-        if path == "/api/config":
-            return self._json(HTTPStatus.OK, page_config(self.source.title, self.source.preview is not None))
-        if path == "/api/pose":
-            return self._pose_reply(*self.source.current())
-        if path == "/api/preview.png":
-            if self.source.preview is None:
-                return self._error(HTTPStatus.NOT_FOUND, "this page was started without a preview renderer")
-            png, version = self.source.render_preview()
-            return self._send(HTTPStatus.OK, png, "image/png", {"X-Pose-Version": str(version)})
-        self._error(HTTPStatus.NOT_FOUND, f"no such page: {path}")
-
-    def do_POST(self) -> None:  # noqa: N802
-        if not self._local_host():
-            return self._error(HTTPStatus.FORBIDDEN, "unexpected Host header")
-        if self.path != "/api/pose":
-            return self._error(HTTPStatus.NOT_FOUND, f"no such endpoint: {self.path}")
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            return self._error(HTTPStatus.BAD_REQUEST, "bad Content-Length")
-        if not 0 < length <= MAX_BODY:
-            return self._error(HTTPStatus.BAD_REQUEST, f"the body must be 1 to {MAX_BODY} bytes of JSON")
-        try:
-            values = json.loads(self.rfile.read(length))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            return self._error(HTTPStatus.BAD_REQUEST, f"invalid JSON: {e}")
-        if not isinstance(values, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                   for v in values.values()):
-            return self._error(HTTPStatus.BAD_REQUEST, "expected a JSON object of parameter name → number")
-        try:
-            self._pose_reply(*self.source.update(values))
-        except PoseError as e:
-            self._error(HTTPStatus.BAD_REQUEST, str(e))
