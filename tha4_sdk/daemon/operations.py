@@ -92,7 +92,7 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("character.create", "Make a character from a picture in the background; its progress is published.",
               {"image": Field(text(4096)), "output": CHARACTER, "name": Field(text(64), None),
                "license": Field(text(256), ""), "attribution": Field(text(1024), ""), "head": Field(head_box, None),
-               "teacher": Field(text(8, choices=CREATION_TEACHERS), "tha3")},
+               "teacher": Field(text(64, choices=CREATION_TEACHERS), "tha3")},
               CREATION_INFO, ("character.progress", "character.created", "character.failed"), Runs.POOL,
               added="1.2"),
     Operation("character.unload", "Close a session: its stream, its sources and its pending renders.",
