@@ -554,7 +554,7 @@ def test_the_sidebar_draws_every_control(blender_run: dict) -> None:
     shown = blender_run["panels"]
     operators = [args[1] for args in shown if args[0] == "operator"]
     assert operators.count("tha4.key_expression") == len(sdk_presets.PRESETS)
-    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.load_character", "tha4.import_timeline",
+    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.new_character", "tha4.load_character", "tha4.import_timeline",
                    "tha4.export_timeline", "tha4.bake_lipsync", "tha4.render_animation", "tha4.distill_start"):
         assert idname in operators, idname
     props = {args[1] for args in shown if args[0] == "prop"}

