@@ -716,12 +716,14 @@ def test_a_new_character_from_an_image_in_blender(tmp_path: Path, lambda_00: Pat
     hub.fetch(hub.bundle("tha3", "model"), from_dir=data_dir() / "models" / "separable_float", progress=False)
     image, box, _ = moved(lambda_00 / "character.png", 0.8, (90, 20), (200, 60), WHITE, tmp_path / "me.png")
     (tmp_path / "out").mkdir()
+    (tmp_path / "notes.png").write_text("not a picture")
     env = blender_environment(BLENDER_USER_SCRIPTS=str(tmp_path / "user_scripts"),
                               BLENDER_USER_CONFIG=str(tmp_path / "user_config"),
                               BLENDER_USER_EXTENSIONS=str(tmp_path / "user_extensions"))
     with DaemonProcess(tmp_path / "store", tmp_path / "state") as daemon:
         config = {"addon_zip": str(addon_zip(tmp_path)), "port": daemon.port, "image": str(image), "output": "me",
-                  "timeout": 600, "out_dir": str(tmp_path / "out"), "results": str(tmp_path / "results.json")}
+                  "bad_image": str(tmp_path / "notes.png"), "timeout": 600, "out_dir": str(tmp_path / "out"),
+                  "results": str(tmp_path / "results.json")}
         (tmp_path / "config.json").write_text(json.dumps(config))
         blender = subprocess.run(blender_command(REPO / "tests" / "blender" / "new_character.py",
                                                  str(tmp_path / "config.json")),
@@ -730,6 +732,8 @@ def test_a_new_character_from_an_image_in_blender(tmp_path: Path, lambda_00: Pat
         assert "error" not in results and blender.returncode == 0, (blender.stdout + blender.stderr)[-6000:]
         with daemon.client(timeout=300) as client:
             expected = client.load("me", renderer="tha3").render().to_numpy()
+    assert "not an image" in results["refused"] and "not an image" in results["refused_message"], results
+    assert results["refused_creations"] == 0
     creation = results["creation"]
     assert creation["state"] == "created" and creation["character"] == "me", creation
     assert creation["head_found"] and np.abs(np.array(creation["head_box"]) - box).max() <= 0.1 * box[2]

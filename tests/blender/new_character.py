@@ -1,7 +1,7 @@
 """Runs inside ``blender -b --factory-startup --python tests/blender/new_character.py -- CONFIG.json``.
 
 Installs and enables the add-on from a zip, connects to the daemon tests/test_bridge_blender.py started, presses
-"New Character from Image" on a picture and runs the add-on's timer (timers do not run in background mode) until
+"New Character from Image" on a file that is not a picture (refused), then on a picture, and runs the add-on's timer (timers do not run in background mode) until
 the creation ends. Writes what it saw to the results JSON: each line the panel and status bar showed while the
 daemon worked, the creation's final record, the character object added and loaded, and its image's pixels (as a
 top-down RGBA8 file), which the pytest side compares with the daemon's own frame.
@@ -57,6 +57,11 @@ def main() -> None:
     runtime = addon.state.runtime
     check(bpy.ops.tha4.connect(), "connect")
     bpy.context.scene.tha4.live = False
+    try:  # a file that is not a picture is refused at once (an ERROR report is a RuntimeError in Python)
+        results["refused"] = str(bpy.ops.tha4.new_character(filepath=CONFIG["bad_image"], output="bad"))
+    except RuntimeError as e:
+        results["refused"] = str(e)
+    results["refused_message"], results["refused_creations"] = runtime.message, len(runtime.creations)
     before = set(bpy.data.objects.keys())
     check(bpy.ops.tha4.new_character(filepath=CONFIG["image"], output=CONFIG["output"], license="CC-BY-4.0"),
           "new_character")

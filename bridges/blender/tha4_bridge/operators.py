@@ -154,7 +154,7 @@ class THA4_OT_new_character(_DaemonOperator):
         image = os.path.abspath(bpy.path.abspath(self.filepath))
         output = self.output.strip() or _store_name(image)
         if os.sep in output or output.startswith("//"):
-            output = os.path.abspath(bpy.path.abspath(output)).rstrip(os.sep)
+            output = os.path.abspath(bpy.path.abspath(output))
         args = {"image": image, "output": output, "teacher": self.teacher.strip() or "tha3"}
         args.update({k: v.strip() for k, v in (("license", self.license), ("attribution", self.attribution))
                      if v.strip()})
