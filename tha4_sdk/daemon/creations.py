@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,16 +51,14 @@ def picture_path(ref: str) -> Path:
 class CharacterCreator:
     """Runs `create_character` for the daemon, one at a time, and publishes its ``character.*`` events."""
 
-    def __init__(self, publish: Publish, device: str = "auto") -> None:
+    def __init__(self, publish: Publish) -> None:
         self._publish = publish
-        self._device = device
         self._lock = threading.Lock()
         self._busy = False
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self, image: Path, folder: Path, character: str, head: HeadBox | None, name: str, license: str,
-              attribution: str, teacher: str) -> dict[str, Any]:
+    def start(self, image: Path, folder: Path, character: str, options: NewCharacterOptions) -> dict[str, Any]:
         """Check the picture, then create ``character`` (written to ``folder``) on a thread; returns CREATION-INFO.
         ``busy`` while another creation runs, ``bad_args`` for a picture or head box that cannot be used."""
         with self._lock:
@@ -70,9 +69,8 @@ class CharacterCreator:
                                             "or character.failed event")
             self._busy = True
         try:
-            prepared = _prepare(image, head)
-            options = NewCharacterOptions(name=name, attribution=attribution, license=license, head=prepared.head,
-                                          teacher=teacher, device=self._device)
+            prepared = _prepare(image, options.head)
+            options = replace(options, head=prepared.head)  # found once, here
             info = {"creation": "c" + secrets.token_hex(4), "character": character, "folder": str(folder),
                     "head_box": prepared.head.as_list(), "head_found": prepared.head_found,
                     "warnings": list(prepared.fitted.warnings)}

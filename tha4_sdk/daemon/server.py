@@ -33,7 +33,7 @@ from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
 from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
 from tha4_sdk.hub import home
-from tha4_sdk.new_character import HeadBox
+from tha4_sdk.new_character import HeadBox, NewCharacterOptions
 from tha4_sdk.plugins import PluginError
 from tha4_sdk.pose import PARAMETER_NAMES, PoseError
 from tha4_sdk.presets import PRESETS, preset
@@ -295,9 +295,10 @@ class Daemon:
     def op_character_create(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
         image = picture_path(args["image"])
         folder = self.library.new_folder(args["output"])
-        head = HeadBox(*args["head"]) if args["head"] is not None else None
-        return self.creator.start(image, folder, args["output"], head, args["name"] or folder.name, args["license"],
-                                  args["attribution"], args["teacher"])
+        options = NewCharacterOptions(name=args["name"] or folder.name, attribution=args["attribution"],
+                                      license=args["license"], head=HeadBox(*args["head"]) if args["head"] else None,
+                                      teacher=args["teacher"])
+        return self.creator.start(image, folder, args["output"], options)
 
     def _new_session_id(self) -> str:
         while True:
