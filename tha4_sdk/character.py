@@ -6,7 +6,8 @@ Two layouts are read:
 
       name: lambda_00
       image: character.png
-      face_mask: face_mask.png          # optional, needed only to distill
+      face_mask: face_mask.png          # optional (`tha4 distill` reads one off the teacher without it)
+      face_mask_source: given           # optional: how it was made (given, character folder, computed …)
       student:                          # optional, needed by the student renderer
         face_morpher: face_morpher.pt
         body_morpher: body_morpher.pt
@@ -159,16 +160,20 @@ def load_character(path: str | Path) -> Character:
 
 
 def write_character(folder: str | Path, *, name: str, image: str = "character.png", face_mask: str | None = None,
-                    face_morpher: str | None = None, body_morpher: str | None = None,
-                    attribution: str = "", license: str = "", teacher: dict[str, Any] | None = None) -> Path:
+                    face_mask_source: str | None = None, face_morpher: str | None = None,
+                    body_morpher: str | None = None, attribution: str = "", license: str = "",
+                    teacher: dict[str, Any] | None = None) -> Path:
     """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``.
 
-    ``teacher``: the record of what the student weights were distilled from (`Character.teacher`).
+    ``face_mask_source``: how the face mask was made (kept in `Character.extra`); ``teacher``: the record of
+    what the student weights were distilled from (`Character.teacher`).
     """
     folder = Path(folder)
     data: dict[str, Any] = {"name": name, "image": image}
     if face_mask:
         data["face_mask"] = face_mask
+        if face_mask_source:
+            data["face_mask_source"] = face_mask_source
     if face_morpher and body_morpher:
         data["student"] = {"face_morpher": face_morpher, "body_morpher": body_morpher}
         official = dict(zip(OFFICIAL_KEYS, (image, face_morpher, body_morpher)))

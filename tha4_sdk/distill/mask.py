@@ -11,8 +11,8 @@ below it. `face_mask_for` makes one like it for any character:
    and the mouth (``mouth_*``). A "left" organ moves only on the image's right half of the face box
    (the template centres the face), so the other side's small sympathetic motion is cut away.
 2. **Where it moves.** Pixels above `MOTION_FRACTION` of the organ map's own maximum (relative, so
-   faint brows and wide-open mouths are treated alike). They are grouped into connected pieces that
-   bridge gaps of up to `GAP` pixels (brows move in thin strips); pieces with less than
+   faint brows and wide-open mouths are treated alike). They are grouped into pieces: moving pixels up to
+   `GAP` pixels apart belong to one (brows move in thin, broken strips); pieces with less than
    `PIECE_FRACTION` of the strongest piece's motion (summed) are stray pixels and are dropped. The
    mouth is looked for only below the eyes (its map also catches faint motion around them).
 3. **Solid regions.** Each eye's box bounds its brow and eye pieces; the mouth's box bounds the mouth
@@ -39,7 +39,7 @@ from tha4_sdk.pose import PARAMETERS, POSE_SIZE
 
 #: a pixel moves with an organ when its motion exceeds this share of the organ map's maximum
 MOTION_FRACTION = 0.1
-#: moving pixels this far apart (or closer) belong to one piece
+#: moving pixels this many pixels apart (or closer, in rows and in columns) belong to one piece
 GAP = 2
 #: pieces with less motion than this share of the strongest piece's are dropped as stray pixels
 PIECE_FRACTION = 0.1
@@ -97,7 +97,7 @@ def organ_maps(teacher: Teacher, device: torch.device) -> dict[str, torch.Tensor
 
 
 def _pieces(moving: torch.Tensor) -> torch.Tensor:
-    """Labels (0: not moving) of the pieces of a boolean map, connected across gaps of up to `GAP` pixels."""
+    """Labels (0: not moving) of the pieces of a boolean map: chains of pixels up to `GAP` pixels apart."""
     inside = moving.float()[None, None]
     labels = torch.arange(1, moving.numel() + 1, dtype=torch.float32).view_as(inside) * inside
     while True:  # every pixel takes the largest label within reach until none changes
