@@ -221,9 +221,10 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     image = rgba8_to_tensor(rgba)
     teacher = open_teacher(config.teacher, image, device)
     if mask is None:
-        mask, mask_source = face_mask_for(teacher, device), MASK_COMPUTED
-        progress.event("face_mask", f"no face mask given: computed one from the {teacher.name} teacher's motion "
+        mask_source = MASK_COMPUTED
+        progress.event("face_mask", f"no face mask given: reading one off the {teacher.name} teacher's motion "
                        "(tha4_sdk.distill.mask.face_mask_for)", source=mask_source)
+        mask = face_mask_for(teacher, device)
     cached = CachedTeacher(teacher, config.teacher_cache_mb * 2**20)
     n_eval = config.num_eval_poses()
     eval_poses = fixed_poses(max(n_eval, SAMPLE_POSES), EVAL_SEED)
