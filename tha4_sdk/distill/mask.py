@@ -38,6 +38,8 @@ from tha4_sdk.models.student.face_morpher import FACE_SIZE
 from tha4_sdk.models.student.poser import FACE_LEFT, FACE_TOP
 from tha4_sdk.pose import PARAMETERS, POSE_SIZE
 
+#: how `face_mask_for` makes a mask, as character.yaml's ``face_mask_method`` records it
+METHOD = "teacher motion (tha4_sdk.distill.mask)"
 #: a pixel moves with an organ when its motion exceeds this share of the organ map's maximum
 MOTION_FRACTION = 0.1
 #: moving pixels this many pixels apart (or closer, in rows and in columns) belong to one piece

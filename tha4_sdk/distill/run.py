@@ -1,7 +1,8 @@
 """A whole distillation job: validate inputs, train the face then the body morpher, write the package.
 
 The input is an image or a character folder. The face mask is the one given, else the folder's, else
-one read off the teacher (`tha4_sdk.distill.mask.face_mask_for`); character.yaml records which.
+one read off the teacher (`tha4_sdk.distill.mask.face_mask_for`); character.yaml's ``face_mask_method``
+records which.
 The output folder becomes a character package (character.yaml, character_model.yaml,
 character.png, face_mask.png, face_morpher.pt, body_morpher.pt) that the student renderer loads;
 the job's own files live in its ``distill/`` subfolder: ``checkpoint.pt`` (the only state a resume
@@ -28,7 +29,7 @@ from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_c
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
 from tha4_sdk.distill.evaluate import student_psnr
-from tha4_sdk.distill.mask import face_mask_for
+from tha4_sdk.distill.mask import METHOD, face_mask_for
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
@@ -66,8 +67,9 @@ class DistillError(Tha4Error, ValueError):
     """A distillation request that cannot go ahead (the message says what to do)."""
 
 
-#: how the package's face mask was made (character.yaml's ``face_mask_source``)
-MASK_GIVEN, MASK_FOLDER, MASK_COMPUTED = "given", "character folder", "computed from the teacher"
+#: character.yaml's ``face_mask_method`` for a mask given on the command line, and for a character folder's
+#: mask made some way the folder does not record
+MASK_GIVEN, MASK_FOLDER = "given (--face-mask)", "the character folder's"
 
 
 @dataclass(frozen=True)
@@ -130,17 +132,21 @@ class DistillConfig:
 
 def from_character_folder(config: DistillConfig) -> tuple[DistillConfig, str | None]:
     """``config`` with a character folder as its image replaced by the folder's image, face mask, name,
-    attribution and licence (those not given), and how its face mask is made: `MASK_GIVEN`,
-    `MASK_FOLDER`, or None (`MASK_COMPUTED` once the teacher is open)."""
+    attribution and licence (those not given), and how its face mask was made (``face_mask_method``):
+    `MASK_GIVEN`, the folder's own record (else `MASK_FOLDER`), or None when there is none to use."""
     if not Path(config.image).is_dir():
         return config, MASK_GIVEN if config.face_mask else None
     character = load_character(config.image)
-    mask = config.face_mask or character.face_mask_path
-    resolved = dataclasses.replace(config, image=character.image_path, face_mask=mask,
+    resolved = dataclasses.replace(config, image=character.image_path,
+                                   face_mask=config.face_mask or character.face_mask_path,
                                    name=config.name or character.name,
                                    attribution=config.attribution or character.attribution,
                                    license=config.license or character.license)
-    return resolved, MASK_GIVEN if config.face_mask else MASK_FOLDER if mask else None
+    if config.face_mask:
+        return resolved, MASK_GIVEN
+    if character.face_mask_path:
+        return resolved, str(character.extra.get("face_mask_method", MASK_FOLDER))
+    return resolved, None
 
 
 def _init_sha256(folder: Path) -> dict[str, str]:
@@ -193,7 +199,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     """
     progress = progress or Progress()
     stop = stop or StopFlag()
-    config, mask_source = from_character_folder(config)
+    config, mask_method = from_character_folder(config)
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
     if config.unique_poses and config.pose_file:
@@ -221,9 +227,9 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     image = rgba8_to_tensor(rgba)
     teacher = open_teacher(config.teacher, image, device)
     if mask is None:
-        mask_source = MASK_COMPUTED
+        mask_method = f"{METHOD}, teacher {config.teacher}"
         progress.event("face_mask", f"no face mask given: reading one off the {teacher.name} teacher's motion "
-                       "(tha4_sdk.distill.mask.face_mask_for)", source=mask_source)
+                       "(tha4_sdk.distill.mask.face_mask_for)", method=mask_method)
         mask = face_mask_for(teacher, device)
     cached = CachedTeacher(teacher, config.teacher_cache_mb * 2**20)
     n_eval = config.num_eval_poses()
@@ -288,7 +294,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     # the exact student, as `tha4 render` and `tha4 distill-eval` run it: the reported PSNR is theirs to the digit
     scores = student_psnr(poser, image, cached, eval_poses[:n_eval], config.batch_size, device,
                           lambda done, total: progress.evaluating("full", done, total))
-    write_package(config, rgba, mask, state["weights"], mask_source)
+    write_package(config, rgba, mask, state["weights"], mask_method)
     state.update(phase="done", psnr=scores, weights={})
     atomic_write(work / "report.json", lambda f: f.write(json.dumps(
         {"identity": identity, "psnr": scores, "eval_poses": n_eval, "history": state["history"]},
@@ -311,10 +317,10 @@ def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256
 
 
 def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
-                  weights: dict[str, dict[str, torch.Tensor]], mask_source: str = MASK_GIVEN) -> None:
+                  weights: dict[str, dict[str, torch.Tensor]], mask_method: str | None = None) -> None:
     """Write the character package into ``config.output``: image, face mask, ``weights`` (by network) and a
     character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe,
-    and how the face mask was made (``mask_source``)."""
+    and how the face mask was made (``face_mask_method``)."""
     out = config.output
     atomic_write(out / FILES["image"], lambda f: Image.fromarray(rgba, "RGBA").save(f, format="PNG"))
     mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)
@@ -322,7 +328,7 @@ def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
     for key in ("face", "body"):
         atomic_write(out / FILES[key], lambda f, sd=weights[key]: torch.save(sd, f))
     write_character(out, name=config.name or Path(config.image).stem, image=FILES["image"],
-                    face_mask=FILES["face_mask"], face_mask_source=mask_source, face_morpher=FILES["face"],
-                    body_morpher=FILES["body"],
+                    face_mask=FILES["face_mask"], face_morpher=FILES["face"], body_morpher=FILES["body"],
                     attribution=config.attribution, license=config.license,
-                    teacher=teacher_licence(config.teacher).as_dict())
+                    teacher=teacher_licence(config.teacher).as_dict(),
+                    extra={"face_mask_method": mask_method} if mask_method else None)
