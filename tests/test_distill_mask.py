@@ -71,7 +71,7 @@ class StillTeacher:
 
 
 def test_a_face_that_does_not_move_gets_a_clear_error() -> None:
-    with pytest.raises(FaceMaskError, match="does not move.*pass --face-mask"):
+    with pytest.raises(FaceMaskError, match="does not move.*paint one"):
         face_mask_for(StillTeacher(), CPU)  # type: ignore[arg-type]
 
 

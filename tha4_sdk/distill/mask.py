@@ -150,5 +150,6 @@ def face_mask_for(teacher: Teacher, device: torch.device) -> np.ndarray:
              max(FACE_LEFT + left - MARGIN, 0):FACE_LEFT + right + MARGIN + 1] = 1
     if not mask.any():
         raise FaceMaskError(f"the {teacher.name} teacher's face does not move under the eye, brow and mouth "
-                            "parameters, so no face mask can be read off it; pass --face-mask")
+                            "parameters, so no face mask can be read off it: paint one (each eye with its brow, "
+                            "and the mouth, white on black)")
     return mask
