@@ -3,6 +3,7 @@
 The input is an image or a character folder. The face mask is the one given, else the folder's, else
 one read off the teacher (`tha4_sdk.distill.mask.face_mask_for`); character.yaml's ``face_mask_method``
 records which.
+
 The output folder becomes a character package (character.yaml, character_model.yaml,
 character.png, face_mask.png, face_morpher.pt, body_morpher.pt) that the student renderer loads;
 the job's own files live in its ``distill/`` subfolder: ``checkpoint.pt`` (the only state a resume
