@@ -200,9 +200,9 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     """
     progress = progress or Progress()
     stop = stop or StopFlag()
-    config, mask_method = from_character_folder(config)
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
+    config, mask_method = from_character_folder(config)
     if config.unique_poses and config.pose_file:
         raise DistillError("--unique-poses samples its own poses; give it or --poses, not both")
     rgba = load_image_rgba(config.image)
