@@ -43,7 +43,7 @@ from tha4_sdk.character import load_face_mask, load_image_rgba
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.evaluate import task_psnr
-from tha4_sdk.distill.mask import face_mask_from_teacher
+from tha4_sdk.distill.mask import face_mask_for
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import EVAL_SEED, student_weights
@@ -285,7 +285,7 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     rgba = load_image_rgba(image)
     the_teacher = open_teacher(teacher, rgba8_to_tensor(rgba), dev)
     probe = fixed_poses(16, 3)
-    mask = load_face_mask(face_mask) if face_mask else face_mask_from_teacher(the_teacher, probe, dev)
+    mask = load_face_mask(face_mask) if face_mask else face_mask_for(the_teacher, dev)
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     click.echo(f"teacher {the_teacher.name}, image {image}, {dev} ({precision}), load {load}", err=True)
 

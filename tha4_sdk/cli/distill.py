@@ -30,8 +30,9 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command("distill")
-@click.argument("image", type=FILE)
-@click.option("--face-mask", type=FILE, required=True, help="512×512 RGB black/white mask of the eyes and mouth.")
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--face-mask", type=FILE, help="512×512 RGB black/white mask of the eyes and mouth [default: the "
+              "character folder's, else one read off the teacher].")
 @click.option("--teacher", required=True, metavar="tha3|tha3:DIR|tha4|tha4:DIR|student:DIR",
               help="THA3 (weights from `tha4 models fetch tha3`, or its five files in DIR), the five-network THA4 "
               "teacher (weights from `tha4 models fetch teacher`, or the five files in DIR), or an existing "
@@ -75,16 +76,17 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--teacher-cache", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the on-disk teacher cache (default with --unique-poses: OUTPUT/distill/"
               "teacher_cache); with --poses, caches the file's poses. Reused and completed across runs.")
-@click.option("--name", help="Character name (default: the image file name).")
+@click.option("--name", help="Character name (default: the character folder's, else the image file name).")
 @click.option("--attribution", default="", help="Credit line stored in character.yaml.")
 @click.option("--license", "license_", default="", help="Licence stored in character.yaml.")
-def distill_command(image: Path, face_mask: Path, teacher: str, output: Path, resume: bool, progress_json: bool,
+def distill_command(image: Path, face_mask: Path | None, teacher: str, output: Path, resume: bool, progress_json: bool,
                     license_: str, **options: Any) -> None:
-    """Train a real-time student for the character in IMAGE (512×512 RGBA) from a teacher.
+    """Train a real-time student for the character in IMAGE (512×512 RGBA, or a character folder) from a teacher.
 
     \b
-    Example:
+    Examples:
       tha4 distill character.png --face-mask face_mask.png --teacher tha4 -o my_character
+      tha4 distill my_folder --teacher tha3 -o my_character   # the folder's mask, or one from the teacher
     """
     if options["unique_poses"] and options["pose_file"]:
         raise click.UsageError("--unique-poses samples its own poses; give it or --poses, not both")

@@ -1,5 +1,9 @@
 """A whole distillation job: validate inputs, train the face then the body morpher, write the package.
 
+The input is an image or a character folder. The face mask is the one given, else the folder's, else
+one read off the teacher (`tha4_sdk.distill.mask.face_mask_for`); character.yaml's ``face_mask_method``
+records which.
+
 The output folder becomes a character package (character.yaml, character_model.yaml,
 character.png, face_mask.png, face_morpher.pt, body_morpher.pt) that the student renderer loads;
 the job's own files live in its ``distill/`` subfolder: ``checkpoint.pt`` (the only state a resume
@@ -9,6 +13,7 @@ PSNR).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -25,6 +30,7 @@ from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_c
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
 from tha4_sdk.distill.evaluate import student_psnr
+from tha4_sdk.distill.mask import METHOD, face_mask_for
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
@@ -62,10 +68,15 @@ class DistillError(Tha4Error, ValueError):
     """A distillation request that cannot go ahead (the message says what to do)."""
 
 
+#: character.yaml's ``face_mask_method`` for a mask given on the command line, and for a character folder's
+#: mask made some way the folder does not record
+MASK_GIVEN, MASK_FOLDER = "given (--face-mask)", "the character folder's"
+
+
 @dataclass(frozen=True)
 class DistillConfig:
-    image: Path
-    face_mask: Path
+    image: Path                   # a character image, or a character folder
+    face_mask: Path | None
     teacher: str
     output: Path
     examples: int = OFFICIAL_EXAMPLES
@@ -112,11 +123,31 @@ class DistillConfig:
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the run that wrote the checkpoint."""
         face, body = self.budgets()
-        return {"image_sha256": sha256_file(self.image), "face_mask_sha256": sha256_file(self.face_mask),
+        return {"image_sha256": sha256_file(self.image),
+                "face_mask_sha256": sha256_file(self.face_mask) if self.face_mask else None,
                 "pose_file_sha256": sha256_file(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
                 "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses}
+
+
+def from_character_folder(config: DistillConfig) -> tuple[DistillConfig, str | None]:
+    """``config`` with a character folder as its image replaced by the folder's image, face mask, name,
+    attribution and licence (those not given), and how its face mask was made (``face_mask_method``):
+    `MASK_GIVEN`, the folder's own record (else `MASK_FOLDER`), or None when there is none to use."""
+    if not Path(config.image).is_dir():
+        return config, MASK_GIVEN if config.face_mask else None
+    character = load_character(config.image)
+    resolved = dataclasses.replace(config, image=character.image_path,
+                                   face_mask=config.face_mask or character.face_mask_path,
+                                   name=config.name or character.name,
+                                   attribution=config.attribution or character.attribution,
+                                   license=config.license or character.license)
+    if config.face_mask:
+        return resolved, MASK_GIVEN
+    if character.face_mask_path:
+        return resolved, str(character.extra.get("face_mask_method", MASK_FOLDER))
+    return resolved, None
 
 
 def _init_sha256(folder: Path) -> dict[str, str]:
@@ -182,10 +213,11 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
     """The job of `distill`, which reports how it ends."""
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
+    config, mask_method = from_character_folder(config)
     if config.unique_poses and config.pose_file:
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
     rgba = load_image_rgba(config.image)
-    mask = load_face_mask(config.face_mask)
+    mask = load_face_mask(config.face_mask) if config.face_mask else None
     pool = load_pose_file(config.pose_file) if config.pose_file else None
     if config.unique_poses:
         pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
@@ -206,6 +238,11 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
     precision = resolve_precision(config.precision, device)
     image = rgba8_to_tensor(rgba)
     teacher = open_teacher(config.teacher, image, device)
+    if mask is None:
+        mask_method = f"{METHOD}, teacher {config.teacher}"
+        progress.event("face_mask", f"no face mask given: reading one off the {teacher.name} teacher's motion "
+                       "(tha4_sdk.distill.mask.face_mask_for)", method=mask_method)
+        mask = face_mask_for(teacher, device)
     cached = CachedTeacher(teacher, config.teacher_cache_mb * 2**20)
     n_eval = config.num_eval_poses()
     eval_poses = fixed_poses(max(n_eval, SAMPLE_POSES), EVAL_SEED)
@@ -269,7 +306,7 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
     # the exact student, as `tha4 render` and `tha4 distill-eval` run it: the reported PSNR is theirs to the digit
     scores = student_psnr(poser, image, cached, eval_poses[:n_eval], config.batch_size, device,
                           lambda done, total: progress.evaluating("full", done, total))
-    write_package(config, rgba, mask, state["weights"])
+    write_package(config, rgba, mask, state["weights"], mask_method)
     state.update(phase="done", psnr=scores, weights={})
     atomic_write(work / "report.json", lambda f: f.write(json.dumps(
         {"identity": identity, "psnr": scores, "eval_poses": n_eval, "history": state["history"]},
@@ -292,9 +329,10 @@ def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256
 
 
 def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
-                  weights: dict[str, dict[str, torch.Tensor]]) -> None:
+                  weights: dict[str, dict[str, torch.Tensor]], mask_method: str | None = None) -> None:
     """Write the character package into ``config.output``: image, face mask, ``weights`` (by network) and a
-    character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe."""
+    character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe,
+    and how the face mask was made (``face_mask_method``)."""
     out = config.output
     atomic_write(out / FILES["image"], lambda f: Image.fromarray(rgba, "RGBA").save(f, format="PNG"))
     mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)
@@ -304,4 +342,5 @@ def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
     write_character(out, name=config.name or Path(config.image).stem, image=FILES["image"],
                     face_mask=FILES["face_mask"], face_morpher=FILES["face"], body_morpher=FILES["body"],
                     attribution=config.attribution, license=config.license,
-                    teacher=teacher_licence(config.teacher).as_dict())
+                    teacher=teacher_licence(config.teacher).as_dict(),
+                    extra={"face_mask_method": mask_method} if mask_method else None)
