@@ -14,9 +14,8 @@ from PIL import Image
 from tha4_sdk import plugins
 from tha4_sdk.character import Character, CharacterError, write_character
 from tha4_sdk.device import resolve_device
-from tha4_sdk.distill.mask import face_mask_from_teacher
-from tha4_sdk.distill.poses import fixed_poses
-from tha4_sdk.distill.teacher import Teacher, open_teacher
+from tha4_sdk.distill.mask import METHOD, face_mask_for
+from tha4_sdk.distill.teacher import open_teacher
 from tha4_sdk.files import atomic_folder, is_free_folder, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.new_character.background import cut_out
@@ -29,8 +28,6 @@ from tha4_sdk.render import Renderer
 
 #: ``--teacher`` kinds and the renderer plugin that draws the preview with the same weights
 TEACHER_RENDERERS = {"tha3": "tha3", "tha4": "teacher"}
-#: how `face_mask.png` is made, recorded in character.yaml
-MASK_METHOD = "teacher motion (tha4_sdk.distill.mask)"
 #: ``progress(stage, done, total)``: called as the teacher's work advances
 Progress = Callable[[str, int, int], None]
 
@@ -112,17 +109,8 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
                         attribution=options.attribution, license=options.license,
                         extra={"head_box": prepared.head.as_list(), "source_image": str(prepared.source.resolve()),
                                "source_sha256": sha256_file(prepared.source),
-                               "face_mask_method": f"{MASK_METHOD}, teacher {options.teacher}"})
-    warnings = prepared.fitted.warnings
-    if not mask.any():
-        warnings += ("the teacher moved no part of the face, so face_mask.png is empty: paint one (eyes, brows and "
-                     "mouth white) before distilling",)
-    return NewCharacter(output, prepared.head, prepared.head_found, warnings)
-
-
-def face_mask_for(teacher: Teacher, device: torch.device) -> np.ndarray:
-    """The 512×512 uint8 0/1 face mask that `tha4_sdk.distill.mask` reads off ``teacher``."""
-    return face_mask_from_teacher(teacher, fixed_poses(16, 3), device)
+                               "face_mask_method": f"{METHOD}, teacher {options.teacher}"})
+    return NewCharacter(output, prepared.head, prepared.head_found, prepared.fitted.warnings)
 
 
 def teacher_renderer(teacher: str, device: torch.device) -> Renderer:
