@@ -5,6 +5,7 @@ resumed after the daemon was SIGKILLed. Plus the job table itself across reopeni
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from daemon_harness import DaemonProcess, make_store
 
+from tha4_sdk.character import write_character
 from tha4_sdk.client import Client, DaemonError, Subscription
 from tha4_sdk.daemon.jobs import distill_settings
 from tha4_sdk.daemon.jobstore import JobStore
@@ -93,6 +95,21 @@ def test_the_daemon_takes_every_teacher_tha4_distill_names(store: Path, tmp_path
             job = client.distill("lambda_00", f"by_{teacher}", examples=EXAMPLES, teacher=teacher)
             assert job["teacher"] == teacher and job["state"] in ("queued", "running"), job
             assert client.cancel(job["job"])["state"] in ("cancelling", "cancelled")
+
+
+def test_a_character_without_a_face_mask_is_distilled_with_one_read_off_the_teacher(tmp_path: Path, lambda_00: Path):
+    """The job file of a character that has no face mask leaves the mask to the distiller (`face_mask_for`)."""
+    store = make_store(tmp_path / "store", lambda_00)  # lambda_00 teaches
+    plain = store / "plain"
+    plain.mkdir()
+    shutil.copy(lambda_00 / "character.png", plain / "character.png")
+    write_character(plain, name="plain")
+    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client:
+        job = client.distill("plain", "plain_student", examples=EXAMPLES, teacher=TEACHER)
+        client.cancel(job["job"])
+    [job_file] = (tmp_path / "state").rglob("job.json")
+    config = read_job(job_file)
+    assert config.face_mask is None and config.image == (plain / "character.png").resolve()
 
 
 @pytest.mark.slow

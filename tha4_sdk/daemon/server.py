@@ -406,10 +406,7 @@ class Daemon:
         return {}
 
     def op_distill_start(self, args: dict[str, Any], req: Request) -> dict[str, Any]:
-        character = self.library.load(args["character"])
-        if character.face_mask_path is None:
-            raise ProtocolError("load_failed", f"character {character.name!r} has no face mask; distillation needs "
-                                               "one (face_mask in character.yaml)")
+        character = self.library.load(args["character"])  # without a face mask, the job reads one off the teacher
         teacher = args["teacher"]
         if teacher.startswith("student:"):
             student = self.library.load(teacher.removeprefix("student:"))
@@ -422,7 +419,7 @@ class Daemon:
             raise ProtocolError("bad_args", f"teacher must be {' or '.join(map(repr, NAMED_TEACHERS))} or "
                                             f"'student:CHARACTER', got {teacher!r}", field="teacher")
         spec = {"character": args["character"], "output": args["output"], "examples": args["examples"],
-                "teacher": teacher, "image": str(character.image_path), "face_mask": str(character.face_mask_path),
+                "teacher": teacher, "image": str(character.image_path), "face_mask": character.face_mask_path and str(character.face_mask_path),
                 "teacher_arg": teacher_arg, "output_dir": str(self.library.new_folder(args["output"]))}
         return {"job": self.jobs.submit(spec)}
 
