@@ -19,9 +19,10 @@ from tha4_sdk.distill.teacher import Teacher, open_teacher
 from tha4_sdk.files import atomic_folder, is_free_folder, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.new_character.background import cut_out
-from tha4_sdk.new_character.head import HeadBox, find_head
+from tha4_sdk.new_character.head import HeadBox
 from tha4_sdk.new_character.image_input import read_picture
 from tha4_sdk.new_character.preview import PREVIEW_POSES, preview_sheet
+from tha4_sdk.new_character.teacher_head import find_head, head_poser
 from tha4_sdk.new_character.template import Fitted, fit_to_template
 from tha4_sdk.pose import Pose
 from tha4_sdk.render import open_renderer
@@ -50,13 +51,18 @@ class NewCharacterOptions:
 @dataclass(frozen=True)
 class Prepared:
     """A picture cut out and fitted: the cut-out source (H×W×4 uint8), the head box used, whether it was
-    found automatically, and the template image with its warnings."""
+    found automatically (and the warnings of finding it), and the template image with its warnings."""
 
     source: Path
     cutout: np.ndarray
     head: HeadBox
     head_found: bool
     fitted: Fitted
+    head_warnings: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.head_warnings + self.fitted.warnings
 
 
 @dataclass(frozen=True)
@@ -69,13 +75,16 @@ class NewCharacter:
     warnings: tuple[str, ...]
 
 
-def prepare(image: str | Path, head: HeadBox | None = None) -> Prepared:
-    """Decode ``image``, separate the figure, find (or check) the head box and fit the template; fast, no networks."""
+def prepare(image: str | Path, head: HeadBox | None = None, tha3_weights: str | Path | None = None) -> Prepared:
+    """Decode ``image``, separate the figure, find (or check) the head box and fit the template. Only finding
+    the head runs a network: THA3's face morpher, with the weights from ``tha3_weights`` (default: where
+    `tha4 models fetch tha3` puts them; without them, the silhouette's box and a warning)."""
     source = Path(image)
     cutout = cut_out(read_picture(source), str(source))
     height, width = cutout.shape[:2]
-    box = (head or find_head(cutout[..., 3])).check_inside(width, height)
-    return Prepared(source, cutout, box, head is None, fit_to_template(cutout, box))
+    found, notes = find_head(cutout, head_poser(tha3_weights)) if head is None else (head, ())
+    box = found.check_inside(width, height)
+    return Prepared(source, cutout, box, head is None, fit_to_template(cutout, box), notes)
 
 
 def create_character(image: str | Path, output: str | Path, options: NewCharacterOptions = NewCharacterOptions(),
@@ -88,7 +97,7 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
     kind, _, weights = options.teacher.partition(":")
     if kind not in TEACHER_RENDERERS:
         raise CharacterError(f"unknown teacher {options.teacher!r}: use 'tha3' or 'tha4' (optionally ':WEIGHTS_DIR')")
-    prepared = prepare(image, options.head)
+    prepared = prepare(image, options.head, weights if kind == "tha3" else None)
     device = resolve_device(options.device)
     report = progress or (lambda stage, done, total: None)
     total = 1 + len(PREVIEW_POSES)
@@ -106,7 +115,7 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
                         extra={"head_box": prepared.head.as_list(), "source_image": str(prepared.source.resolve()),
                                "source_sha256": sha256_file(prepared.source),
                                "face_mask_method": f"{MASK_METHOD}, teacher {options.teacher}"})
-    warnings = prepared.fitted.warnings
+    warnings = prepared.warnings
     if not mask.any():
         warnings += ("the teacher moved no part of the face, so face_mask.png is empty: paint one (eyes, brows and "
                      "mouth white) before distilling",)
