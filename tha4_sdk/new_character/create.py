@@ -22,7 +22,7 @@ from tha4_sdk.new_character.background import cut_out
 from tha4_sdk.new_character.head import HeadBox
 from tha4_sdk.new_character.image_input import read_picture
 from tha4_sdk.new_character.preview import PREVIEW_POSES, preview_sheet
-from tha4_sdk.new_character.teacher_head import find_head, head_poser
+from tha4_sdk.new_character.teacher_head import find_head, load_face_morpher
 from tha4_sdk.new_character.template import Fitted, fit_to_template
 from tha4_sdk.pose import Pose
 from tha4_sdk.render import open_renderer
@@ -82,7 +82,7 @@ def prepare(image: str | Path, head: HeadBox | None = None, tha3_weights: str | 
     source = Path(image)
     cutout = cut_out(read_picture(source), str(source))
     height, width = cutout.shape[:2]
-    found, notes = find_head(cutout, head_poser(tha3_weights)) if head is None else (head, ())
+    found, notes = find_head(cutout, load_face_morpher(tha3_weights)) if head is None else (head, ())
     box = found.check_inside(width, height)
     return Prepared(source, cutout, box, head is None, fit_to_template(cutout, box), notes)
 

@@ -8,10 +8,10 @@ hair scales with the head; guess and crown are iterated from half the figure's w
 narrowest row between `NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the
 crown-to-neck distance. The box is centred on the silhouette over the upper half of the head.
 
-This is only the start: `teacher_head` refines it with THA3's face morpher, which the silhouette's errors
-stay well within. Alone, on the sample characters moved off the template (scaled 0.6–2×), it comes within
-10 % of the head's size on lambda_00/01 and THA3's crypko_03 and 04, 10.5–13 % on crypko_00, 01, 06 and 07,
-and misses crypko_02 (by 62 %) and 05 (by 23 %), whose long hair hides the neck. It also fails on hats, cat
+This is only the start: `teacher_head` refines it with THA3's face morpher, which copes with the silhouette's
+errors on every sample (crypko_02's box, 60 % too large, included). Alone, on the sample characters moved off the template (scaled 0.6–2×), it comes within
+10 % of the head's size on lambda_00/01 and THA3's crypko_03 and 04, 11–12.5 % on crypko_00, 01, 06 and 07,
+and misses crypko_02 (by 60 %) and 05 (by 24 %), whose long hair hides the neck. It also fails on hats, cat
 ears or big bows (the box comes out too large), hair swept to one side (off-centre), an arm raised above the
 head, and figures seen from the side or lying down.
 """

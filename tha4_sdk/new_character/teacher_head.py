@@ -2,12 +2,13 @@
 
 THA3's face morpher moves a face only where it sees one: closing the eyes changes the pixels of the eyes,
 "aaa" those of the mouth. The picture is fitted into the template with the silhouette's box (head.py), and
-THA3's face steps render its 192×192 face crop at rest, blinking and saying "aaa"; the pixels that change by
-more than `RESPONSE` locate the eyes and the mouth (centroids weighted by the response; the eyes' distance is
-twice their mean distance from their centre). The morpher finds them within a pixel or two even when the face is a third too large or
-too small or 15 px off the template's place, so one box from the silhouette is close enough to start from.
+the face morpher (no other network) renders the template's 192×192 face crop at rest, blinking and saying
+"aaa". The opaque pixels that change by more than `RESPONSE` locate the eyes and the mouth: centroids
+weighted by the response; the eyes' distance is twice their mean distance from their centre. The morpher
+finds them within a pixel or two even when the face is a third too large or too small or 15 px off the
+template's place, so the silhouette's box is close enough to start from.
 
-Landmarks give the head's position; its size needs the top of the hair too. The crown is the top of the
+The landmarks give the head's position; its size needs the top of the hair too. The crown is the top of the
 run of rows, going up from the eyes, in which the silhouette covers at least half of a band two eye
 distances wide centred on the eyes (a strand, an ahoge or a bow beside the head does not count). Then:
 
@@ -15,9 +16,14 @@ distances wide centred on the eyes (a strand, an ahoge or a bow beside the head 
 * the box's top is the crown, its centre the eyes' centre.
 
 Measured on the sample characters in the template (lambda_00/01 and THA3's crypko_00–07), the midpoint lies
-0.74 head sizes below the crown (± 5 %) and the eyes' centre within 3 % of the box's centre, where eyes alone
-(± 8 %) or the mouth alone (± 9 %) vary more between drawing styles. Two passes (the second fitted with the
-first one's box) bring any start within the morpher's reach onto the box.
+0.74 head sizes below the crown (± 5 %) and the eyes' centre within 3 % of the box's centre, where the eyes
+alone (± 8 %) or the mouth alone (± 9 %) vary more between drawing styles; those samples are all the constant
+was fitted on. Two passes (the second fitted with the first one's box) bring the start onto the box.
+
+Where it fails: a hat, cat ears or a big bow on the hair (the crown starts too high, the box comes out too
+large); a face the morpher does not see (eyes or mouth too small, hidden or closed, a face in profile, upside
+down or lying); a face outside the face crop of the silhouette's box (an arm raised above the head). With no
+eyes or mouth seen, the silhouette's box is kept, with a warning.
 """
 
 from __future__ import annotations
@@ -27,15 +33,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from tha4_sdk.image import rgba8_to_straight_tensor
 from tha4_sdk.models.teacher.face_morpher import FACE_SIZE
 from tha4_sdk.models.teacher.poser import FACE_LEFT, FACE_TOP
-from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, Tha3Poser
+from tha4_sdk.models.tha3.face_morpher import face_morpher
+from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, VARIANTS, weight_files
+from tha4_sdk.distill.teacher import tha3_weights_dir
+from tha4_sdk.models.weights import load_weights_together
 from tha4_sdk.new_character.head import HeadBox, silhouette_head
 from tha4_sdk.new_character.template import TEMPLATE_HEAD, fit_to_template
 from tha4_sdk.pose import FACE_SLICE, Pose
-from tha4_sdk.render.tha3 import Tha3WeightsMissing, check_weights_present, default_weights_dir
+from tha4_sdk.render.tha3 import Tha3WeightsMissing
 
 #: the poses whose changes from rest locate the eyes and the mouth
 BLINK = Pose.from_dict({"eye_wink_left": 1.0, "eye_wink_right": 1.0})
@@ -61,38 +71,40 @@ class Landmarks:
     eye_distance: float
 
 
-def find_head(cutout: np.ndarray, poser: Tha3Poser | None) -> tuple[HeadBox, tuple[str, ...]]:
+def find_head(cutout: np.ndarray, morpher: nn.Module | None) -> tuple[HeadBox, tuple[str, ...]]:
     """The head box of ``cutout`` (H×W×4 uint8, background alpha 0) and warnings: the silhouette's guess refined
-    by ``poser``'s face morpher, or the guess alone (with a warning) without THA3's weights or a face seen."""
+    by THA3's face ``morpher``, or the guess alone (with a warning) without THA3's weights or a face seen."""
     guess = silhouette_head(cutout[..., 3])
-    if poser is None:
+    if morpher is None:
         return guess, (f"{ALONE}: THA3's weights are not installed (`tha4 models fetch tha3`); check the preview",)
-    box = teacher_head(cutout, guess, poser)
+    box = teacher_head(cutout, guess, morpher)
     if box is None:
         return guess, (f"{ALONE}: THA3's face morpher found no eyes and mouth in it; check the preview",)
     return box, ()
 
 
-def head_poser(folder: str | Path | None) -> Tha3Poser | None:
-    """THA3's networks from ``folder``, or from where `tha4 models fetch tha3` puts them (None when they are not
-    there; a ``folder`` without them is an error)."""
-    weights = Path(folder) if folder else default_weights_dir(DEFAULT_VARIANT)
+def load_face_morpher(folder: str | Path | None) -> nn.Module | None:
+    """THA3's separable_float face morpher from ``folder``, or from where `tha4 models fetch tha3` puts it (None
+    when THA3 is not installed there; a ``folder`` without it is an error); eval, no grad."""
     try:
-        check_weights_present(weights, DEFAULT_VARIANT)
+        weights = tha3_weights_dir(folder)
     except Tha3WeightsMissing:
         if folder:
             raise
         return None
-    return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
+    with torch.device("meta"):
+        morpher = face_morpher(VARIANTS[DEFAULT_VARIANT])
+    load_weights_together([(morpher, weight_files(weights)["face_morpher"])], assign=True)
+    return morpher.eval().requires_grad_(False)
 
 
-def teacher_head(cutout: np.ndarray, start: HeadBox, poser: Tha3Poser) -> HeadBox | None:
+def teacher_head(cutout: np.ndarray, start: HeadBox, morpher: nn.Module) -> HeadBox | None:
     """The head box of ``cutout`` found from ``start`` as the module docstring says; None when the face
     morpher sees no eyes or no mouth."""
     box = start
     height, width = cutout.shape[:2]
     for _ in range(PASSES):
-        landmarks = find_landmarks(cutout, box, poser)
+        landmarks = find_landmarks(cutout, box, morpher)
         if landmarks is None:
             return None
         box = box_from_landmarks(cutout[..., 3] >= 128, landmarks).inside(width, height)
@@ -100,12 +112,12 @@ def teacher_head(cutout: np.ndarray, start: HeadBox, poser: Tha3Poser) -> HeadBo
 
 
 @torch.no_grad()
-def find_landmarks(cutout: np.ndarray, box: HeadBox, poser: Tha3Poser) -> Landmarks | None:
+def find_landmarks(cutout: np.ndarray, box: HeadBox, morpher: nn.Module) -> Landmarks | None:
     """Eyes and mouth of ``cutout`` fitted into the template with ``box``, as THA3's face morpher sees them."""
     image = rgba8_to_straight_tensor(fit_to_template(cutout, box).image)
     crop = image[:, FACE_TOP:FACE_TOP + FACE_SIZE, FACE_LEFT:FACE_LEFT + FACE_SIZE]
     poses = torch.from_numpy(np.stack([Pose.rest().array, BLINK.array, AAA.array])[:, FACE_SLICE])
-    face = poser.face_morpher(crop.expand(len(poses), -1, -1, -1), poses)[0]
+    face = morpher(crop.expand(len(poses), -1, -1, -1), poses)[0]
     # the morpher's colours where the crop is transparent mean nothing: only the figure's pixels count
     opaque = (crop[3] > 0).numpy()
     eyes, mouth = ((face[i] - face[0]).abs().amax(dim=0).numpy() for i in (1, 2))
