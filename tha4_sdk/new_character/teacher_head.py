@@ -35,12 +35,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from tha4_sdk.distill.teacher import tha3_weights_dir
 from tha4_sdk.image import rgba8_to_straight_tensor
 from tha4_sdk.models.teacher.face_morpher import FACE_SIZE
 from tha4_sdk.models.teacher.poser import FACE_LEFT, FACE_TOP
 from tha4_sdk.models.tha3.face_morpher import face_morpher
 from tha4_sdk.models.tha3.poser import DEFAULT_VARIANT, VARIANTS, weight_files
-from tha4_sdk.distill.teacher import tha3_weights_dir
 from tha4_sdk.models.weights import load_weights_together
 from tha4_sdk.new_character.head import HeadBox, silhouette_head
 from tha4_sdk.new_character.template import TEMPLATE_HEAD, fit_to_template
@@ -140,9 +140,9 @@ def find_landmarks(cutout: np.ndarray, box: HeadBox, morpher: nn.Module) -> Land
 def box_from_landmarks(solid: np.ndarray, landmarks: Landmarks) -> HeadBox:
     """The head box from the landmarks and the crown of the ``solid`` (H×W bool) silhouette above them."""
     (eye_x, eye_y), (_, mouth_y) = landmarks.eyes, landmarks.mouth
-    half = max(1.0, landmarks.eye_distance)
-    columns = slice(max(0, round(eye_x - half)), max(1, round(eye_x + half)))
-    covered = solid[:max(1, round(eye_y)), columns].sum(axis=1) >= half
+    reach = max(1.0, landmarks.eye_distance)  # the band: one eye distance either side of the eyes' centre
+    columns = slice(max(0, round(eye_x - reach)), max(1, round(eye_x + reach)))
+    covered = solid[:max(1, round(eye_y)), columns].sum(axis=1) >= reach
     gaps = np.nonzero(~covered)[0]
     crown = int(gaps[-1]) + 1 if gaps.size else 0
     size = max(1, round(SIZE_PER_DEPTH * ((eye_y + mouth_y) / 2 - crown)))
