@@ -22,8 +22,9 @@ was fitted on. Two passes (the second fitted with the first one's box) bring the
 
 Where it fails: a hat, cat ears or a big bow on the hair (the crown starts too high, the box comes out too
 large); a face the morpher does not see (eyes or mouth too small, hidden or closed, a face in profile, upside
-down or lying); a face outside the face crop of the silhouette's box (an arm raised above the head). With no
-eyes or mouth seen, the silhouette's box is kept, with a warning.
+down or lying); a face far from where the silhouette's box puts it (an arm raised above the head; a head cut
+by the picture's top edge, whose silhouette box starts at the cut). With no eyes or mouth seen, the
+silhouette's box is kept, with a warning.
 """
 
 from __future__ import annotations
