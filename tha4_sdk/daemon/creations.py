@@ -73,7 +73,7 @@ class CharacterCreator:
             options = replace(options, head=prepared.head)  # found once, here
             info = {"creation": "c" + secrets.token_hex(4), "character": character, "folder": str(folder),
                     "head_box": prepared.head.as_list(), "head_found": prepared.head_found,
-                    "warnings": list(prepared.fitted.warnings)}
+                    "warnings": list(prepared.warnings)}
             self._thread = threading.Thread(target=self._run, args=(image, folder, options, info),
                                             name=f"create-{character}", daemon=True)
             self._thread.start()

@@ -215,11 +215,17 @@ class THA3Teacher:
                            face_morphed=face_morphed)
 
 
-def _tha3_poser(folder: str | None) -> Tha3Poser:
-    """THA3's separable_float networks from ``folder``, or from where `tha4 models fetch tha3` put them."""
+def tha3_weights_dir(folder: str | Path | None) -> Path:
+    """The folder of THA3's separable_float files: ``folder``, or where `tha4 models fetch tha3` put them;
+    `Tha3WeightsMissing` (naming the teacher ``tha3:DIR``) when any file is missing there."""
     weights = Path(folder) if folder else default_weights_dir(DEFAULT_VARIANT)
     check_weights_present(weights, DEFAULT_VARIANT, elsewhere="the teacher 'tha3:DIR'")
-    return Tha3Poser.from_folder(weights, DEFAULT_VARIANT)
+    return weights
+
+
+def _tha3_poser(folder: str | None) -> Tha3Poser:
+    """THA3's separable_float networks from ``folder``, or from where `tha4 models fetch tha3` put them."""
+    return Tha3Poser.from_folder(tha3_weights_dir(folder), DEFAULT_VARIANT)
 
 
 def _unknown_teacher(spec: str) -> CharacterError:

