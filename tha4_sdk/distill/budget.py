@@ -111,6 +111,7 @@ class Throughput:
     body_train_s: float
     face_eval_s: float     #: one held-out pose through the face morpher, targets given
     body_eval_s: float
+    final_eval_s: float    #: one held-out pose through the whole student as the final evaluation runs it
     measure_s: float       #: what measuring took
 
 
@@ -140,8 +141,10 @@ def _eval_s(task: Task, poses: torch.Tensor, targets: Any, device: torch.device)
     return _timed(lambda: task.compare(task.new_module(0).to(device), poses, targets))[0]
 
 
-def measure(face: Task, body: Task, poses: np.ndarray, device: torch.device) -> Throughput:
-    """Time the teacher, both trainers and both evaluations on ``poses`` (`MEASURE_POSES` + 1 of them).
+def measure(face: Task, body: Task, poses: np.ndarray, device: torch.device,
+            final: Callable[[np.ndarray], object]) -> Throughput:
+    """Time the teacher, both trainers, both networks' evaluations and the ``final`` evaluation (called with
+    poses) on ``poses`` (`MEASURE_POSES` + 1 of them).
 
     Give tasks whose teacher remembers its outputs (`CachedTeacher`) and the job's held-out poses: the
     teacher's answers are then those the evaluations reuse, and measuring wastes nothing.
@@ -157,6 +160,7 @@ def measure(face: Task, body: Task, poses: np.ndarray, device: torch.device) -> 
     return Throughput(teacher_face_s=face_s / n, teacher_body_s=body_s / n, face_train_s=face_train / n,
                       body_train_s=body_train / n, face_eval_s=_eval_s(face, timed, face_targets, device) / n,
                       body_eval_s=_eval_s(body, timed, body_targets, device) / n,
+                      final_eval_s=_timed(lambda: final(poses[1:1 + n]))[0] / n,
                       measure_s=time.perf_counter() - start)
 
 
@@ -235,8 +239,8 @@ class EvalCost:
 
 
 def _eval_cost(t: Throughput, n: int, cache_mb: int, samples: int) -> EvalCost:
-    """What evaluating ``n`` held-out poses costs: `EVALS_PER_NETWORK` per network, the final one (the face
-    morpher once and the body morpher twice per pose) and the sample sheets of ``samples`` poses. The teacher
+    """What evaluating ``n`` held-out poses costs: `EVALS_PER_NETWORK` per network, the final one and the
+    sample sheets of ``samples`` poses. The teacher
     answers once per pose, before training, if its answers fit in memory (`fits_in_memory`), else at every
     evaluation."""
     again = 0.0 if fits_in_memory(n, cache_mb) else 1.0
@@ -244,7 +248,7 @@ def _eval_cost(t: Throughput, n: int, cache_mb: int, samples: int) -> EvalCost:
                     face=n * (t.face_eval_s + again * t.teacher_face_s),
                     body=n * (t.body_eval_s + again * t.teacher_body_s),
                     sheets=SHEETS_PER_NETWORK * samples * (t.face_eval_s + t.body_eval_s),
-                    final=n * (t.face_eval_s + 2 * t.body_eval_s + again * t.teacher_body_s))
+                    final=n * (t.final_eval_s + again * t.teacher_body_s))
 
 
 def _whole(examples: float, batch: int) -> int:

@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -224,7 +224,8 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     fast = config.trainer == "fast"
     eval_tasks = FaceTask(cached, mask, device, fast), BodyTask(cached, fast)
     if clock is not None and plan is None:
-        plan = _plan(config, clock, eval_tasks, device)
+        plan = _plan(config, clock, eval_tasks, lambda poses: student_psnr(
+            StudentPoser().to(device).eval(), image, cached, poses, config.batch_size, device), device)
         config = config.planned(plan)
         progress.event("plan", plan.describe(), **plan.as_dict())
     pool = load_pose_file(config.pose_file) if config.pose_file else None
@@ -320,9 +321,10 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     return out
 
 
-def _plan(config: DistillConfig, clock: BudgetClock, eval_tasks: tuple[Task, Task], device: torch.device) -> Plan:
+def _plan(config: DistillConfig, clock: BudgetClock, eval_tasks: tuple[Task, Task],
+          final_eval: Callable[[np.ndarray], object], device: torch.device) -> Plan:
     """Measure this machine on the held-out poses (whose teacher answers evaluation reuses) and plan the job."""
-    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device)
+    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device, final_eval)
     assert config.time_budget_s is not None
     return make_plan(config.time_budget_s, clock.used(), throughput, batch_size=config.batch_size,
                      default_eval_poses=default_eval_poses, min_eval_poses=MIN_EVAL_POSES, samples=SAMPLE_POSES,
@@ -342,7 +344,10 @@ def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256
 def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
                   weights: dict[str, dict[str, torch.Tensor]]) -> None:
     """Write the character package into ``config.output``: image, face mask, ``weights`` (by network) and a
-    character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe."""
+    character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe.
+
+    Every file is written atomically and character.yaml last, so the folder is a package only once all of it
+    is there: a job killed while writing leaves no half package, and ``--resume`` writes it again."""
     out = config.output
     atomic_write(out / FILES["image"], lambda f: Image.fromarray(rgba, "RGBA").save(f, format="PNG"))
     mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)
