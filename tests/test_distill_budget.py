@@ -136,6 +136,7 @@ def test_a_cheap_teacher_gets_fresh_poses_and_fixed_choices_are_kept() -> None:
     p = plan(600, gpu_like)
     assert p.unique_poses is None and p.cache_s == 0
     assert p.body_examples == pytest.approx(0.75 * (600 * 0.99 - 2 - p.eval_s - PACKAGE_S) / 0.06, abs=8)
+    assert plan(600, EPYC_THA3, may_cache=False).unique_poses is None  # the poses come from a file
     assert plan(600, EPYC_THA3, unique_poses=50, eval_poses=7).unique_poses == 50
     assert plan(600, EPYC_THA3, unique_poses=50, eval_poses=7).eval_poses == 7
 

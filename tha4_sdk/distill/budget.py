@@ -262,16 +262,17 @@ def _intervals(examples: int, batch: int) -> Intervals:
 
 def make_plan(budget_s: float, used_s: float, t: Throughput, *, batch_size: int,
               default_eval_poses: Callable[[int], int], min_eval_poses: int, samples: int, cache_mb: int,
-              unique_poses: int | None = None, eval_poses: int | None = None) -> Plan:
+              unique_poses: int | None = None, eval_poses: int | None = None, may_cache: bool = True) -> Plan:
     """Plan the rest of a ``budget_s`` job that has used ``used_s`` (see the module docstring).
 
     ``default_eval_poses``: held-out poses for a number of examples (shrunk until evaluation fits
     `EVAL_SHARE` of the budget, not below ``min_eval_poses``); ``eval_poses`` / ``unique_poses``: fixed by
-    the caller instead. ``samples``: poses per sample sheet. Raises `BudgetError` if the budget cannot
-    train one batch of each network.
+    the caller instead; ``may_cache`` False: no teacher cache of unique poses (the caller's poses come from a
+    file). ``samples``: poses per sample sheet. Raises `BudgetError` if the budget cannot train one batch of
+    each network.
     """
-    fresh = unique_poses is None and (t.teacher_face_s <= FRESH_POSE_SHARE * t.face_train_s
-                                      and t.teacher_body_s <= FRESH_POSE_SHARE * t.body_train_s)
+    fresh = not may_cache or unique_poses is None and (t.teacher_face_s <= FRESH_POSE_SHARE * t.face_train_s
+                                                       and t.teacher_body_s <= FRESH_POSE_SHARE * t.body_train_s)
     per_example = ((t.face_train_s + t.teacher_face_s, t.body_train_s + t.teacher_body_s) if fresh
                    else (t.face_train_s, t.body_train_s))
     end = budget_s * (1 - MARGIN_SHARE) - PACKAGE_S

@@ -192,7 +192,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
     if config.unique_poses and config.pose_file:
-        raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
+        raise DistillError("--unique-poses samples its own poses; give it or --poses, not both")
     rgba = load_image_rgba(config.image)
     mask = load_face_mask(config.face_mask)
     init = student_weights(config.init) if config.init else None
@@ -328,7 +328,8 @@ def _plan(config: DistillConfig, clock: BudgetClock, eval_tasks: tuple[Task, Tas
     assert config.time_budget_s is not None
     return make_plan(config.time_budget_s, clock.used(), throughput, batch_size=config.batch_size,
                      default_eval_poses=default_eval_poses, min_eval_poses=MIN_EVAL_POSES, samples=SAMPLE_POSES,
-                     cache_mb=config.teacher_cache_mb, unique_poses=config.unique_poses, eval_poses=config.eval_poses)
+                     cache_mb=config.teacher_cache_mb, unique_poses=config.unique_poses, eval_poses=config.eval_poses,
+                     may_cache=config.pose_file is None)
 
 
 def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256: str, progress: Progress,
