@@ -146,13 +146,22 @@ def test_plan_on_this_machines_measured_numbers(measured: Throughput) -> None:
     assert all(v > 0 for v in vars(t).values())
     assert t.body_train_s > t.face_train_s and t.teacher_body_s > t.teacher_face_s  # 512² against 128²
     least = plan(10_000, t).minimum_s
-    with pytest.raises(BudgetError, match=rf"too short: this job needs at least {format_duration(math.ceil(least))} on this "
-                                          "machine"):
+    with pytest.raises(BudgetError, match=f"too short: this job needs at least {format_duration(math.ceil(least))} "
+                                          "on this machine"):
         plan(least * 0.9, t)
     shortest = plan(least * 1.001, t)
     assert min(shortest.face_examples, shortest.body_examples) == 8  # one batch of the network that binds
     longer = plan(4 * least, t)
     assert longer.face_examples > shortest.face_examples and longer.body_examples > shortest.body_examples
+
+
+@pytest.mark.slow
+def test_a_budget_too_short_fails_after_measuring_before_any_training(lambda_00: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(BudgetError, match=r"a time budget of 5s is too short: this job needs at least [0-9hm]+s on "
+                                          r"this machine to train one batch of each network \(measured here: "):
+        distill(job(lambda_00, out, time_budget_s=5.0))
+    assert not out.exists()
 
 
 def test_fitted_schedule_warms_up_then_follows_a_cosine() -> None:

@@ -58,7 +58,7 @@ def parse_duration(text: str) -> float:
         seconds = float(clean)
     else:
         match = _DURATION.fullmatch(clean)
-        if clean.startswith("-") or clean in ("0", "0s", "0m", "0h"):
+        if clean.startswith("-"):
             raise BudgetError(f"time budget {text!r} is not positive")
         if not clean or match is None:
             raise BudgetError(f"time budget {text!r} is not a duration; write e.g. 90s, 30m, 2h or 1h30m")
@@ -90,8 +90,8 @@ def check_request(time_budget_s: float | None, **replaced: Any) -> None:
 class BudgetClock:
     """Seconds of a budget used: ``used_s`` by earlier processes of the job (a resume) plus this one's."""
 
-    def __init__(self, budget_s: float, used_s: float = 0.0) -> None:
-        self.budget_s, self._earlier, self._start = budget_s, used_s, time.monotonic()
+    def __init__(self, used_s: float = 0.0) -> None:
+        self._earlier, self._start = used_s, time.monotonic()
 
     def used(self) -> float:
         return self._earlier + time.monotonic() - self._start

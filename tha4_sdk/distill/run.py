@@ -184,7 +184,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     ``config.time_budget_s`` the job measures this machine, plans itself (`tha4_sdk.distill.budget`) and
     ends within that many seconds of this call, counting what earlier processes of the job used.
     """
-    clock = BudgetClock(config.time_budget_s) if config.time_budget_s else None
+    clock = BudgetClock() if config.time_budget_s else None
     progress = progress or Progress()
     stop = stop or StopFlag()
     check_request(config.time_budget_s, examples=config.examples, face_examples=config.face_examples,
@@ -201,7 +201,7 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
     plan = None
     if state is not None and "plan" in state and clock is not None:
         plan = Plan.from_dict(state["plan"])
-        clock = BudgetClock(plan.budget_s, state["budget_used_s"] + clock.used())  # the budget that remains
+        clock = BudgetClock(state["budget_used_s"] + clock.used())  # the budget that remains
         config = config.planned(plan)
     if state is not None:
         _check_identity(config.output, state, config.identity())
