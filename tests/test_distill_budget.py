@@ -141,6 +141,7 @@ def test_a_cheap_teacher_gets_fresh_poses_and_fixed_choices_are_kept() -> None:
     assert plan(600, EPYC_THA3, unique_poses=50, eval_poses=7).eval_poses == 7
 
 
+@pytest.mark.slow
 def test_plan_on_this_machines_measured_numbers(measured: Throughput) -> None:
     t = measured
     assert all(v > 0 for v in vars(t).values())
