@@ -22,14 +22,16 @@ from click.testing import CliRunner
 from conftest import REPO
 from tha4_sdk.character import load_character, load_face_mask, load_image_rgba
 from tha4_sdk.cli.distill import distill_command
-from tha4_sdk.distill.budget import (EVAL_SHARE, FACE_SHARE, MARGIN_SHARE, PACKAGE_S, BudgetError, Plan, Throughput,
-                                     format_duration, make_plan, measure, parse_duration)
+from tha4_sdk.distill.budget import (EVAL_SHARE, FACE_SHARE, MARGIN_SHARE, PACKAGE_S, BudgetClock, BudgetError, Plan,
+                                     Throughput, format_duration, make_plan, measure, parse_duration)
 from tha4_sdk.distill.evaluate import student_psnr
-from tha4_sdk.distill.poses import fixed_poses
+from tha4_sdk.distill.poses import PoseSampler, fixed_poses
+from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import EVAL_SEED, MIN_EVAL_POSES, SAMPLE_POSES, DistillConfig, default_eval_poses, distill
 from tha4_sdk.distill.schedule import BODY_SCHEDULE, FACE_SCHEDULE, fit_schedule
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import CachedTeacher, open_teacher
+from tha4_sdk.distill.trainer import Deadline, StopFlag, Trainer, TrainSettings
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.models.student.poser import StudentPoser
 from tha4_sdk.pose import Pose
@@ -177,6 +179,32 @@ def test_fitted_schedule_warms_up_then_follows_a_cosine() -> None:
     assert s.at(1000).lr == s.at(5000).lr == pytest.approx(1e-4 / 30)
     assert [s.at(e).weights for e in (0, 300, 900)] == [p.weights for p in BODY_SCHEDULE.phases[::2]]
     assert fit_schedule(FACE_SCHEDULE, 1).at(0).lr == pytest.approx(1e-4)
+
+
+def test_a_trainer_with_a_deadline_trains_until_it_past_its_planned_examples(lambda_00: Path, tmp_path: Path) -> None:
+    image = rgba8_to_tensor(load_image_rgba(lambda_00 / "character.png"))
+    task = FaceTask(CachedTeacher(open_teacher(f"student:{lambda_00}", image, CPU), 2**30),
+                    load_face_mask(lambda_00 / "face_mask.png"), CPU, True)
+    poses = fixed_poses(1, EVAL_SEED)
+    settings = TrainSettings(examples=1, batch_size=1, checkpoint_every=10**6, sample_every=0, eval_every=0,
+                             schedule="fitted")
+
+    def trainer(deadline: Deadline | None) -> Trainer:
+        return Trainer(task, task, PoseSampler(0), settings, seed=0, device=CPU, eval_poses=poses, sample_poses=poses,
+                       samples_dir=tmp_path, save=lambda state: tmp_path, progress=Progress(enabled=False),
+                       stop=StopFlag(), deadline=deadline)
+
+    planned = trainer(None)  # also pays the process's first-use costs (the first optimizer imports for seconds)
+    planned.run()
+    assert [row[0] for row in planned.history["psnr"]] == [1]
+    clock, seconds = BudgetClock(), 4.0
+    timed = trainer(Deadline(clock.until(seconds), eval_s=0.0))
+    timed.run()
+    used = clock.used()
+    (trained, _), = timed.history["psnr"]  # one evaluation: at the end
+    step = used / trained
+    assert trained > 1 and seconds - step <= used <= seconds + 2 * step
+    assert timed.schedule.at(trained).lr == pytest.approx(1e-4 / 30)  # past its examples the last rate holds
 
 
 def doc_examples() -> list[list[str]]:

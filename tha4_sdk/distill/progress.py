@@ -4,7 +4,7 @@ With ``json_lines`` every event is one JSON object on its own stdout line (schem
 docs/distillation.md, "Progress records"); ``progress`` records are sent at most once per
 ``min_interval`` seconds, every other event at once. Without it, a tqdm bar shows examples/s and
 the ETA and notable events are printed above the bar. In a time-budgeted job the ETA is the time left
-until the phase must stop training (shown beside the bar as ``ends in``), not a projection of the
+until the phase must stop training (shown beside the bar as ``ends_in``), not a projection of the
 examples.
 """
 
