@@ -38,6 +38,7 @@ import yaml
 from PIL import Image
 
 from tha4_sdk.errors import Tha4Error
+from tha4_sdk.files import atomic_write
 from tha4_sdk.image import IMAGE_SIZE, rgba8_to_tensor
 
 CHARACTER_YAML = "character.yaml"
@@ -168,7 +169,8 @@ def write_character(folder: str | Path, *, name: str, image: str = "character.pn
                     face_morpher: str | None = None, body_morpher: str | None = None,
                     attribution: str = "", license: str = "", teacher: dict[str, Any] | None = None,
                     extra: dict[str, Any] | None = None) -> Path:
-    """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``.
+    """Write ``character.yaml`` and the official ``character_model.yaml`` (when weights exist) into ``folder``,
+    each atomically (`atomic_write`): a writer killed part-way leaves the old file or none, never half of one.
 
     ``teacher``: the record of what the student weights were distilled from (`Character.teacher`); ``extra``:
     further keys, read back into `Character.extra`.
@@ -180,14 +182,17 @@ def write_character(folder: str | Path, *, name: str, image: str = "character.pn
     if face_morpher and body_morpher:
         data["student"] = {"face_morpher": face_morpher, "body_morpher": body_morpher}
         official = dict(zip(OFFICIAL_KEYS, (image, face_morpher, body_morpher)))
-        (folder / OFFICIAL_YAML).write_text(yaml.safe_dump(official, sort_keys=False), encoding="utf-8")
+        _write_yaml(folder / OFFICIAL_YAML, official)
     data.update(attribution=attribution, license=license)
     if teacher is not None:
         data["teacher"] = teacher
     data.update(extra or {})
-    out = folder / CHARACTER_YAML
-    out.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    return out
+    return _write_yaml(folder / CHARACTER_YAML, data)
+
+
+def _write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def open_image(path: str | Path) -> Image.Image:

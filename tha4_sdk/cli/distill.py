@@ -15,6 +15,7 @@ import click
 
 from tha4_sdk.character import CharacterError, load_character
 from tha4_sdk.device import resolve_device
+from tha4_sdk.distill.budget import BudgetError, parse_duration
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.job import run_as_process
 from tha4_sdk.distill.poses import fixed_poses, load_pose_file
@@ -29,6 +30,21 @@ from tha4_sdk.models.student.poser import StudentPoser
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
+class Duration(click.ParamType):
+    """A duration (`tha4_sdk.distill.budget.parse_duration`) as seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            return value if isinstance(value, float) else parse_duration(str(value))
+        except BudgetError as e:
+            self.fail(str(e), param, ctx)
+
+
+DURATION = Duration()
+
+
 @click.command("distill")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.option("--face-mask", type=FILE, help="512×512 RGB black/white mask of the eyes and mouth [default: the "
@@ -39,8 +55,12 @@ FILE = click.Path(dir_okay=False, path_type=Path)
               "student character folder.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="New folder for the character package (the job's checkpoint lives in OUTPUT/distill/).")
-@click.option("--examples", type=click.IntRange(min=2), default=OFFICIAL_EXAMPLES, show_default=True,
-              help="Training examples for both networks, split 2:3 face:body; schedules scale to it.")
+@click.option("--examples", type=click.IntRange(min=2),
+              help=f"Training examples for both networks, split 2:3 face:body; schedules scale to it "
+              f"[default: {OFFICIAL_EXAMPLES}].")
+@click.option("--time-budget", "time_budget_s", type=DURATION, metavar="DURATION",
+              help="Wall-clock budget (90s, 30m, 2h, 1h30m): measure this machine, plan examples, teacher cache "
+              "and schedule to end on time (instead of --examples).")
 @click.option("--face-examples", type=click.IntRange(min=1), help="Override the face morpher's share.")
 @click.option("--body-examples", type=click.IntRange(min=1), help="Override the body morpher's share.")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT's checkpoint (starts afresh if there is none).")
@@ -90,6 +110,10 @@ def distill_command(image: Path, face_mask: Path | None, teacher: str, output: P
     """
     if options["unique_poses"] and options["pose_file"]:
         raise click.UsageError("--unique-poses samples its own poses; give it or --poses, not both")
+    planned = [f"--{name.replace('_', '-')}" for name in ("examples", "face_examples", "body_examples")
+               if options[name] is not None]
+    if options["time_budget_s"] is not None and planned:
+        raise click.UsageError(f"--time-budget plans the examples itself; give it or {', '.join(planned)}, not both")
     config = DistillConfig(image=image, face_mask=face_mask, teacher=teacher, output=output, license=license_,
                            **options)
     run_as_process(config, resume=resume, progress=Progress(json_lines=progress_json))

@@ -3,7 +3,9 @@
 With ``json_lines`` every event is one JSON object on its own stdout line (schema in
 docs/distillation.md, "Progress records"); ``progress`` records are sent at most once per
 ``min_interval`` seconds, every other event at once. Without it, a tqdm bar shows examples/s and
-the ETA and notable events are printed above the bar.
+the ETA and notable events are printed above the bar. In a time-budgeted job the ETA is the time left
+until the phase must stop training (shown beside the bar as ``ends_in``), not a projection of the
+examples.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from tqdm import tqdm
 
@@ -29,6 +31,7 @@ class Progress:
         self._total = 0
         self._start_examples = 0
         self._start_time = 0.0
+        self._time_left: Callable[[], float] | None = None
         self._count_bar: tqdm | None = None
 
     def event(self, event: str, text: str | None = None, **fields: Any) -> None:
@@ -41,8 +44,10 @@ class Progress:
         elif text:
             (self._bar.write if self._bar is not None else tqdm.write)(text, file=sys.stderr)
 
-    def start_phase(self, phase: str, total: int, examples: int) -> None:
-        self._phase, self._total, self._start_examples = phase, total, examples
+    def start_phase(self, phase: str, total: int, examples: int, time_left: Callable[[], float] | None = None) -> None:
+        """A network starts at ``examples`` of ``total``; ``time_left``: seconds until it must stop (a time
+        budget), which then is the ETA."""
+        self._phase, self._total, self._start_examples, self._time_left = phase, total, examples, time_left
         self._start_time = time.perf_counter()
         self.event("phase", f"{phase} morpher: {examples:,} of {total:,} examples done",
                    phase=phase, examples=examples, total=total)
@@ -52,16 +57,19 @@ class Progress:
 
     def advance(self, examples: int, loss: float) -> None:
         """Report that ``examples`` examples of the current phase are done; ``loss`` is the latest batch's."""
+        left = None if self._time_left is None else max(0.0, self._time_left())
         if self._bar is not None:
             self._bar.update(examples - self._bar.n)
-            self._bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            ends = {} if left is None else {"ends_in": time.strftime("%H:%M:%S", time.gmtime(left))}
+            self._bar.set_postfix(loss=f"{loss:.4g}", **ends, refresh=False)
         now = time.perf_counter()
-        if not self.json_lines or (now - self._last_sent < self.min_interval and examples < self._total):
+        last = self._time_left is None and examples >= self._total  # a budgeted phase's end is not known ahead
+        if not self.json_lines or (now - self._last_sent < self.min_interval and not last):
             return
         self._last_sent = now
         elapsed = now - self._start_time
         rate = (examples - self._start_examples) / elapsed if elapsed > 0 else 0.0
-        eta = (self._total - examples) / rate if rate > 0 else None
+        eta = left if left is not None else (self._total - examples) / rate if rate > 0 else None
         self.event("progress", phase=self._phase, examples=examples, total=self._total, loss=loss,
                    examples_per_s=round(rate, 3), eta_s=None if eta is None else round(eta, 1))
 

@@ -7,8 +7,8 @@ records which.
 The output folder becomes a character package (character.yaml, character_model.yaml,
 character.png, face_mask.png, face_morpher.pt, body_morpher.pt) that the student renderer loads;
 the job's own files live in its ``distill/`` subfolder: ``checkpoint.pt`` (the only state a resume
-needs), ``samples/`` (teacher | student sheets) and ``report.json`` (loss and PSNR history, final
-PSNR).
+needs), ``samples/`` (teacher | student sheets), ``report.json`` (loss and PSNR history, final
+PSNR) and, for a job with a time budget (`tha4_sdk.distill.budget`), ``plan.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -26,6 +26,8 @@ from PIL import Image
 
 from tha4_sdk.character import CharacterError, load_character, load_face_mask, load_image_rgba, write_character
 from tha4_sdk.device import resolve_device
+from tha4_sdk.distill.budget import (BudgetClock, Intervals, Plan, check_request, fits_in_memory, make_plan, measure,
+                                     warm_teacher)
 from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
@@ -36,7 +38,7 @@ from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
 from tha4_sdk.distill.tasks import BodyTask, FaceTask, Task
 from tha4_sdk.distill.teacher import CachedTeacher, Teacher, open_teacher, teacher_licence
-from tha4_sdk.distill.trainer import StopFlag, Stopped, Trainer, TrainSettings, resolve_precision
+from tha4_sdk.distill.trainer import Deadline, StopFlag, Stopped, Trainer, TrainSettings, resolve_precision
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.files import atomic_write, sha256_file
 from tha4_sdk.image import rgba8_to_tensor
@@ -79,7 +81,7 @@ class DistillConfig:
     face_mask: Path | None
     teacher: str
     output: Path
-    examples: int = OFFICIAL_EXAMPLES
+    examples: int | None = None
     face_examples: int | None = None
     body_examples: int | None = None
     batch_size: int = 8
@@ -100,10 +102,12 @@ class DistillConfig:
     name: str | None = None
     attribution: str = ""
     license: str = ""
+    time_budget_s: float | None = None
 
     def budgets(self) -> tuple[int, int]:
-        """(face, body) examples: ``examples`` split 2 : 3 as officially (1M : 1.5M), unless set one by one."""
-        face, body = split_budget(self.examples)
+        """(face, body) examples: ``examples`` (default: the official 2.5M) split 2 : 3 as officially
+        (1M : 1.5M), unless set one by one."""
+        face, body = split_budget(self.examples or OFFICIAL_EXAMPLES)
         return self.face_examples or face, self.body_examples or body
 
     def trained(self) -> tuple[int, int]:
@@ -128,7 +132,13 @@ class DistillConfig:
                 "pose_file_sha256": sha256_file(self.pose_file) if self.pose_file else None, "teacher": self.teacher,
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
-                "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses}
+                "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses,
+                "time_budget_s": self.time_budget_s}
+
+    def planned(self, plan: Plan) -> "DistillConfig":
+        """This job with what ``plan`` decided: examples, teacher cache, held-out poses."""
+        return dataclasses.replace(self, face_examples=plan.face_examples, body_examples=plan.body_examples,
+                                   unique_poses=plan.unique_poses, eval_poses=plan.eval_poses)
 
 
 def from_character_folder(config: DistillConfig) -> tuple[DistillConfig, str | None]:
@@ -170,7 +180,7 @@ def _phase_seeds(seed: int, phase: int) -> tuple[int, int]:
     return int(init), int(sampler)
 
 
-def _open_output(config: DistillConfig, resume: bool, identity: dict[str, Any]) -> dict[str, Any] | None:
+def _open_output(config: DistillConfig, resume: bool) -> dict[str, Any] | None:
     """The checkpoint to continue from (None: start afresh), after checking the output folder."""
     out, path = config.output, config.output / WORK_DIR / "checkpoint.pt"
     if path.is_file():
@@ -180,14 +190,18 @@ def _open_output(config: DistillConfig, resume: bool, identity: dict[str, Any]) 
         state = load_checkpoint(path)
         if state.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(f"{path}: checkpoint format {state.get('format')} is not {CHECKPOINT_FORMAT}")
-        for key, value in identity.items():
-            if state["identity"].get(key) != value:
-                raise DistillError(f"cannot resume {out}: {key} was {state['identity'].get(key)!r} when the run "
-                                   f"started and is {value!r} now")
         return state
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DistillError(f"{out} exists and is not an empty folder; choose a new output folder")
     return None
+
+
+def _check_identity(out: Path, state: dict[str, Any], identity: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint that another job wrote, naming what differs."""
+    for key, value in identity.items():
+        if state["identity"].get(key) != value:
+            raise DistillError(f"cannot resume {out}: {key} was {state['identity'].get(key)!r} when the run "
+                               f"started and is {value!r} now")
 
 
 def distill(config: DistillConfig, *, resume: bool = False, progress: Progress | None = None,
@@ -196,11 +210,14 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
 
     Raises `tha4_sdk.distill.trainer.Stopped` after checkpointing when ``stop`` is requested. How a job
     ends early is a ``progress`` record too, sent before the exception goes on: ``stopped`` (the checkpoint
-    and the exit status `Stopped` gives a command) or ``error`` (the message).
+    and the exit status `Stopped` gives a command) or ``error`` (the message). With ``config.time_budget_s``
+    the job measures this machine, plans itself (`tha4_sdk.distill.budget`) and ends within that many seconds
+    of this call, counting what earlier processes of the job used.
     """
+    clock = BudgetClock() if config.time_budget_s else None
     progress = progress or Progress()
     try:
-        return _run(config, resume, progress, stop or StopFlag())
+        return _run(config, resume, progress, stop or StopFlag(), clock)
     except Stopped as e:
         progress.event("stopped", checkpoint=None if e.path is None else str(e.path), exit_code=e.exit_status)
         raise
@@ -209,8 +226,10 @@ def distill(config: DistillConfig, *, resume: bool = False, progress: Progress |
         raise
 
 
-def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag) -> Path:
+def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag, clock: BudgetClock | None) -> Path:
     """The job of `distill`, which reports how it ends."""
+    check_request(config.time_budget_s, examples=config.examples, face_examples=config.face_examples,
+                  body_examples=config.body_examples)
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
     config, mask_method = from_character_folder(config)
@@ -218,19 +237,24 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
     rgba = load_image_rgba(config.image)
     mask = load_face_mask(config.face_mask) if config.face_mask else None
-    pool = load_pose_file(config.pose_file) if config.pose_file else None
-    if config.unique_poses:
-        pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
     init = student_weights(config.init) if config.init else None
     teacher_licence(config.teacher)  # an unknown teacher or a bad record fails now, not after training
-    identity = config.identity()
-    state = _open_output(config, resume, identity)
+    state = _open_output(config, resume)
+    plan = None
+    if state is not None and "plan" in state and clock is not None:
+        plan = Plan.from_dict(state["plan"])
+        clock = BudgetClock(state["budget_used_s"] + clock.used())  # the budget that remains
+        config = config.planned(plan)
+    if state is not None:
+        _check_identity(config.output, state, config.identity())
     out, work = config.output, config.output / WORK_DIR
     if state is not None and state["phase"] == "done":
         progress.event("done", f"already done: {out}", output=str(out), psnr=state["psnr"])
         return out
     device = resolve_device(config.device)
     world, device = init_world(device)
+    if clock is not None and world.size > 1:
+        raise DistillError("time_budget_s runs in one process; give the processes examples instead")
     if device.type == "cpu":
         retain_freed_memory()  # the teacher's calls reuse pages too, whichever trainer (tha4_sdk.memory)
     if not world.is_main:
@@ -244,6 +268,17 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                        "(tha4_sdk.distill.mask.face_mask_for)", method=mask_method)
         mask = face_mask_for(teacher, device)
     cached = CachedTeacher(teacher, config.teacher_cache_mb * 2**20)
+    fast = config.trainer == "fast"
+    eval_tasks = FaceTask(cached, mask, device, fast), BodyTask(cached, fast)
+    if clock is not None and plan is None:
+        plan = _plan(config, clock, eval_tasks, lambda poses: student_psnr(
+            StudentPoser().to(device).eval(), image, cached, poses, config.batch_size, device), device)
+        config = config.planned(plan)
+        progress.event("plan", plan.describe(), **plan.as_dict())
+    pool = load_pose_file(config.pose_file) if config.pose_file else None
+    if config.unique_poses:
+        pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
+    identity = config.identity()
     n_eval = config.num_eval_poses()
     eval_poses = fixed_poses(max(n_eval, SAMPLE_POSES), EVAL_SEED)
     resumed = None if state is None else {"phase": state["phase"],
@@ -251,6 +286,11 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
     if state is None:
         state = {"format": CHECKPOINT_FORMAT, "identity": identity, "phase": "face", "weights": {}, "train": None,
                  "history": {}}
+        if plan is not None:
+            state["plan"] = plan.as_dict()
+            atomic_write(work / "plan.json", lambda f: f.write(json.dumps(plan.as_dict(), indent=1).encode()))
+    if plan is not None and fits_in_memory(n_eval, config.teacher_cache_mb):
+        warm_teacher(eval_tasks, eval_poses[:n_eval], config.batch_size, device)
     face_n, body_n = config.trained()
     cache_dir = config.teacher_cache or (work / "teacher_cache" if config.unique_poses else None)
     progress.event("start", f"distilling {config.image} from teacher {teacher.name} into {out} "
@@ -265,32 +305,41 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
 
     def save(train_state: dict[str, Any] | None) -> Path:
         state["train"] = train_state
+        if clock is not None:
+            state["budget_used_s"] = clock.used()
         return save_checkpoint(work / "checkpoint.pt", state)
 
+    if world.is_main and resumed is None and (plan is not None or (cache_dir and pool is not None)):
+        save(None)  # a job killed before its first checkpoint resumes too (its plan, its teacher cache)
     train_teacher: Teacher = cached if pool is not None else teacher
     if cache_dir is not None and pool is not None:
-        if world.is_main and resumed is None:
-            save(None)  # a build killed before the first checkpoint resumes too
         train_teacher = CacheTeacher(_build_cache(cache_dir, teacher, pool, identity["image_sha256"], progress,
                                                   world), device)
-    fast = config.trainer == "fast"
     micro = config.micro_batches(device)
     phases: list[tuple[int, Task, Task, int]] = [
-        (0, FaceTask(train_teacher, mask, device, fast), FaceTask(cached, mask, device, fast), face_n),
-        (1, BodyTask(train_teacher, fast), BodyTask(cached, fast), body_n),
+        (0, FaceTask(train_teacher, mask, device, fast), eval_tasks[0], face_n),
+        (1, BodyTask(train_teacher, fast), eval_tasks[1], body_n),
     ]
     for index, task, eval_task, examples in phases:
         if task.name in state["weights"]:
             continue
         init_seed, sampler_seed = _phase_seeds(config.seed, index)
+        every = (Intervals(config.checkpoint_every, config.sample_every, config.eval_every) if plan is None
+                 else plan.intervals(task.name))
         settings = TrainSettings(examples=examples, batch_size=config.batch_size,
-                                 checkpoint_every=config.checkpoint_every, sample_every=config.sample_every,
-                                 eval_every=config.eval_every, eval_batch_size=config.batch_size, precision=precision,
-                                 micro_batch=micro[index])
+                                 checkpoint_every=every.checkpoint_every, sample_every=every.sample_every,
+                                 eval_every=every.eval_every, eval_batch_size=config.batch_size, precision=precision,
+                                 micro_batch=micro[index], schedule="official" if plan is None else "fitted")
+        deadline = None
+        if plan is not None and clock is not None:
+            deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s) if index == 0 else  # the final
+                        Deadline(clock.until(plan.body_end_s), plan.body_eval_s,  # evaluation follows the body's
+                                 1 + plan.final_eval_s / plan.body_eval_s))
         trainer = Trainer(task, eval_task, PoseSampler(sampler_seed, pool), settings, seed=init_seed, device=device,
                           eval_poses=eval_poses[:n_eval], sample_poses=eval_poses[:SAMPLE_POSES],
                           samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world,
-                          init=None if init is None else init[task.name])
+                          init=None if init is None else init[task.name],
+                          deadline=deadline)
         module = trainer.run(state["train"])
         state["weights"][task.name] = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
         state["history"][task.name] = trainer.history
@@ -312,10 +361,23 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         {"identity": identity, "psnr": scores, "eval_poses": n_eval, "history": state["history"]},
         indent=1).encode()))
     save(None)
+    used = {} if clock is None else {"budget_used_s": round(clock.used(), 3)}
     progress.event("done", f"done: {out} (PSNR vs teacher over {n_eval} poses: face "
                    f"{scores['face']:.2f} dB, body {scores['body']:.2f} dB, full {scores['full']:.2f} dB)",
-                   output=str(out), psnr=scores)
+                   output=str(out), psnr=scores, **used)
     return out
+
+
+def _plan(config: DistillConfig, clock: BudgetClock, eval_tasks: tuple[Task, Task],
+          final_eval: Callable[[np.ndarray], object], device: torch.device) -> Plan:
+    """Measure this machine on the held-out poses (whose teacher answers evaluation reuses) and plan the job."""
+    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device, final_eval)
+    if config.time_budget_s is None:
+        raise DistillError("only a job with time_budget_s is planned")
+    return make_plan(config.time_budget_s, clock.used(), throughput, batch_size=config.batch_size,
+                     default_eval_poses=default_eval_poses, min_eval_poses=MIN_EVAL_POSES, samples=SAMPLE_POSES,
+                     cache_mb=config.teacher_cache_mb, unique_poses=config.unique_poses, eval_poses=config.eval_poses,
+                     may_cache=config.pose_file is None)
 
 
 def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256: str, progress: Progress,
@@ -332,7 +394,10 @@ def write_package(config: DistillConfig, rgba: np.ndarray, mask: np.ndarray,
                   weights: dict[str, dict[str, torch.Tensor]], mask_method: str | None = None) -> None:
     """Write the character package into ``config.output``: image, face mask, ``weights`` (by network) and a
     character.yaml that records the teacher's licence (`teacher_licence`), which the student's credits owe,
-    and how the face mask was made (``face_mask_method``)."""
+    and how the face mask was made (``face_mask_method``).
+
+    Every file is written atomically and character.yaml last, so the folder is a package only once all of it
+    is there: a job killed while writing leaves no half package, and ``--resume`` writes it again."""
     out = config.output
     atomic_write(out / FILES["image"], lambda f: Image.fromarray(rgba, "RGBA").save(f, format="PNG"))
     mask_rgb = np.repeat(mask[..., None].astype(np.uint8) * 255, 3, axis=2)

@@ -3,12 +3,15 @@
 A `Schedule` is a list of phases, each ending (exclusively) at an example count. The official
 budgets are 1,000,000 examples for the face morpher and 1,500,000 for the body morpher; a smaller
 (or larger) budget scales every phase boundary by the same factor, so the shape of the schedule
-stays the same: ``Schedule.scaled(total)``.
+stays the same: ``Schedule.scaled(total)``. A time-budgeted job trains with `CosineSchedule` instead:
+a warm-up then a cosine decay fitted to the examples it can afford (`fit_schedule`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Protocol
 
 from tha4_sdk.errors import Tha4Error
 
@@ -67,6 +70,51 @@ class Schedule:
                 continue
             phases.append(Phase(end, phase.lr, phase.weights))
         return Schedule(tuple(phases))
+
+
+class LearningSchedule(Protocol):
+    """What a trainer reads from a schedule: the phase in force after ``examples_seen`` examples."""
+
+    @property
+    def total(self) -> int: ...
+
+    def at(self, examples_seen: int) -> Phase: ...
+
+
+#: the fitted schedule's warm-up (a share of its examples) and its last learning rate (a share of the first)
+WARMUP_SHARE, FINAL_LR_SHARE = 0.05, 1 / 30
+
+
+@dataclass(frozen=True)
+class CosineSchedule:
+    """Warm-up then cosine over ``total`` examples; the loss-term weights follow ``weights`` scaled to ``total``.
+
+    The learning rate rises linearly to ``peak_lr`` over the first ``warmup`` examples, then falls along
+    half a cosine to ``final_lr`` at ``total`` and stays there past it.
+    """
+
+    weights: Schedule
+    total: int
+    peak_lr: float
+    final_lr: float
+    warmup: int
+
+    def at(self, examples_seen: int) -> Phase:
+        if examples_seen < self.warmup:
+            lr = self.peak_lr * (examples_seen + 1) / self.warmup
+        else:
+            done = min(1.0, (examples_seen - self.warmup) / max(1, self.total - self.warmup))
+            lr = self.final_lr + (self.peak_lr - self.final_lr) * (1 + math.cos(math.pi * done)) / 2
+        return Phase(self.total, lr, self.weights.at(examples_seen).weights)
+
+
+def fit_schedule(official: Schedule, total: int) -> CosineSchedule:
+    """The schedule a time-budgeted job trains ``total`` examples with: `WARMUP_SHARE` of warm-up (at least one
+    example) to the official first learning rate, cosine down to `FINAL_LR_SHARE` of it, and the official
+    loss-term weights scaled to ``total``."""
+    scaled = official.scaled(total)
+    peak = official.phases[0].lr
+    return CosineSchedule(scaled, total, peak, peak * FINAL_LR_SHARE, max(1, round(total * WARMUP_SHARE)))
 
 
 #: official face morpher recipe (SirenFaceMorpher00 trainer): 1M examples, Adam, batch 8, base lr 1e-4

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +26,7 @@ from tha4_sdk.distill.evaluate import save_sheet, task_psnr
 from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.distill.poses import PoseSampler
 from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.schedule import LearningSchedule, fit_schedule
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import BodyTargets
 from tha4_sdk.errors import Tha4Error
@@ -59,8 +61,22 @@ class StopFlag:
 
 
 @dataclass(frozen=True)
+class Deadline:
+    """When a time-budgeted phase must be over: in ``left()`` seconds, including ``evals_after`` of its
+    evaluations' time (its last one and what follows the phase, in those units). ``eval_s``: an evaluation's
+    seconds until the trainer has timed one."""
+
+    left: Callable[[], float]
+    eval_s: float
+    evals_after: float = 1.0
+
+
+@dataclass(frozen=True)
 class TrainSettings:
     """``examples`` to train; the schedule is scaled to ``schedule_examples`` (default: the same number).
+
+    ``schedule``: ``official`` (the official phases, scaled) or ``fitted`` (warm-up then cosine,
+    `tha4_sdk.distill.schedule.fit_schedule`: what a time-budgeted job trains with).
 
     A ``schedule_examples`` larger than ``examples`` trains only the start of a longer schedule
     (the benchmark's PSNR curve follows the official 1.5M-example schedule that way).
@@ -77,6 +93,7 @@ class TrainSettings:
     eval_batch_size: int = 8
     precision: str = "fp32"
     micro_batch: int = 0
+    schedule: str = "official"
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -118,13 +135,16 @@ class Trainer:
     """Trains one network of ``task`` (face or body) for ``settings.examples`` examples.
 
     ``init``: weights to start from (a warm start from another character's student) instead of the
-    official initialisation.
+    official initialisation. ``deadline``: train until it instead of for ``settings.examples``, which then
+    only fits the schedule (past it the last learning rate holds, and no more periodic evaluations or sheets
+    are made); a step starts only while the evaluations after it and half a step still fit.
     """
 
     def __init__(self, task: Task, eval_task: Task, sampler: PoseSampler, settings: TrainSettings, *,
                  seed: int, device: torch.device, eval_poses: np.ndarray, sample_poses: np.ndarray,
                  samples_dir: Path, save: Callable[[dict[str, Any]], Path], progress: Progress,
-                 stop: StopFlag, world: World = World(), init: dict[str, torch.Tensor] | None = None) -> None:
+                 stop: StopFlag, world: World = World(), init: dict[str, torch.Tensor] | None = None,
+                 deadline: Deadline | None = None) -> None:
         if settings.batch_size % world.size:
             raise TrainSettingsError(f"batch_size {settings.batch_size} must be a multiple of the {world.size} "
                                      "processes")
@@ -132,7 +152,11 @@ class Trainer:
         self.seed, self.device, self.world = seed, device, world
         self.eval_poses, self.sample_poses, self.samples_dir = eval_poses, sample_poses, samples_dir
         self.save, self.progress, self.stop, self.init = save, progress, stop, init
-        self.schedule = task.schedule.scaled(settings.schedule_examples or settings.examples)
+        self.deadline, self._step_s = deadline, 0.0
+        self._eval_s = 0.0 if deadline is None else deadline.eval_s
+        scheduled = settings.schedule_examples or settings.examples
+        self.schedule: LearningSchedule = (fit_schedule(task.schedule, scheduled) if settings.schedule == "fitted"
+                                           else task.schedule.scaled(scheduled))
         self.total = math.ceil(settings.examples / settings.batch_size) * settings.batch_size
         self.log_every = max(1, self.total // settings.batch_size // 200)
         self.history: dict[str, list[list[float]]] = {"loss": [], "psnr": []}
@@ -146,7 +170,7 @@ class Trainer:
         module = module.to(self.device)
         if task.fast and self.device.type == "cpu":
             retain_freed_memory()
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.schedule.phases[0].lr, betas=(0.9, 0.999))
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.schedule.at(0).lr, betas=(0.9, 0.999))
         examples = 0
         if state is not None:
             module.load_state_dict(state["module"])
@@ -160,10 +184,13 @@ class Trainer:
                                                       else None)
         autocast = (torch.autocast(self.device.type, dtype=torch.bfloat16) if s.precision == "bf16"
                     else contextlib.nullcontext())
-        self.progress.start_phase(task.name, self.total, examples)
+        self.progress.start_phase(task.name, self.total, examples,
+                                  None if self.deadline is None else self.deadline.left)
         pending: list[torch.Tensor] = []
         last_loss = self.history["loss"][-1][1] if self.history["loss"] else float("nan")
-        while examples < self.total:
+        going = self._going(examples)
+        while going:
+            started = time.perf_counter()
             phase = self.schedule.at(examples)
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr
@@ -172,17 +199,25 @@ class Trainer:
             loss, terms = self._backward(net, poses, task.targets(poses), phase.weights, autocast)
             optimizer.step()
             examples += s.batch_size
+            self._step_s = time.perf_counter() - started
+            going = self._going(examples)
             pending.append(torch.stack([loss, *terms]))
-            if len(pending) == self.log_every or examples >= self.total:
+            if len(pending) == self.log_every or not going:
                 mean = torch.stack(pending).mean(0).tolist()
                 self.history["loss"].append([examples, *mean])
                 last_loss, pending = mean[0], []
             self.progress.advance(examples, last_loss)
-            self._after_step(module, optimizer, examples)
+            self._after_step(module, optimizer, examples, final=not going)
         if self.world.is_main and not any(row[0] == examples for row in self.history["psnr"]):
             self._evaluate(module, examples)
         self.progress.end_phase()
         return module
+
+    def _going(self, examples: int) -> bool:
+        """Whether to train another step: examples left, or (with a deadline) time for one."""
+        if self.deadline is None:
+            return examples < self.total
+        return self.deadline.left() - self.deadline.evals_after * self._eval_s > self._step_s / 2
 
     def _backward(self, net: nn.Module, poses: torch.Tensor, targets: Any, weights: tuple[float, ...],
                   autocast: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -203,14 +238,14 @@ class Trainer:
             totals = parts if not totals else [a + b for a, b in zip(totals, parts)]
         return totals[0], totals[1:]
 
-    def _after_step(self, module: nn.Module, optimizer: torch.optim.Optimizer, examples: int) -> None:
+    def _after_step(self, module: nn.Module, optimizer: torch.optim.Optimizer, examples: int, final: bool) -> None:
         s, step = self.settings, self.settings.batch_size
         stop = self.world.any(self.stop.requested, self.device)
-        final = examples >= self.total
+        periodic = self.deadline is None or examples <= self.total
         if self.world.is_main:
-            if final or _crossed(examples, step, s.eval_every):
+            if final or periodic and _crossed(examples, step, s.eval_every):
                 self._evaluate(module, examples)
-            if _crossed(examples, step, s.sample_every):
+            if periodic and _crossed(examples, step, s.sample_every):
                 self._sample(module, examples)
         if not (stop or final or _crossed(examples, step, s.checkpoint_every)):
             return
@@ -224,8 +259,10 @@ class Trainer:
 
     def _evaluate(self, module: nn.Module, examples: int) -> None:
         name = self.task.name
+        started = time.perf_counter()
         value = task_psnr(self.eval_task, module, self.eval_poses, self.settings.eval_batch_size, self.device,
                           lambda done, total: self.progress.evaluating(name, done, total))
+        self._eval_s = time.perf_counter() - started
         self.history["psnr"].append([examples, value])
         self.progress.event("eval", f"{self.task.name} morpher at {examples:,} examples: PSNR {value:.2f} dB",
                             phase=self.task.name, examples=examples, psnr_db=round(value, 3),
