@@ -137,7 +137,7 @@ def test_a_cheap_teacher_gets_fresh_poses_and_fixed_choices_are_kept() -> None:
                           face_eval_s=0.001, body_eval_s=0.01, final_eval_s=0.03, measure_s=2.0)
     p = plan(600, gpu_like)
     assert p.unique_poses is None and p.cache_s == 0
-    assert p.body_examples == pytest.approx(0.75 * (600 * 0.99 - 2 - p.eval_s - PACKAGE_S) / 0.06, abs=8)
+    assert p.body_examples == pytest.approx(0.75 * (600 * (1 - MARGIN_SHARE) - 2 - p.eval_s - PACKAGE_S) / 0.06, abs=8)
     assert plan(600, EPYC_THA3, may_cache=False).unique_poses is None  # the poses come from a file
     assert plan(600, EPYC_THA3, unique_poses=50, eval_poses=7).unique_poses == 50
     assert plan(600, EPYC_THA3, unique_poses=50, eval_poses=7).eval_poses == 7
@@ -230,7 +230,7 @@ def budget_for(t: Throughput, doc_budget_s: float) -> float:
 
 
 def run_job(args: list[str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "tha4_sdk.distill", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "distill", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
 
 
