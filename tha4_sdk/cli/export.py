@@ -54,8 +54,9 @@ def _size(path: Path) -> str:
 @click.command("onnx")
 @click.argument("character")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
-@click.option("--graph", "graphs", multiple=True, type=click.Choice(["fast", "exact"]), default=("fast",),
-              show_default=True, help="fast: character.onnx (the fast path's algebra); exact: character_exact.onnx "
+@click.option("--graph", "graphs", multiple=True, type=click.Choice(["fast", "fp16", "exact"]), default=("fast",),
+              show_default=True, help="fast: character.onnx (the fast path's algebra, float32, for CPUs); fp16: "
+                                      "character_fp16.onnx (float16 products, for GPUs); exact: character_exact.onnx "
                                       "(the official networks as written). Repeatable.")
 @click.option("--no-rgba8", is_flag=True, help="Leave out the second output rgba8 (uint8 N×512×512×4).")
 def onnx_cmd(character: str, output: str, graphs: tuple[str, ...], no_rgba8: bool) -> None:
