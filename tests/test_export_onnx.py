@@ -163,7 +163,7 @@ def test_errors_say_what_to_do(tmp_path: Path, lambda_00: Path) -> None:
     assert result.exit_code == 1 and "no student weights" in result.output
     with pytest.raises(CharacterError, match="no student weights.*tha4 distill"):
         build_graph(Character.from_image(lambda_00 / "character.png"))
-    with pytest.raises(OnnxGraphError, match="unknown graph 'fastest'; choose one of fast, fp16, exact"):
+    with pytest.raises(OnnxGraphError, match="unknown graph 'fastest'; choose one of fast, unbanded, fp16, exact"):
         build_graph(load_character(lambda_00), "fastest")
     with pytest.raises(CharacterError, match="tha4 export onnx"):
         open_renderer("onnx", load_character(lambda_00), model=tmp_path / "missing.onnx")

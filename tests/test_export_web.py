@@ -190,9 +190,9 @@ def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path,
     result = CliRunner().invoke(main, ["export", "web", str(lambda_00), "-o", str(site), "--from", str(ort_web_tgz),
                                        "--timeline", str(nod)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert {"index.html", "player.js", "timeline.js", "character.onnx", "character.json", "timelines.json",
-            "ort"} <= {p.name for p in site.iterdir()}
-    assert (site / "character.onnx").stat().st_size <= 3_300_000
+    assert {"index.html", "player.js", "timeline.js", "character_unbanded.onnx", "character_fp16.onnx",
+            "character.json", "timelines.json", "ort"} <= {p.name for p in site.iterdir()}
+    assert (site / "character_unbanded.onnx").stat().st_size <= 3_000_000
 
     server = SiteServer(site).__enter__()  # cross-origin isolated: multi-threaded WASM
     origin = server.url
@@ -303,7 +303,7 @@ def test_player_picks_webgpu_when_chromium_offers_its_software_adapter(lambda_00
 
     site = tmp_path / "site"
     export_web(load_character(lambda_00), site, runtime_from=ort_web_tgz, progress=False)
-    assert {"character.onnx", "character_fp16.onnx", "render_worker.js"} <= {p.name for p in site.iterdir()}
+    assert {"character_unbanded.onnx", "character_fp16.onnx", "render_worker.js"} <= {p.name for p in site.iterdir()}
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (*FLAGS, *SOFTWARE_WEBGPU, f"--user-data-dir={tmp_path / 'profile'}"):
@@ -316,6 +316,6 @@ def test_player_picks_webgpu_when_chromium_offers_its_software_adapter(lambda_00
             while driver.execute_script("return window.tha4 && window.tha4.graph") is None:
                 assert time.monotonic() < deadline, driver.get_log("browser")
                 time.sleep(0.5)
-            assert driver.execute_script("return [tha4.backend, tha4.graph]") == ["webgpu", "fast"]
+            assert driver.execute_script("return [tha4.backend, tha4.graph]") == ["webgpu", "unbanded"]
         finally:
             driver.quit()

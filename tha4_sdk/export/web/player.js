@@ -2,8 +2,8 @@
 // with grouped sliders for the 45 pose parameters, preset buttons, an fps and frame-time readout and the timelines
 // exported with it. The graph runs in a Web Worker (render_worker.js), so the page stays responsive while a frame
 // renders. Backend: WebGPU when the browser has an adapter (character_fp16.onnx when it has shader-f16, else
-// character.onnx), else multi-threaded WebAssembly when the page is cross-origin isolated (served with COOP/COEP
-// headers), else single-threaded WebAssembly (character.onnx). Everything is loaded from this folder: no network
+// character_unbanded.onnx), else multi-threaded WebAssembly when the page is cross-origin isolated (served with
+// COOP/COEP headers), else single-threaded WebAssembly (character_unbanded.onnx). Everything is loaded from this folder: no network
 // access beyond the server that serves it.
 //
 // window.tha4 is the page's programmable interface (used by tests and by pages that embed the player), set once
@@ -73,7 +73,7 @@ class Player {
     this.backend = backend;
     const gpu = backend === "webgpu";
     const numThreads = backend === "wasm-threads" ? Math.min(navigator.hardwareConcurrency || 4, 8) : 1;
-    this.graph = gpu && f16 && this.config.graphs.fp16 ? "fp16" : "fast";
+    this.graph = gpu && f16 && this.config.graphs.fp16 ? "fp16" : "unbanded";
     this.worker = new Worker("render_worker.js");
     this.worker.onmessage = (event) => this.received(event.data);
     this.worker.onerror = (event) => this.received({ type: "error", message: event.message });
