@@ -19,9 +19,10 @@ const CELL = 16; // checkerboard cell, pixels
 const LIGHT = 255, DARK = 204;
 const $ = (id) => document.getElementById(id);
 
-// {backend, f16}: WebGPU when an adapter is offered (f16: it has shader-f16), else WebAssembly.
+// {backend, f16}: WebGPU when an adapter is offered (f16: it has shader-f16), else WebAssembly; the page's
+// ?backend=wasm keeps it on WebAssembly.
 async function chooseBackend() {
-  if (navigator.gpu) {
+  if (navigator.gpu && new URLSearchParams(location.search).get("backend") !== "wasm") {
     try {
       const adapter = await navigator.gpu.requestAdapter();
       if (adapter) return { backend: "webgpu", f16: adapter.features.has("shader-f16") };
