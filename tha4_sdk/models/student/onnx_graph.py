@@ -289,9 +289,11 @@ def _fast_level(g: _Builder, level: Level, pose: str, pre: str, band_values: int
 
 
 def _upsampled(g: _Builder, level: Level, feat: str) -> str:
-    """2× bilinear upsample (NHWC) of the previous level's output plus the border corrections."""
-    up = g.op("Resize", feat, "", g.const([1.0, 2.0, 2.0, 1.0]), mode="linear",
-              coordinate_transformation_mode="half_pixel")
+    """2× bilinear upsample of the previous level's output (NHWC) plus the border corrections. The Resize runs
+    on NCHW: onnxruntime-web's WebGPU Resize computes a wrong result for NHWC scales ``[1, 2, 2, 1]``."""
+    nchw = g.op("Transpose", feat, perm=[0, 3, 1, 2])
+    up = g.op("Transpose", g.op("Resize", nchw, "", g.const([1.0, 1.0, 2.0, 2.0]), mode="linear",
+                                coordinate_transformation_mode="half_pixel"), perm=[0, 2, 3, 1])
     edge_rows, edge_cols = level.edges
     s, c = level.size, edge_rows.shape[1]
     zeros = g.op("Expand", g.const(0.0), g.ints(s - 2, 1, c))
