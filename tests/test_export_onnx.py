@@ -26,7 +26,7 @@ from tha4_sdk.render.student import StudentSession
 
 GOAL_DB = 60.0
 SAMPLE_ATTRIBUTION = "Character by garun, commissioned by Pramook Khungurn (THA4 demo sample)"
-SIZE_GOAL = 3_000_000  # bytes
+SIZE_GOAL = 3_300_000  # bytes: 2.9 MB of weights and image, and the fast graph's 11 000 nodes (its bands)
 
 
 def session(model: onnx.ModelProto) -> ort.InferenceSession:
@@ -163,7 +163,7 @@ def test_errors_say_what_to_do(tmp_path: Path, lambda_00: Path) -> None:
     assert result.exit_code == 1 and "no student weights" in result.output
     with pytest.raises(CharacterError, match="no student weights.*tha4 distill"):
         build_graph(Character.from_image(lambda_00 / "character.png"))
-    with pytest.raises(OnnxGraphError, match="unknown graph 'fastest'; choose one of fast, exact"):
+    with pytest.raises(OnnxGraphError, match="unknown graph 'fastest'; choose one of fast, unbanded, fp16, exact"):
         build_graph(load_character(lambda_00), "fastest")
     with pytest.raises(CharacterError, match="tha4 export onnx"):
         open_renderer("onnx", load_character(lambda_00), model=tmp_path / "missing.onnx")

@@ -135,6 +135,7 @@ def test_bench_student_writes_its_section(lambda_00: Path, tmp_path: Path) -> No
     quality = [line for line in section.splitlines() if line.startswith(("| fast float32", "| onnxruntime"))
                and "%" in line]
     assert len(quality) == 5 and all(float(q.split("|")[2]) >= 90.0 for q in quality)  # PSNR of each float32 path
+    assert "onnxruntime (fast graph) against the native fast path, time per frame (goal ≤ 1.25×) — batch 1: " in section
 
 
 def test_bench_student_rejects_a_character_without_student(tmp_path: Path, reference: Path) -> None:

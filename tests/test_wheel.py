@@ -67,8 +67,8 @@ def test_the_wheel_carries_the_manifests_plugins_and_license(installed: Path) ->
     assert {"tha4_sdk/sample_characters/lambda_00.yaml", "tha4_sdk/sample_characters/lambda_01.yaml",
             "tha4_sdk/models/teacher/sources.yaml", "tha4_plugins/sliders/static/index.html",
             "tha4_sdk/models/student/native_runner.c"} <= names  # the student's C runner, built on first use
-    player = {f"tha4_sdk/export/web/{n}" for n in ("index.html", "player.js", "timeline.js", "player.css",
-                                                   "onnxruntime-web.yaml")}
+    player = {f"tha4_sdk/export/web/{n}" for n in ("index.html", "player.js", "render_worker.js", "timeline.js",
+                                                   "player.css", "onnxruntime-web.yaml")}
     assert player <= names, player - names  # the web player's assets and its pinned runtime
     assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names), names
 

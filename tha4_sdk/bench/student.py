@@ -139,6 +139,17 @@ def _verdict(paths: list[_Path], batches: list[int]) -> str:
     return f"Goal ≥ {GOAL_SPEEDUP:g}× the exact path at ≥ {GOAL_PSNR:g} dB (wall time) — " + "; ".join(parts) + "."
 
 
+def _onnx_ratio(paths: list[_Path], batches: list[int]) -> str:
+    """onnxruntime's fast graph against the native fast path, wall time per frame (goal ≤ 1.25×)."""
+    native = next((p for p in paths if "native runner" in p.name), None)
+    graph = next((p for p in paths if p.name.startswith("onnxruntime") and "fast graph" in p.name), None)
+    if native is None or graph is None:
+        return ""
+    ratios = ", ".join(f"batch {b}: {statistics.median(graph.wall[b]) / statistics.median(native.wall[b]):.2f}×"
+                       for b in batches)
+    return f"onnxruntime (fast graph) against the native fast path, time per frame (goal ≤ 1.25×) — {ratios}."
+
+
 def _load_poses(poses_file: str | None, count: int, seed: int) -> tuple[np.ndarray, str]:
     if poses_file is None:
         return random_poses(count, seed), f"{count} random poses (seed {seed}, every parameter uniform in its range)"
@@ -175,7 +186,7 @@ def student(character_spec: str, poses_file: str | None, count: int, seed: int, 
     paths = _paths(character, dev)
     _measure(paths, poses, list(batches), repeats, dev)
     load_after = os.getloadavg()
-    body = "\n\n".join([
+    body = "\n\n".join(part for part in [
         f"Character `{character.name}`, {poses_text}, device {dev}, {torch.get_num_threads()} torch threads. "
         f"Time of `render_raw` (the networks, no RGBA8 conversion) per frame: median of {repeats} calls per "
         "path and batch size, the paths interleaved in one run; CPU time counts every thread of the process.",
@@ -184,10 +195,11 @@ def student(character_spec: str, poses_file: str | None, count: int, seed: int, 
         "(PSNR with data range 2; Frame bytes: the RGBA8 pixels `render` returns):",
         _quality_table(paths),
         _verdict(paths, list(batches)),
+        _onnx_ratio(paths, list(batches)),
         f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on "
         f"{os.cpu_count()} cores. The CPU is shared with other jobs, so the wall-clock figures vary "
         "from run to run; the CPU-time columns are steadier.",
-    ])
+    ] if part)
     click.echo(body)
     if not no_write:
         path = write_section(output, "student", "Student renderer: exact and fast paths", body)

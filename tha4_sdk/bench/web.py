@@ -1,9 +1,12 @@
-"""`tha4 bench web`: frames/s of the exported web player in headless Chromium, per onnxruntime-web backend.
+"""`tha4 bench web`: frames/s of the exported web player in headless Chromium, per onnxruntime-web backend,
+beside onnxruntime (Python, CPU) on the same graph in the same run.
 
-The site is exported into a temporary folder and served from 127.0.0.1 twice: plain (single-threaded
-WebAssembly) and cross-origin isolated (multi-threaded WebAssembly). Each frame is the page's whole path:
-``session.run`` of ``character.onnx`` (rgba8 output), the image put on the canvas over the checkerboard.
-Needs Chromium + chromedriver and selenium (the test extra).
+The site is exported into a temporary folder and served from 127.0.0.1 three times: plain (single-threaded
+WebAssembly), cross-origin isolated (multi-threaded WebAssembly), and cross-origin isolated with Chromium's
+software WebGPU adapter (SwiftShader, a CPU implementation of Vulkan: it shows the WebGPU path works, not a
+GPU's speed). Each frame is the page's whole path: the pose to the render worker, ``session.run`` (rgba8
+output), the bytes back to the page and onto the canvas over the checkerboard. Needs Chromium + chromedriver
+and selenium (the test extra).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from pathlib import Path
 
 import click
+import numpy as np
 
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.export.static_site_server import SiteServer
@@ -22,11 +26,18 @@ from tha4_sdk.export.web import export_web
 from tha4_sdk.hub import resolve_character
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000")
+FLAGS = ("--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--no-first-run", "--window-size=1400,1000")
+#: no WebGPU adapter (WebAssembly), or Chromium's software one
+NO_GPU, SOFTWARE_WEBGPU = ("--disable-gpu",), ("--enable-unsafe-webgpu", "--use-webgpu-adapter=swiftshader")
+#: seconds the page may take to start, and per frame
+LIMIT_S = 900.0
+#: (label, served cross-origin isolated, Chromium flags) of each run
+RUNS = (("WebAssembly, 1 thread", False, NO_GPU), ("WebAssembly, threads", True, NO_GPU),
+        ("WebGPU (SwiftShader, software)", True, SOFTWARE_WEBGPU))
 
 
-def _chromium(profile: Path):  # noqa: ANN202
+def _chromium(profile: Path, flags: tuple[str, ...]):  # noqa: ANN202
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -36,31 +47,57 @@ def _chromium(profile: Path):  # noqa: ANN202
         raise click.ClickException("the web benchmark needs Chromium: apt-get install chromium chromium-driver")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+    for flag in (*FLAGS, *flags, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_script_timeout(1800)
     return driver
 
 
-def _measure(site: Path, isolated: bool, frames: int, profile: Path) -> tuple[str, float, float]:
+def settle(driver, promise: str, limit: float) -> object:  # noqa: ANN001
+    """What the page's ``promise`` (a JavaScript expression) resolves to, polled once a second for at most
+    ``limit`` seconds (a frame can take minutes, longer than one WebDriver call may wait)."""
+    driver.execute_script(f"window.tha4Bench = undefined; Promise.resolve({promise}).then("
+                          "(v) => { window.tha4Bench = {v}; }, (e) => { window.tha4Bench = {error: String(e)}; });")
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        result = driver.execute_script("return window.tha4Bench")
+        if result is not None:
+            if "error" in result:
+                raise click.ClickException(f"the player failed in Chromium: {result['error']}")
+            return result["v"]
+        time.sleep(1.0)
+    raise click.ClickException(f"the player did not answer within {limit:.0f} s")
+
+
+def _measure(site: Path, isolated: bool, flags: tuple[str, ...], frames: int,
+             profile: Path) -> tuple[str, float, float]:
     """(backend readout, seconds to the first frame, frames/s) for one way of serving the site."""
     with SiteServer(site, isolated=isolated) as server:
-        driver = _chromium(profile)
+        driver = _chromium(profile, flags)
         try:
             start = time.perf_counter()
             driver.get(f"{server.url}/index.html")
-            error = driver.execute_async_script("const done = arguments[arguments.length - 1];"
-                                                "window.tha4Ready.then(() => done(null), (e) => done(String(e)));")
-            if error:
-                raise click.ClickException(f"the player failed in Chromium: {error}")
+            settle(driver, "window.tha4Ready.then(() => null)", LIMIT_S)
             first = time.perf_counter() - start
-            fps = driver.execute_async_script("const done = arguments[arguments.length - 1];"
-                                              f"tha4.benchmark({frames}).then(done);")
+            fps = float(settle(driver, f"tha4.benchmark({frames})", LIMIT_S * frames))  # type: ignore[arg-type]
             backend = driver.execute_script("return document.getElementById('backend').textContent")
         finally:
             driver.quit()
     return backend, first, fps
+
+
+def _onnxruntime(model: Path, frames: int) -> float:
+    """Seconds per frame of onnxruntime (Python, CPU, its default threads) on ``model``, the rgba8 output."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    pose = np.zeros((1, 45), np.float32)
+    session.run(["rgba8"], {"pose": pose})
+    start = time.perf_counter()
+    for _ in range(frames):
+        session.run(["rgba8"], {"pose": pose})
+    return (time.perf_counter() - start) / frames
 
 
 @click.command("web")
@@ -69,26 +106,40 @@ def _measure(site: Path, isolated: bool, frames: int, profile: Path) -> tuple[st
 @click.option("--frames", default=5, show_default=True, type=click.IntRange(1), help="Frames timed per backend.")
 @click.option("--from", "runtime_from", type=click.Path(exists=True),
               help="onnxruntime-web offline: its npm .tgz, or a folder holding it or its files.")
+@click.option("--webgpu", is_flag=True, help="Also run on Chromium's software WebGPU adapter (SwiftShader: "
+              "minutes per frame on a CPU).")
 @click.option("--output", default="docs/benchmarks.md", show_default=True, type=click.Path(dir_okay=False),
               help="Markdown file whose 'web' section is replaced.")
 @click.option("--no-write", is_flag=True, help="Print the results only.")
-def web(character_spec: str, frames: int, runtime_from: str | None, output: str, no_write: bool) -> None:
-    """Frames/s of the exported web player in headless Chromium (single- and multi-threaded WebAssembly)."""
+def web(character_spec: str, frames: int, runtime_from: str | None, webgpu: bool, output: str,
+        no_write: bool) -> None:
+    """Frames/s of the exported web player in headless Chromium (WebAssembly single- and multi-threaded, software
+    WebGPU) beside onnxruntime on the same graph."""
     character = resolve_character(character_spec)
     load_before = os.getloadavg()
-    rows = []
+    rows, seconds = [], {}
     with tempfile.TemporaryDirectory(prefix="tha4-bench-web-") as tmp:
         site = Path(tmp) / "site"
         export_web(character, site, runtime_from=runtime_from, progress=False)
-        for isolated in (False, True):
-            backend, first, fps = _measure(site, isolated, frames, Path(tmp) / f"profile-{isolated}")
-            rows.append([backend, "yes" if isolated else "no", f"{first:.1f}", f"{fps:.2f}", f"{1 / fps:.2f}"])
+        native = _onnxruntime(site / "character_unbanded.onnx", frames)
+        rows.append(["onnxruntime (Python, CPU), `character_unbanded.onnx`", "–", "–", f"{1 / native:.2f}",
+                     f"{native:.2f}"])
+        for label, isolated, flags in RUNS if webgpu else RUNS[:2]:
+            backend, first, fps = _measure(site, isolated, flags, frames, Path(tmp) / f"profile-{len(rows)}")
+            seconds[label] = 1 / fps
+            rows.append([f"{label}: {backend}", "yes" if isolated else "no", f"{first:.1f}", f"{fps:.2f}",
+                         f"{1 / fps:.2f}"])
     load_after = os.getloadavg()
+    threads = seconds["WebAssembly, threads"]
     body = "\n\n".join([
-        f"Character `{character.name}`, `character.onnx` (fast graph) on onnxruntime-web 1.30.0 in headless "
-        f"Chromium (`--disable-gpu`: no WebGPU adapter), {frames} frames per backend drawn back to back, each the "
-        "page's whole path (`session.run` → rgba8 → canvas over the checkerboard).",
+        f"Character `{character.name}` on onnxruntime-web 1.30.0 in headless Chromium, {frames} frames per backend "
+        "drawn back to back, each the page's whole path (pose → render worker → `session.run` → rgba8 → canvas "
+        "over the checkerboard); WebAssembly runs `character_unbanded.onnx` (the fast graph without bands, "
+        "float32), WebGPU runs `character_fp16.onnx` when the adapter has shader-f16, else the same. onnxruntime "
+        "(Python) runs the same `character_unbanded.onnx` in the same run.",
         markdown_table(["backend", "cross-origin isolated", "s to first frame", "frames/s", "s/frame"], rows),
+        f"Web player, WebAssembly with threads, against onnxruntime: {threads / native:.2f}× its time per frame "
+        "(goal ≤ 2×).",
         f"Load average (1 min) before / after: {load_before[0]:.1f} / {load_after[0]:.1f} on {os.cpu_count()} "
         "cores. Compare with the native and onnxruntime figures of the student section, measured in the same "
         "session.",

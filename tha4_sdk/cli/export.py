@@ -36,9 +36,12 @@ def _size(path: Path) -> str:
 @export.command("onnx")
 @click.argument("character")
 @click.option("-o", "--output", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
-@click.option("--graph", "graphs", multiple=True, type=click.Choice(["fast", "exact"]), default=("fast",),
-              show_default=True, help="fast: character.onnx (the fast path's algebra); exact: character_exact.onnx "
-                                      "(the official networks as written). Repeatable.")
+@click.option("--graph", "graphs", multiple=True, type=click.Choice(["fast", "unbanded", "fp16", "exact"]),
+              default=("fast",), show_default=True,
+              help="fast: character.onnx (the fast path's algebra, float32, in bands for CPU caches); unbanded: "
+                   "character_unbanded.onnx (the same without bands: loads faster); fp16: character_fp16.onnx "
+                   "(float16 products, for GPUs); exact: character_exact.onnx (the official networks as written). "
+                   "Repeatable.")
 @click.option("--no-rgba8", is_flag=True, help="Leave out the second output rgba8 (uint8 N×512×512×4).")
 def onnx_cmd(character: str, output: str, graphs: tuple[str, ...], no_rgba8: bool) -> None:
     """Write CHARACTER's student as DIR/character.onnx (pose [N,45] → image [N,4,512,512]) and character.json."""
@@ -73,7 +76,7 @@ def web_cmd(character: str, output: str, timeline_files: tuple[str, ...], runtim
     written = export_web(ch, output, timelines=timelines, runtime_from=runtime_from, mirror=mirror)
     total = sum(p.stat().st_size for p in written)
     click.echo(f"wrote {len(written)} files ({total / 1e6:.1f} MB) into {output}; "
-               f"character.onnx {_size(Path(output) / 'character.onnx')}")
+               + ", ".join(f"{p.name} {_size(p)}" for p in written if p.suffix == ".onnx"))
     click.echo(f"try it: tha4 export serve {output}   (any static file server works; one that sends "
                "Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp, as this one "
                "does, lets it run multi-threaded)")

@@ -17,7 +17,8 @@ from tha4_sdk.pose import CATEGORIES, PARAMETERS
 from tha4_sdk.presets import PRESETS
 
 #: graph name (`tha4_sdk.models.student.onnx_graph.GRAPHS`) → file name
-GRAPH_FILES: dict[str, str] = {"fast": "character.onnx", "exact": "character_exact.onnx"}
+GRAPH_FILES: dict[str, str] = {"fast": "character.onnx", "unbanded": "character_unbanded.onnx",
+                                "fp16": "character_fp16.onnx", "exact": "character_exact.onnx"}
 MANIFEST = "character.json"
 #: the renderer that runs these graphs, whose credits they carry (the character's, its student's teacher's)
 RENDERER = "onnx"

@@ -1,14 +1,16 @@
-// The tha4 web player: the character's student graph (character.onnx) on onnxruntime-web, drawn on a canvas over a
-// checkerboard, with grouped sliders for the 45 pose parameters, preset buttons, an fps readout and the timelines
-// exported with it. Backend: WebGPU when the browser has an adapter, else multi-threaded WebAssembly when the page
-// is cross-origin isolated (served with COOP/COEP headers), else single-threaded WebAssembly. Everything is loaded
-// from this folder: no network access beyond the server that serves it.
+// The tha4 web player: the character's student graph on onnxruntime-web, drawn on a canvas over a checkerboard,
+// with grouped sliders for the 45 pose parameters, preset buttons, an fps and frame-time readout and the timelines
+// exported with it. The graph runs in a Web Worker (render_worker.js), so the page stays responsive while a frame
+// renders. Backend: WebGPU when the browser has an adapter (character_fp16.onnx when it has shader-f16, else
+// character_unbanded.onnx), else multi-threaded WebAssembly when the page is cross-origin isolated (served with
+// COOP/COEP headers), else single-threaded WebAssembly (character_unbanded.onnx). Everything is loaded from this folder: no network
+// access beyond the server that serves it.
 //
 // window.tha4 is the page's programmable interface (used by tests and by pages that embed the player), set once
 // the files are read; window.tha4Ready resolves when the first frame is drawn:
-//   setPose(values) → Promise (resolved once that pose is on the canvas) · pose · backend
+//   setPose(values) → Promise (resolved once that pose is on the canvas) · pose · backend · graph
 //   play(name) → Promise (resolved when a non-looping timeline has played to its end) · stop() · playback
-//   fps · frames · benchmark(count) → frames/s · pixels() → the canvas as a PNG data URL
+//   fps · frameMs (the last session.run) · frames · benchmark(count) → frames/s · pixels() → the canvas as PNG
 
 import { Timeline } from "./timeline.js";
 
@@ -17,23 +19,16 @@ const CELL = 16; // checkerboard cell, pixels
 const LIGHT = 255, DARK = 204;
 const $ = (id) => document.getElementById(id);
 
-function loadScript(src) {
-  return new Promise((resolve, reject) => {
-    const s = document.createElement("script");
-    s.src = src;
-    s.onload = resolve;
-    s.onerror = () => reject(new Error(`could not load ${src}`));
-    document.head.appendChild(s);
-  });
-}
-
+// {backend, f16}: WebGPU when an adapter is offered (f16: it has shader-f16), else WebAssembly; the page's
+// ?backend=wasm keeps it on WebAssembly.
 async function chooseBackend() {
-  if (navigator.gpu) {
+  if (navigator.gpu && new URLSearchParams(location.search).get("backend") !== "wasm") {
     try {
-      if (await navigator.gpu.requestAdapter()) return "webgpu";
+      const adapter = await navigator.gpu.requestAdapter();
+      if (adapter) return { backend: "webgpu", f16: adapter.features.has("shader-f16") };
     } catch (e) { /* no usable adapter */ }
   }
-  return self.crossOriginIsolated ? "wasm-threads" : "wasm";
+  return { backend: self.crossOriginIsolated ? "wasm-threads" : "wasm", f16: false };
 }
 
 function checkerboard() {
@@ -66,6 +61,7 @@ class Player {
     this.frameCtx = this.frame.getContext("2d");
     this.frames = 0;
     this.fps = 0;
+    this.frameMs = 0;
     this.times = [];
     this.wanted = null;
     this.busy = null;
@@ -74,17 +70,21 @@ class Player {
   }
 
   async start() {
-    this.backend = await chooseBackend();
-    await loadScript(this.backend === "webgpu" ? "ort/ort.webgpu.min.js" : "ort/ort.wasm.min.js");
-    const ort = self.ort;
-    ort.env.wasm.wasmPaths = new URL("ort/", location.href).href;
-    ort.env.wasm.numThreads = this.backend === "wasm-threads" ? Math.min(navigator.hardwareConcurrency || 4, 8) : 1;
-    this.ort = ort;
-    const providers = this.backend === "webgpu" ? ["webgpu", "wasm"] : ["wasm"];
-    const graph = this.config.graphs.fast || Object.values(this.config.graphs)[0];
-    this.session = await ort.InferenceSession.create(graph.file, { executionProviders: providers });
-    $("backend").textContent = this.backend === "wasm-threads"
-      ? `wasm, ${ort.env.wasm.numThreads} threads` : this.backend;
+    const { backend, f16 } = await chooseBackend();
+    this.backend = backend;
+    const gpu = backend === "webgpu";
+    const numThreads = backend === "wasm-threads" ? Math.min(navigator.hardwareConcurrency || 4, 8) : 1;
+    this.graph = gpu && f16 && this.config.graphs.fp16 ? "fp16" : "unbanded";
+    this.worker = new Worker("render_worker.js");
+    this.worker.onmessage = (event) => this.received(event.data);
+    this.worker.onerror = (event) => this.received({ type: "error", message: event.message });
+    await this.ask({
+      type: "init", script: new URL(gpu ? "ort/ort.webgpu.min.js" : "ort/ort.wasm.min.js", location.href).href,
+      wasmPaths: new URL("ort/", location.href).href, numThreads, providers: gpu ? ["webgpu", "wasm"] : ["wasm"],
+      graph: new URL(this.config.graphs[this.graph].file, location.href).href,
+    });
+    $("backend").textContent = backend === "wasm-threads" ? `wasm, ${numThreads} threads`
+      : `${backend}${gpu ? ` (${this.graph} graph)` : ""}`;
     this.buildControls();
     await this.show(this.pose);
     $("status").textContent = "ready";
@@ -178,16 +178,28 @@ class Player {
     }
   }
 
-  async render(pose) {
-    const feeds = { pose: new this.ort.Tensor("float32", pose, [1, pose.length]) };
-    const out = await this.session.run(feeds, ["rgba8"]);
-    return out.rgba8.data;
+  // One message to the worker; resolves with its answer (one at a time: `show` draws frames in turn).
+  ask(message, transfer = []) {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.worker.postMessage(message, transfer);
+    });
+  }
+
+  received(message) {
+    const pending = this.pending;
+    this.pending = null;
+    if (!pending) return;
+    if (message.type === "error") pending.reject(new Error(message.message));
+    else pending.resolve(message);
   }
 
   async draw(pose) {
-    const rgba = await this.render(pose);
-    this.frameCtx.putImageData(new ImageData(new Uint8ClampedArray(rgba.buffer, rgba.byteOffset, rgba.length),
-      SIZE, SIZE), 0, 0);
+    const copy = Float32Array.from(pose); // its buffer goes to the worker
+    const frame = await this.ask({ type: "render", pose: copy }, [copy.buffer]);
+    this.frameMs = frame.ms;
+    // the worker's bytes, transferred here, viewed as ImageData without a copy
+    this.frameCtx.putImageData(new ImageData(new Uint8ClampedArray(frame.rgba), SIZE, SIZE), 0, 0);
     this.ctx.drawImage(this.board, 0, 0);
     this.ctx.drawImage(this.frame, 0, 0);
     this.drawnPose = pose;
@@ -197,6 +209,7 @@ class Player {
     while (this.times.length > 2 && now - this.times[0] > 2000) this.times.shift();
     if (this.times.length > 1) this.fps = (this.times.length - 1) * 1000 / (now - this.times[0]);
     $("fps").textContent = `${this.fps.toFixed(1)} fps`;
+    $("frametime").textContent = `${this.frameMs.toFixed(0)} ms/frame`;
   }
 
   // Play a timeline on the wall clock; resolves when a non-looping one has drawn its last pose.
