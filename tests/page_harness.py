@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import http.client
 import io
-import shutil
 from pathlib import Path
 from typing import Protocol
 
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+from tha4_sdk.bench.web import NO_GPU, start_chromium
 
 
 class Served(Protocol):
@@ -37,18 +36,7 @@ def request(page: Served, method: str, path: str, body: bytes | None = None,
 
 @pytest.fixture
 def chromium(tmp_path: Path):  # noqa: ANN201
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail("headless Chromium is needed: apt-get install -y chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = start_chromium(tmp_path / "chromium-profile", *NO_GPU)
     yield driver
     driver.quit()
 

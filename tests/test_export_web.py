@@ -21,6 +21,7 @@ from PIL import Image
 
 from tha4_plugins.timeline import TimelineCompileError, TimelineSource, load_timeline, parse_timeline, timeline_json
 from tha4_plugins.timeline.source import EXAMPLES
+from tha4_sdk.bench.web import NO_GPU, SOFTWARE_WEBGPU, start_chromium
 from tha4_sdk.character import load_character
 from tha4_sdk.cli import main
 from tha4_sdk.export.static_site_server import SiteServer
@@ -31,7 +32,6 @@ from tha4_sdk.render.student import StudentSession
 
 REPO = Path(__file__).resolve().parents[1]
 TIMELINE_JS = REPO / "tha4_sdk" / "export" / "web" / "timeline.js"
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 TGZ_NAME = "onnxruntime-web-1.30.0.tgz"
 #: every easing, holds, offsets, beats, both loop kinds, the three modes and own presets, in a looping timeline
 COVERAGE = """
@@ -178,12 +178,8 @@ def run_async(driver, script: str):  # noqa: ANN001, ANN201
 @pytest.mark.slow
 def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path, reference: Path, tmp_path: Path,
                                                                  ort_web_tgz: Path) -> None:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail("headless Chromium is needed: apt-get install -y chromium chromium-driver")
     site = tmp_path / "site"
     nod = tmp_path / "nod.yaml"
     nod.write_text((EXAMPLES / "nod.yaml").read_text().replace("loop: true", "loop: false"))
@@ -196,13 +192,7 @@ def test_exported_site_plays_the_character_in_headless_chromium(lambda_00: Path,
 
     server = SiteServer(site).__enter__()  # cross-origin isolated: multi-threaded WASM
     origin = server.url
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
-                 f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver = start_chromium(tmp_path / "chromium-profile", *NO_GPU)
     driver.set_script_timeout(600)
     try:
         driver.get(f"{origin}/index.html")
@@ -295,21 +285,13 @@ def test_player_picks_webgpu_when_chromium_offers_its_software_adapter(lambda_00
                                                                        ort_web_tgz: Path) -> None:
     """Chromium's SwiftShader adapter (``--use-webgpu-adapter=swiftshader``): the player chooses WebGPU and, the
     adapter having no shader-f16, the float32 graph. (A frame on SwiftShader takes minutes: not drawn here.)"""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    from tha4_sdk.bench.web import FLAGS, SOFTWARE_WEBGPU
     from tha4_sdk.export.web import export_web
 
     site = tmp_path / "site"
     export_web(load_character(lambda_00), site, runtime_from=ort_web_tgz, progress=False)
     assert {"character_unbanded.onnx", "character_fp16.onnx", "render_worker.js"} <= {p.name for p in site.iterdir()}
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (*FLAGS, *SOFTWARE_WEBGPU, f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
     with SiteServer(site) as server:
-        driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+        driver = start_chromium(tmp_path / "profile", *SOFTWARE_WEBGPU)
         try:
             driver.get(f"{server.url}/index.html")
             deadline = time.monotonic() + 120

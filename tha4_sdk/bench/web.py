@@ -37,7 +37,8 @@ RUNS = (("WebAssembly, 1 thread", False, NO_GPU), ("WebAssembly, threads", True,
         ("WebGPU (SwiftShader, software)", True, SOFTWARE_WEBGPU))
 
 
-def _chromium(profile: Path, flags: tuple[str, ...]):  # noqa: ANN202
+def start_chromium(profile: Path, *flags: str):  # noqa: ANN201
+    """Headless Chromium driven by selenium, with `FLAGS`, ``flags`` and the profile folder ``profile``."""
     try:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
@@ -74,7 +75,7 @@ def _measure(site: Path, isolated: bool, flags: tuple[str, ...], frames: int,
              profile: Path) -> tuple[str, float, float]:
     """(backend readout, seconds to the first frame, frames/s) for one way of serving the site."""
     with SiteServer(site, isolated=isolated) as server:
-        driver = _chromium(profile, flags)
+        driver = start_chromium(profile, *flags)
         try:
             start = time.perf_counter()
             driver.get(f"{server.url}/index.html")

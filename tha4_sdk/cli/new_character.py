@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import time
-import webbrowser
 from pathlib import Path
 
 import click
 from tqdm import tqdm
 
-from tha4_sdk.local_page import stop_on_sigint
+from tha4_sdk.local_page import serve_until_stopped, stop_on_sigint
 from tha4_sdk.new_character import HeadBox, NewCharacter, NewCharacterOptions, create_character
 from tha4_sdk.new_character.page import NewCharacterPage
 
@@ -69,18 +67,8 @@ def _from_page(image: Path, output: Path, options: NewCharacterOptions, port: in
     """Serve the page until Ctrl+C; the folder it saved (None when Save was not pressed)."""
     with stop_on_sigint() as stopping:
         page = NewCharacterPage(image, output, options, port=port)
-        try:
-            page.start()
-        except OSError as e:
-            raise click.ClickException(f"cannot serve on 127.0.0.1:{port}: {e} (try --port 0)") from None
-        try:
-            click.echo(f"new character from {image.name}: {page.url}  (Ctrl+C to stop)")
-            if browser and not stopping.is_set():
-                webbrowser.open(page.url)
-            while not stopping.is_set():  # polled: the handler only sets the flag, no lock is ever waited on
-                time.sleep(0.1)
-        finally:
-            page.stop()
+        serve_until_stopped(page, stopping, lambda url: click.echo(
+            f"new character from {image.name}: {url}  (Ctrl+C to stop)"), browser)
     if page.saved is None:
         click.echo(f"not saved; the head box was --head {page.head}")
     return page.saved

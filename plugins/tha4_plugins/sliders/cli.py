@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
-import webbrowser
 
 import click
 
-from tha4_sdk.local_page import LOOPBACK, stop_on_sigint
+from tha4_sdk.local_page import LOOPBACK, serve_until_stopped, stop_on_sigint
 from tha4_sdk.pose import Pose
 from tha4_sdk.render import open_renderer
 
@@ -45,18 +43,8 @@ def serve_until(stopping: threading.Event, character: str, renderer: str, device
             click.echo(f"warning: serving on {host}: anyone who can reach this address can use the page", err=True)
         source = SliderSource(host, port, lambda pose: session.render(pose)[0].to_png(),
                               title=session.character.name)
-        try:
-            source.start()
-        except OSError as e:
-            raise click.ClickException(f"cannot serve on {host}:{port}: {e} (try --port 0)") from None
-        try:
-            click.echo(f"pose sliders for {session.character.name}: {source.url}  (Ctrl+C to stop)")
-            if browser and not stopping.is_set():
-                webbrowser.open(source.url)
-            while not stopping.is_set():  # polled: the handler only sets the flag, no lock is ever waited on
-                time.sleep(0.1)
-            return source.pose_at(0.0)
-        finally:
-            source.stop()
+        serve_until_stopped(source, stopping, lambda url: click.echo(
+            f"pose sliders for {session.character.name}: {url}  (Ctrl+C to stop)"), browser)
+        return source.pose_at(0.0)
     finally:
         session.close()
