@@ -22,6 +22,9 @@ from pathlib import Path
 
 import bpy
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from addon_install import check, install_addon  # noqa: E402 - found through the line above
+
 CONFIG = json.loads(Path(sys.argv[sys.argv.index("--") + 1]).read_text())
 OUT = Path(CONFIG["out_dir"])
 results: dict = {"blender_version": list(bpy.app.version)}
@@ -29,11 +32,6 @@ results: dict = {"blender_version": list(bpy.app.version)}
 POSE_A = {"head_x": -0.4, "head_y": 0.25, "mouth_aaa": 1.0, "eye_wink_left": 0.8, "eyebrow_happy_right": 0.6}
 POSE_B = {"head_x": 0.5, "neck_z": -0.3, "mouth_ooo": 0.9, "eye_surprised_left": 1.0, "eye_surprised_right": 1.0,
           "iris_rotation_y": 0.7, "breathing": 0.5}
-
-
-def check(result: set, what: str) -> None:
-    if result != {"FINISHED"}:
-        raise RuntimeError(f"{what} returned {result}")
 
 
 def wait(predicate, timeout: float, what: str) -> None:
@@ -185,15 +183,8 @@ def draw_panels() -> list:
 
 def main() -> None:
     global addon
-    # --- install and enable, as a user does from Preferences (4.2+: Install from Disk; before: Install…) ---
-    if bpy.app.version >= (4, 2, 0):
-        check(bpy.ops.extensions.package_install_files(filepath=CONFIG["addon_zip"], repo="user_default",
-                                                       enable_on_install=True), "package_install_files")
-        module = "bl_ext.user_default.tha4_bridge"
-    else:
-        check(bpy.ops.preferences.addon_install(filepath=CONFIG["addon_zip"]), "addon_install")
-        check(bpy.ops.preferences.addon_enable(module="tha4_bridge"), "addon_enable")
-        module = "tha4_bridge"
+    # --- install and enable, as a user does from Preferences ---
+    module = install_addon(CONFIG["addon_zip"])
     addon = sys.modules[module]
     bl_info = getattr(addon, "bl_info", None)  # extensions (4.2+) have their manifest instead
     results["installed"] = {"module": module, "file": addon.__file__, "bl_info": bl_info and {

@@ -18,25 +18,16 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from addon_install import check, install_addon  # noqa: E402 - found through the line above
+
 CONFIG = json.loads(Path(sys.argv[sys.argv.index("--") + 1]).read_text())
 results: dict = {}
 
 
-def check(result: set, what: str) -> None:
-    if result != {"FINISHED"}:
-        raise RuntimeError(f"{what} returned {result}")
-
-
 def install() -> object:
     """Install and enable the add-on as a user does (4.2+: an extension); its module."""
-    if bpy.app.version >= (4, 2, 0):
-        check(bpy.ops.extensions.package_install_files(filepath=CONFIG["addon_zip"], repo="user_default",
-                                                       enable_on_install=True), "package_install_files")
-        module = "bl_ext.user_default.tha4_bridge"
-    else:
-        check(bpy.ops.preferences.addon_install(filepath=CONFIG["addon_zip"]), "addon_install")
-        check(bpy.ops.preferences.addon_enable(module="tha4_bridge"), "addon_enable")
-        module = "tha4_bridge"
+    module = install_addon(CONFIG["addon_zip"])
     prefs = bpy.context.preferences.addons[module].preferences
     prefs.host, prefs.port, prefs.timeout = "127.0.0.1", CONFIG["port"], 120.0
     return sys.modules[module]
