@@ -17,13 +17,12 @@ import json
 import math
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from addon_install import check, install_addon  # noqa: E402 - found through the line above
+from blender_harness import check, install_addon, run_and_report  # noqa: E402 - found through the line above
 
 CONFIG = json.loads(Path(sys.argv[sys.argv.index("--") + 1]).read_text())
 OUT = Path(CONFIG["out_dir"])
@@ -375,10 +374,4 @@ def main() -> None:
     results["ok"] = True
 
 
-try:
-    main()
-except Exception:
-    results["error"] = traceback.format_exc()
-    print(results["error"], file=sys.stderr, flush=True)
-finally:
-    Path(CONFIG["results"]).write_text(json.dumps(results, indent=1))
+run_and_report(main, results, CONFIG["results"])

@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import bpy
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from addon_install import check, install_addon  # noqa: E402 - found through the line above
+from blender_harness import check, install_addon, run_and_report  # noqa: E402 - found through the line above
 
 CONFIG = json.loads(Path(sys.argv[sys.argv.index("--") + 1]).read_text())
 results: dict = {}
@@ -84,10 +83,4 @@ def main() -> None:
     check(bpy.ops.tha4.disconnect(), "disconnect")
 
 
-try:
-    main()
-except Exception:
-    results["error"] = traceback.format_exc()
-    print(results["error"], file=sys.stderr, flush=True)
-finally:
-    Path(CONFIG["results"]).write_text(json.dumps(results, indent=1))
+run_and_report(main, results, CONFIG["results"])

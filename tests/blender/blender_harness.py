@@ -1,6 +1,13 @@
-"""What the scripts Blender runs in the add-on's tests share: installing the add-on as a user does."""
+"""What the scripts Blender runs in the add-on's tests share: installing the add-on as a user does, and running a
+script's ``main`` so that its results file is written whatever happens."""
 
 from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any, Callable
 
 import bpy
 
@@ -20,3 +27,15 @@ def install_addon(addon_zip: str) -> str:
     check(bpy.ops.preferences.addon_install(filepath=addon_zip), "addon_install")
     check(bpy.ops.preferences.addon_enable(module="tha4_bridge"), "addon_enable")
     return "tha4_bridge"
+
+
+def run_and_report(main: Callable[[], None], results: dict[str, Any], path: str) -> None:
+    """Run ``main``; its traceback, if any, goes into ``results["error"]`` (and stderr); ``results`` is written to
+    ``path`` as JSON in any case."""
+    try:
+        main()
+    except Exception:
+        results["error"] = traceback.format_exc()
+        print(results["error"], file=sys.stderr, flush=True)
+    finally:
+        Path(path).write_text(json.dumps(results, indent=1))
