@@ -70,9 +70,9 @@ class DistillError(Tha4Error, ValueError):
     """A distillation request that cannot go ahead (the message says what to do)."""
 
 
-#: character.yaml's ``face_mask_method`` for a mask given on the command line, and for a character folder's
+#: character.yaml's ``face_mask_method`` for a mask given with the job, and for a character folder's
 #: mask made some way the folder does not record
-MASK_GIVEN, MASK_FOLDER = "given (--face-mask)", "the character folder's"
+MASK_GIVEN, MASK_FOLDER = "given (face_mask)", "the character folder's"
 
 
 @dataclass(frozen=True)
