@@ -119,6 +119,7 @@ _yaml_values = st.recursive(_yaml_scalars, lambda inner: st.lists(inner, max_siz
 @settings(max_examples=300, deadline=None)
 @given(_yaml_values)
 @example({"-.0": None})  # a string to YAML 1.1: only the unsigned ".5" form of a float may omit its leading digit
+@example("0[")  # a bracket inside a plain scalar opens no flow collection
 def test_yaml_agrees_with_pyyaml(value: object) -> None:
     """What the add-on writes PyYAML reads back; what PyYAML writes (block and flow style) the add-on reads."""
     assert yaml.safe_load(yaml_lite.dumps(value)) == value

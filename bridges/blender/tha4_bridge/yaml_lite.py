@@ -269,11 +269,20 @@ def _open_brackets(text: str) -> int:
                 quote = ""
         elif c in "'\"" and (i == 0 or text[i - 1] in " \t[{,:"):
             quote = c
-        elif c in "[{":
+        elif c in "[{" and (depth > 0 or _starts_a_node(text[:i])):
             depth += 1
-        elif c in "]}":
+        elif c in "]}" and depth > 0:
             depth -= 1
     return depth + (1 if quote else 0)
+
+
+def _starts_a_node(before: str) -> bool:
+    """Whether a bracket after ``before`` (on its line) opens a flow collection rather than sitting in a plain
+    scalar such as ``0[``: it must begin the line, a sequence entry or a mapping value."""
+    if before and before[-1] not in " \t":
+        return False
+    head = before.strip()
+    return not head.strip("- ") or head.endswith(":")
 
 
 def _block(lines: list[tuple[int, int, str]], start: int, indent: int) -> tuple[Any, int]:
