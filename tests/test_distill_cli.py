@@ -40,8 +40,9 @@ def job_args(lambda_00: Path, out: Path, *extra: str) -> list[str]:
 
 
 def start(args: list[str]) -> subprocess.Popen[str]:
+    """The job in a subprocess on one thread: bit-identical runs need one summation order whatever the load."""
     return subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "distill", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
 def records_until(proc: subprocess.Popen[str], **match: Any) -> list[dict[str, Any]]:
