@@ -79,9 +79,9 @@ def seconds(shortest: float, longest: float, why_shortest: str) -> Check:
         if value <= 0:
             raise _bad(field, f"must be a positive number of seconds, got {value:g}")
         if value < shortest:
-            raise _bad(field, f"{value:g} s is too short: give at least {shortest:g} s ({why_shortest})")
+            raise _bad(field, f"{value:g} s is too short: give at least {shortest:.0f} s ({why_shortest})")
         if value > longest:
-            raise _bad(field, f"must be at most {longest:g} s, got {value:g}")
+            raise _bad(field, f"must be at most {longest:.0f} s, got {value:g}")
         return float(value)
     return check
 
