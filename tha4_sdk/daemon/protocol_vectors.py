@@ -252,8 +252,8 @@ def build() -> dict[str, Any]:
             ("character.failed", {"creation": CREATION, "character": "me", "code": "load_failed",
                                   "message": "THA3 separable_float weights not found in /home/me/.tha4/models/tha3 "
                                              "(missing editor.pt). Run `tha4 models fetch tha3` …"}),
-            ("job.progress", {"job": {**job_info("running"), "started": T, "eta_s": 1234.5,
-                                      "psnr": {"phase": "face", "psnr_db": 31.25},
+            ("job.progress", {"job": {**job_info("running"), "started": T, "eta_s": 1234.0,
+                                      "psnr": {"phase": "face", "psnr_db": 31.5},
                                       "progress": {"event": "progress", "phase": "body", "examples": 250,
                                                    "total": 1000, "loss": 0.0125}}}),
         )],
