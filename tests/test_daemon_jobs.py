@@ -21,7 +21,7 @@ from daemon_harness import DaemonProcess, daemon_thread, make_store
 
 from tha4_sdk.character import write_character
 from tha4_sdk.client import Client, DaemonError, Subscription
-from tha4_sdk.daemon.jobs import distill_settings, reading
+from tha4_sdk.daemon.jobs import distill_settings, eta_and_psnr
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.server import NAMED_TEACHERS
 from tha4_sdk.distill.job import read_job, write_job
@@ -74,14 +74,14 @@ def test_a_job_table_of_an_older_daemon_gains_the_new_columns(tmp_path: Path):
 
 def test_job_info_reads_the_eta_and_the_latest_psnr_off_the_distillers_records():
     t = 1_700_000_000.0
-    assert reading([{"event": "start", "t": t}]) == {}
+    assert eta_and_psnr([{"event": "start", "t": t}]) == {}
     plain = [{"event": "progress", "t": t, "phase": "face", "eta_s": None},
              {"event": "eval", "t": t + 1, "phase": "face", "examples": 8, "psnr_db": 21.5, "poses": 4},
              {"event": "progress", "t": t + 2, "phase": "body", "eta_s": 30.0}]
-    assert reading(plain) == {"ends_at": t + 32, "psnr": {"phase": "face", "psnr_db": 21.5}}
+    assert eta_and_psnr(plain) == {"ends_at": t + 32, "psnr": {"phase": "face", "psnr_db": 21.5}}
     budgeted = [{"event": "progress", "t": t, "phase": "face", "eta_s": 10.0, "job_eta_s": 100.0},
                 {"event": "done", "t": t + 5, "psnr": {"face": 30.0, "body": 25.0, "full": 24.5}}]
-    assert reading(budgeted) == {"ends_at": t + 100, "psnr": {"phase": "full", "psnr_db": 24.5}}
+    assert eta_and_psnr(budgeted) == {"ends_at": t + 100, "psnr": {"phase": "full", "psnr_db": 24.5}}
 
 
 def test_the_distillers_job_file(tmp_path: Path):

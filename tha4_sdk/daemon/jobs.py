@@ -39,13 +39,12 @@ Publish = Callable[[str, dict[str, Any]], None]
 
 def distill_settings(spec: dict[str, Any]) -> dict[str, Any]:
     """The distillation settings (`tha4_sdk.distill.run.DistillConfig` fields) of a job spec."""
-    planned = {name: spec[key] for name, key in (("examples", "examples"), ("time_budget_s", "time_budget"))
-               if spec.get(key) is not None}
+    planned = {"examples": spec["examples"], "time_budget_s": spec.get("time_budget")}  # one of them, or neither
     return {"image": spec["image"], "face_mask": spec["face_mask"], "teacher": spec["teacher_arg"],
-            "output": spec["output_dir"], **planned}
+            "output": spec["output_dir"], **{name: value for name, value in planned.items() if value is not None}}
 
 
-def reading(records: list[dict[str, Any]]) -> dict[str, Any]:
+def eta_and_psnr(records: list[dict[str, Any]]) -> dict[str, Any]:
     """What JOB-INFO reads off the distiller's records (the latest of each): ``ends_at``, the Unix time the job
     is over (a ``progress`` record's ``job_eta_s`` with a time budget, else its ``eta_s``: the current network's)
     and ``psnr``, ``{phase, psnr_db}`` of an ``eval`` record (``full`` from the ``done`` record)."""
@@ -200,7 +199,7 @@ class JobManager:
                 merged = self.status(job_id)["progress"] or {}
                 for record in records:
                     merged.update(record)
-                self.store.update(job_id, progress=merged, **reading(records))
+                self.store.update(job_id, progress=merged, **eta_and_psnr(records))
                 self._publish("job.progress", {"job": self.status(job_id)})
             if done:
                 break
