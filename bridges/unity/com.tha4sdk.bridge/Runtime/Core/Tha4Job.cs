@@ -1,6 +1,7 @@
 // A distillation job as the daemon reports it (JOB-INFO, docs/protocol.md §6 distill.start).
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 
 namespace Tha4Sdk.Bridge
 {
@@ -71,7 +72,8 @@ namespace Tha4Sdk.Bridge
         {
             return Output + ": " + State + (Total > 0 ? " " + Examples + "/" + Total : "")
                 + (double.IsNaN(EtaSeconds) ? "" : ", " + Math.Round(EtaSeconds) + " s left")
-                + (double.IsNaN(Psnr) ? "" : ", PSNR " + Psnr.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) + " dB (" + PsnrPhase + ")")
+                + (double.IsNaN(Psnr) ? "" : ", PSNR " + Psnr.ToString("0.0", CultureInfo.InvariantCulture)
+                   + " dB (" + PsnrPhase + ")")
                 + (Error != null ? " (" + Error + ")" : "");
         }
     }
