@@ -317,6 +317,25 @@ def test_job_summary_shows_progress_and_errors() -> None:
     assert jobs.summary(store["j1"]) == "mine: running — face 2,500/10,000 (25%), loss 0.0123, 1 min 15 s left"
     failed = {"job": "j2", "output": "x", "state": "failed", "error": "no teacher weights", "progress": None}
     assert jobs.summary(failed) == "x: failed — no teacher weights"
+    budgeted = {**info, "eta_s": 1325.0, "psnr": {"phase": "face", "psnr_db": 27.349}}  # protocol 1.3
+    assert jobs.summary(budgeted) == ("mine: running — face 2,500/10,000 (25%), loss 0.0123, 22 min 05 s left, "
+                                      "PSNR 27.3 dB (face)")
+    measuring = {**info, "progress": {"event": "plan"}, "eta_s": None, "psnr": None}
+    assert jobs.summary(measuring) == "mine: running"
+
+
+def test_the_panels_time_budget_replaces_its_examples(tmp_path: Path, lambda_00: Path) -> None:
+    """Minutes on the panel become the daemon's ``time_budget`` in seconds, and the examples stay out; at 0 the
+    panel's examples are sent: a real daemon queues both jobs."""
+    assert _panel_default("distill_time_budget") == 0
+    with DaemonProcess(make_store(tmp_path / "store", lambda_00), tmp_path / "state") as daemon:
+        link = DaemonLink(port=daemon.port, timeout=60)
+        link.connect()
+        for minutes, budget, examples in [(5, 300.0, None), (0, None, 640)]:
+            args = jobs.start_args("lambda_00", f" out_{minutes} ", "student:lambda_00", 640, minutes)
+            job = link.request("distill.start", args)[0]["job"]
+            assert (job["output"], job["time_budget"], job["examples"]) == (f"out_{minutes}", budget, examples)
+            link.request("distill.cancel", {"job": job["job"]})
 
 
 def test_creation_summary_follows_the_events() -> None:
@@ -707,6 +726,13 @@ def test_a_job_from_the_panel_defaults_reaches_the_distiller(blender_run: dict) 
     assert job["state"] == "failed" and "tha4 models fetch teacher" in job["error"], job["error"]
     with blender_run["daemon"].client() as client:
         assert client.job(job["job"])["state"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_time_budget_from_the_panel_reaches_the_daemon(blender_run: dict) -> None:
+    job = blender_run["budget_job"]
+    assert (job["output"], job["time_budget"], job["examples"]) == ("blender_budgeted", 300.0, None)
+    assert job["state"] == "cancelled"
 
 
 @pytest.mark.slow

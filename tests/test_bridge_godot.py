@@ -51,6 +51,17 @@ def run_godot(project: Path, job: dict[str, Any], timeout: float = 150) -> str:
     return result.stdout
 
 
+def codec_job(hexes: list[str]) -> dict[str, Any]:
+    """A codec run of ``hexes``, with the distill.start vector's arguments and its job.progress event."""
+    vectors = json.loads(VECTORS.read_text())
+    request = vectors["ops"]["distill.start"]["request"]["value"]
+    args = request["args"]
+    event = next(e for e in vectors["events"] if e["value"]["event"] == "job.progress")
+    return {"mode": "codec", "hex": hexes, "job_event": event["hex"],
+            "distill": {"id": request["id"], "args": [args["character"], args["output"], args.get("examples", 0),
+                                                      args["teacher"], args["time_budget"]]}}
+
+
 def stream_job(port: int, lambda_00: Path, renderer: str, fps: float, pose: dict[str, float], sessions: int,
                frames: int, out: Path, extra: dict[str, float] | None = None) -> dict[str, Any]:
     return {"mode": "stream", "host": "127.0.0.1", "port": port, "character": str(lambda_00), "renderer": renderer,
@@ -162,8 +173,7 @@ def test_codec_in_godot(project):
         {"array16": list(range(16)), "map16": {f"k{i}": i for i in range(16)}, "nested": [[[{"a": [1]}]]]},
     ]
     bad = ["c1", "92", "a5616263", "81c0c0", "0101", "91" * 40 + "c0"]
-    lines = run_godot(project, {"mode": "codec", "hex": [msgpack.packb(v).hex() for v in values] + ["ca3e800000"]
-                                + bad}).splitlines()
+    lines = run_godot(project, codec_job([msgpack.packb(v).hex() for v in values] + ["ca3e800000"] + bad)).splitlines()
     encoded = [bytes.fromhex(line.split()[1]) for line in lines if line.startswith("encoded ")]
     assert encoded[0] == protocol.pack({"v": 1, "id": 1, "op": "hello", "args": {"client": "godot"}})
     assert encoded[0].hex(" ") in Path("docs/protocol.md").read_text()
@@ -191,14 +201,34 @@ def test_codec_reads_and_writes_the_protocol_vectors(project):
              *(entry[side] for entry in vectors["ops"].values() for side in ("request", "reply"))]
     refused = vectors["msgpack"]["invalid"] + vectors["msgpack"]["refused_in_requests"]
     hexes = [p["hex"] for p in pairs] + [e["hex"] for e in vectors["msgpack"]["decode_only"]] + [r["hex"] for r in refused]
-    answers = [line for line in run_godot(project, {"mode": "codec", "hex": hexes}).splitlines()
-               if line.startswith(("decoded ", "error "))]
+    out = run_godot(project, codec_job(hexes)).splitlines()
+    answers = [line for line in out if line.startswith(("decoded ", "error "))]
     assert len(answers) == len(hexes)
     for pair, answer in zip(pairs, answers):
         assert answer == "decoded " + pair["hex"]
     for extra, answer in zip(vectors["msgpack"]["decode_only"], answers[len(pairs):]):
         assert answer == "decoded " + protocol.pack(extra["value"]).hex(), extra["format"]
     assert all(answer.startswith("error ") for answer in answers[-len(refused):])
+    # the typed distill.start (a time budget) writes the vector's request; a job's line shows its ETA and PSNR
+    assert [line.split()[1] for line in out if line.startswith("encoded ")][2] == \
+        vectors["ops"]["distill.start"]["request"]["hex"]
+    assert "summary lambda_00_student: running body 250/1000, 1234 s left, PSNR 31.5 dB (face)" in out
+
+
+def test_distill_sends_a_time_budget_and_bad_ones_are_refused(project, daemon, lambda_00):
+    """The Godot 3 port of tha4_client.gd against a live daemon: a 300 s budget is queued (then cancelled), a
+    budget with examples and a 30 s one are refused, naming time_budget."""
+    out = run_godot(project, {"mode": "distill", "host": "127.0.0.1", "port": daemon.port,
+                              "character": str(lambda_00), "renderer": "solid"})
+    replies = {m[1]: (m[2], json.loads(m[3])) for m in re.finditer(r"^distill (\w+) (\w+) (.*)$", out, re.M)}
+    assert set(replies) == {"budget", "both", "short", "cancel"}, out[-3000:]
+    ok, budgeted = replies["budget"]
+    assert ok == "True" and budgeted["job"]["time_budget"] == 300 and budgeted["job"]["examples"] is None
+    assert replies["cancel"][0] == "True"
+    for what, said in [("both", "takes time_budget or examples, not both"), ("short", "30 s is too short")]:
+        ok, error = replies[what]
+        assert ok == "False" and error["code"] == "bad_args" and error["field"] == "time_budget" \
+            and said in error["message"], error
 
 
 def test_typed_calls_drive_the_stream(project, daemon, lambda_00, tmp_path):

@@ -1,11 +1,14 @@
 """Distillation jobs in the daemon, run by the real distiller (`python -m tha4_sdk.distill JOB.json`, lambda_00's
 student as the teacher): queued one at a time, progress stored and published, cancelled with a checkpoint, and
-resumed after the daemon was SIGKILLed. Plus the job table itself across reopenings, and the job file."""
+resumed after the daemon was SIGKILLed; a time-budgeted job's ETA and PSNR, and bad budgets refused before any job
+is queued. Plus the job table itself across reopenings (also one an older daemon wrote), and the job file."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -14,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_harness import DaemonProcess, make_store
+from daemon_harness import DaemonProcess, daemon_thread, make_store
 
 from tha4_sdk.character import write_character
 from tha4_sdk.client import Client, DaemonError, Subscription
-from tha4_sdk.daemon.jobs import distill_settings
+from tha4_sdk.daemon.jobs import distill_settings, eta_and_psnr
 from tha4_sdk.daemon.jobstore import JobStore
 from tha4_sdk.daemon.server import NAMED_TEACHERS
 from tha4_sdk.distill.job import read_job, write_job
@@ -29,7 +32,9 @@ from tha4_sdk.distill.teacher import THA3Teacher, THA4Teacher
 TEACHER = "student:lambda_00"
 EXAMPLES = 4000  # far more than a test waits for: every job here ends by cancellation
 SPEC = {"character": "c", "output": "o", "examples": 10, "teacher": "tha4", "image": "i.png", "face_mask": "m.png",
-        "teacher_arg": "tha4", "output_dir": "/x/o"}
+        "teacher_arg": "tha4", "output_dir": "/x/o", "time_budget": None}
+#: a budget this machine meets even when shared (the job measures for about a minute, then plans)
+BUDGET_S = 480.0
 
 
 def test_the_job_table_survives_reopening(tmp_path: Path):
@@ -47,12 +52,46 @@ def test_the_job_table_survives_reopening(tmp_path: Path):
     assert [j["job"] for j in again.list()] == [first["job"], second["job"]]
 
 
+def test_a_job_table_of_an_older_daemon_gains_the_new_columns(tmp_path: Path):
+    """A 1.2 daemon's table (no ETA, no PSNR, specs without a time budget) opens and reads as JOB-INFO."""
+    path = tmp_path / "jobs.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, state TEXT NOT NULL, spec TEXT NOT "
+                "NULL, progress TEXT, error TEXT, output TEXT, created REAL NOT NULL, started REAL, finished REAL, "
+                "attempts INTEGER NOT NULL DEFAULT 0, pid INTEGER)")
+    spec = {k: v for k, v in SPEC.items() if k != "time_budget"}
+    old.execute("INSERT INTO jobs (id, seq, state, spec, created) VALUES ('j00000001', 1, 'queued', ?, 1.0)",
+                (json.dumps(spec),))
+    old.commit()
+    old.close()
+    store = JobStore(path)
+    info = store.get("j00000001")
+    assert (info["time_budget"], info["eta_s"], info["psnr"]) == (None, None, None)
+    store.update("j00000001", state="running", ends_at=time.time() + 60, psnr={"phase": "face", "psnr_db": 30.5})
+    info = store.get("j00000001")
+    assert 58 < info["eta_s"] <= 60 and info["psnr"] == {"phase": "face", "psnr_db": 30.5}
+
+
+def test_job_info_reads_the_eta_and_the_latest_psnr_off_the_distillers_records():
+    t = 1_700_000_000.0
+    assert eta_and_psnr([{"event": "start", "t": t}]) == {}
+    plain = [{"event": "progress", "t": t, "phase": "face", "eta_s": None},
+             {"event": "eval", "t": t + 1, "phase": "face", "examples": 8, "psnr_db": 21.5, "poses": 4},
+             {"event": "progress", "t": t + 2, "phase": "body", "eta_s": 30.0}]
+    assert eta_and_psnr(plain) == {"ends_at": t + 32, "psnr": {"phase": "face", "psnr_db": 21.5}}
+    budgeted = [{"event": "progress", "t": t, "phase": "face", "eta_s": 10.0, "job_eta_s": 100.0},
+                {"event": "done", "t": t + 5, "psnr": {"face": 30.0, "body": 25.0, "full": 24.5}}]
+    assert eta_and_psnr(budgeted) == {"ends_at": t + 100, "psnr": {"phase": "full", "psnr_db": 24.5}}
+
+
 def test_the_distillers_job_file(tmp_path: Path):
     job = write_job(tmp_path / "job.json", **distill_settings(SPEC))
     assert read_job(job) == DistillConfig(image=Path("i.png"), face_mask=Path("m.png"), teacher="tha4",
                                           output=Path("/x/o"), examples=10)
     job = write_job(tmp_path / "job.json", **distill_settings({**SPEC, "examples": None}))
     assert sum(read_job(job).trained()) == OFFICIAL_EXAMPLES  # no examples: the official recipe
+    job = write_job(tmp_path / "job.json", **distill_settings({**SPEC, "examples": None, "time_budget": 1800.0}))
+    assert read_job(job).time_budget_s == 1800.0 and read_job(job).examples is None
 
 
 def test_the_distiller_reports_a_bad_job_file_as_an_error_record(tmp_path: Path, lambda_00: Path):
@@ -110,6 +149,46 @@ def test_a_character_without_a_face_mask_is_distilled_with_one_read_off_the_teac
     [job_file] = (tmp_path / "state").rglob("job.json")
     config = read_job(job_file)
     assert config.face_mask is None and config.image == (plain / "character.png").resolve()
+
+
+def test_bad_budgets_are_refused_before_any_job_is_queued(store: Path, tmp_path: Path):
+    with daemon_thread(characters=store, state_dir=tmp_path / "state") as daemon, \
+            Client(port=daemon.control_port, timeout=20) as client:
+        for budget, examples, said in [(600, 1000, "takes time_budget or examples, not both"),
+                                       (0, None, "must be a positive number of seconds, got 0"),
+                                       (-60.0, None, "must be a positive number of seconds, got -60"),
+                                       (30, None, "30 s is too short: give at least 60 s"),
+                                       (1e9, None, "must be at most 2592000 s, got 1e+09"),
+                                       ("30m", None, "must be a finite number of seconds, got str '30m'")]:
+            with pytest.raises(DaemonError, match=re.escape(said)) as refused:
+                client.request("distill.start", {"character": "lambda_00", "output": "budgeted", "teacher": TEACHER,
+                                                 "time_budget": budget, **({"examples": examples} if examples else {})})
+            assert refused.value.code == "bad_args" and refused.value.data["field"] == "time_budget"
+        assert client.jobs() == []
+        assert not (store / "budgeted").exists()
+
+
+@pytest.mark.slow
+def test_a_budgeted_job_reports_its_eta_then_its_psnr(store: Path, tmp_path: Path):
+    """After measuring, a budgeted job's ETA is the whole job's (beyond its face morpher's), counts down between
+    records, and the first evaluation (the face morpher's, half-way) brings a PSNR."""
+    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
+            client.subscribe("event.job.") as sub:
+        time.sleep(0.3)
+        job = client.distill("lambda_00", "lam_budget", teacher=TEACHER, time_budget=BUDGET_S)
+        assert (job["time_budget"], job["examples"], job["eta_s"], job["psnr"]) == (BUDGET_S, None, None, None)
+        timed = wait_event(sub, job["job"], "progress", lambda j: j["eta_s"] is not None)
+        progress = timed["progress"]
+        assert progress["budget_s"] == BUDGET_S and progress["phase"] == "face"  # the plan, then the face morpher
+        assert progress["eta_s"] < timed["eta_s"] <= progress["job_eta_s"] < BUDGET_S
+        time.sleep(1.0)
+        assert client.job(job["job"])["eta_s"] < timed["eta_s"]
+        scored = wait_event(sub, job["job"], "progress", lambda j: j["psnr"] is not None)
+        assert scored["psnr"]["phase"] == "face" and 3 < scored["psnr"]["psnr_db"] < 60
+        assert scored["psnr"]["psnr_db"] == scored["progress"]["psnr_db"] and scored["eta_s"] > 0
+        client.cancel(job["job"])
+        finished = wait_event(sub, job["job"], "finished")
+        assert finished["state"] == "cancelled" and finished["eta_s"] is None and finished["psnr"] == scored["psnr"]
 
 
 @pytest.mark.slow

@@ -33,12 +33,23 @@ def test_every_addition_is_marked_with_its_version(op: str, version: str) -> Non
     assert f"`{op}`" in DOC[DOC.index(f"| **{version}** |"):], f"the {version} row of §13 names {op}"
 
 
+@pytest.mark.parametrize("op, arg, version", [(op.name, name, spec.added) for op in operations.OPERATIONS.values()
+                                              for name, spec in op.args.items() if spec.added])
+def test_every_added_argument_is_marked_with_its_version(op: str, arg: str, version: str) -> None:
+    section = DOC[DOC.index(f"### `{op}`"):]
+    [row] = [line for line in section.splitlines() if line.startswith(f"| `{arg}")][:1]
+    assert f"*added in {version}*" in row, (op, arg)
+    assert f"`{arg}`" in DOC[DOC.index(f"| **{version}** |"):], f"the {version} row of §13 names {arg}"
+
+
 def test_accepts_follows_hello_ops_and_falls_back_to_1_0() -> None:
     new = {"ops": operations.accepted_args()}
     assert operations.accepts(new, "expression.set", "weight") and not operations.accepts(new, "render", "colour")
     old: dict = {"protocol": 1, "protocols": [1]}  # a 1.0 daemon sends no protocol_version and no ops
     assert operations.accepts(old, "render", "size") and not operations.accepts(old, "expression.set")
     assert not operations.accepts(old, "render", "colour") and not operations.accepts(old, "frames.seek")
+    assert operations.accepts(old, "distill.start", "examples")
+    assert not operations.accepts(old, "distill.start", "time_budget")  # an argument added in 1.3
 
 
 def test_a_real_daemon_advertises_its_version_and_every_operations_arguments(tmp_path: Path) -> None:

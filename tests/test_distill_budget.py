@@ -3,6 +3,7 @@ real budgeted jobs (lambda_00's official student as the teacher) that end on tim
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -207,6 +208,20 @@ def test_a_trainer_with_a_deadline_trains_until_it_past_its_planned_examples(lam
     assert timed.schedule.at(trained).lr == pytest.approx(1e-4 / 30)  # past its examples the last rate holds
 
 
+def test_a_budgeted_jobs_progress_records_count_down_to_the_jobs_end() -> None:
+    """``eta_s`` is the phase's, ``job_eta_s`` the whole job's (what the daemon's JOB-INFO shows)."""
+    out = io.StringIO()
+    progress = Progress(json_lines=True, stream=out, min_interval=0.0)
+    clock = BudgetClock()
+    progress.start_phase("face", 100, 0, clock.until(10.0))
+    progress.advance(8, 0.5)
+    progress.ends_in(clock.until(50.0))
+    progress.advance(16, 0.4)
+    first, second = (json.loads(line) for line in out.getvalue().splitlines()[1:])
+    assert "job_eta_s" not in first and 9 < first["eta_s"] <= 10
+    assert 9 < second["eta_s"] <= 10 and 49 < second["job_eta_s"] <= 50
+
+
 def doc_examples() -> list[list[str]]:
     """The ``tha4 distill`` commands of docs/distillation.md's "Time budget" example, as argv."""
     text = (REPO / "docs" / "distillation.md").read_text(encoding="utf-8")
@@ -267,7 +282,8 @@ def test_a_budgeted_job_ends_on_time_with_a_package(measured: Throughput, lambda
     start = next(r for r in records if r["event"] == "start")
     assert (start["face_examples"], start["body_examples"]) == (planned["face_examples"], planned["body_examples"])
     progress = [r for r in records if r["event"] == "progress"]
-    assert progress and all(r["eta_s"] is not None and 0 <= r["eta_s"] <= budget for r in progress)
+    assert progress and all(r["eta_s"] is not None and 0 <= r["eta_s"] <= r["job_eta_s"] <= budget
+                            for r in progress)
     assert {r["phase"] for r in records if r["event"] == "sample"} == {"face", "body"}  # preview sheets
     character = load_character(out)
     with open_renderer("student", character, device="cpu") as session:

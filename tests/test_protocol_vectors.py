@@ -217,7 +217,7 @@ def test_the_python_client_sends_and_reads_the_vectors():
             frame = handle.render(size=vectors.RENDER_SIZE)
             _, pixels = vectors.example_frame()
             assert np.array_equal(frame.rgba, np.frombuffer(pixels, np.uint8).reshape(16, 16, 4))
-            assert client.distill("lambda_00", "lambda_00_student", examples=1000)["job"] == vectors.JOB
+            assert client.distill("lambda_00", "lambda_00_student", time_budget=vectors.TIME_BUDGET)["job"] == vectors.JOB
             assert client.job(vectors.JOB)["state"] == "queued"
             assert client.cancel(vectors.JOB)["state"] == "cancelled"
             assert client.jobs()[0]["job"] == vectors.JOB

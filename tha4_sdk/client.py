@@ -222,12 +222,14 @@ class Client(_Closable):
                 if kind == "character.progress" and progress is not None:
                     progress(str(data["stage"]), int(data["done"]), int(data["total"]))
 
-    def distill(self, character: str, output: str, *, examples: int | None = None,
-                teacher: str = "tha4") -> dict[str, Any]:
-        """Queue a distillation job (``examples``: the distiller's official schedule when None); its JOB-INFO."""
+    def distill(self, character: str, output: str, *, examples: int | None = None, teacher: str = "tha4",
+                time_budget: float | None = None) -> dict[str, Any]:
+        """Queue a distillation job; its JOB-INFO. ``examples``: the distiller's official schedule when None;
+        ``time_budget``: seconds the job plans itself to end within instead (protocol 1.3; not with
+        ``examples``)."""
         args: dict[str, Any] = {"character": str(character), "output": output, "teacher": teacher}
-        if examples is not None:
-            args["examples"] = examples
+        optional = {"examples": examples, "time_budget": time_budget}
+        args.update({key: value for key, value in optional.items() if value is not None})
         return self.request("distill.start", args).result["job"]
 
     def job(self, job_id: str) -> dict[str, Any]:

@@ -340,6 +340,17 @@ def main() -> None:
     results["default_job"] = {"id": default_job, "info": runtime.jobs[default_job]}
 
     phase("default_job")
+    # --- a time budget from the panel: its minutes are the job's time_budget (no examples); cancelled at once ---
+    scene.tha4.distill_output = "blender_budgeted"
+    scene.tha4.distill_time_budget = 5
+    check(bpy.ops.tha4.distill_start(), "distill_start with a time budget")
+    budget_job = max(runtime.jobs, key=lambda j: runtime.jobs[j].get("created") or 0)
+    check(bpy.ops.tha4.distill_cancel(job=budget_job), "distill_cancel of the budgeted job")
+    wait(lambda: runtime.jobs[budget_job]["state"] in addon.jobs.FINISHED, 180, "the budgeted job to be cancelled")
+    results["budget_job"] = runtime.link.request("distill.status", {"job": budget_job})[0]["job"]
+    scene.tha4.distill_time_budget = 0
+
+    phase("budget_job")
     # --- distillation: start a job, follow its events until it finishes (or cancel it) -----------------------
     scene.tha4.distill_output = "blender_distilled"
     scene.tha4.distill_examples = 64

@@ -39,9 +39,26 @@ Publish = Callable[[str, dict[str, Any]], None]
 
 def distill_settings(spec: dict[str, Any]) -> dict[str, Any]:
     """The distillation settings (`tha4_sdk.distill.run.DistillConfig` fields) of a job spec."""
-    examples = {} if spec["examples"] is None else {"examples": spec["examples"]}
+    planned = {"examples": spec["examples"], "time_budget_s": spec.get("time_budget")}  # one of them, or neither
     return {"image": spec["image"], "face_mask": spec["face_mask"], "teacher": spec["teacher_arg"],
-            "output": spec["output_dir"], **examples}
+            "output": spec["output_dir"], **{name: value for name, value in planned.items() if value is not None}}
+
+
+def eta_and_psnr(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What JOB-INFO reads off the distiller's records (the latest of each): ``ends_at``, the Unix time the job
+    is over (a ``progress`` record's ``job_eta_s`` with a time budget, else its ``eta_s``: the current network's)
+    and ``psnr``, ``{phase, psnr_db}`` of an ``eval`` record (``full`` from the ``done`` record)."""
+    fields: dict[str, Any] = {}
+    for record in records:
+        event = record.get("event")
+        if event == "progress":
+            eta = record.get("job_eta_s", record.get("eta_s"))
+            fields["ends_at"] = None if eta is None else record.get("t", time.time()) + eta
+        elif event == "eval" and record.get("psnr_db") is not None:
+            fields["psnr"] = {"phase": record.get("phase"), "psnr_db": record["psnr_db"]}
+        elif event == "done" and isinstance(record.get("psnr"), dict) and "full" in record["psnr"]:
+            fields["psnr"] = {"phase": "full", "psnr_db": record["psnr"]["full"]}
+    return fields
 
 
 class ProgressFile:
@@ -170,7 +187,7 @@ class JobManager:
                                     cwd=folder, env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         self._proc, self._current, self._terminated_at = proc, job_id, None
         self.store.update(job_id, state="running", started=time.time(), attempts=attempts + 1, pid=proc.pid,
-                          error=None)
+                          error=None, ends_at=None)
         self._publish("job.started", {"job": self.status(job_id)})
         return proc, progress
 
@@ -182,7 +199,7 @@ class JobManager:
                 merged = self.status(job_id)["progress"] or {}
                 for record in records:
                     merged.update(record)
-                self.store.update(job_id, progress=merged)
+                self.store.update(job_id, progress=merged, **eta_and_psnr(records))
                 self._publish("job.progress", {"job": self.status(job_id)})
             if done:
                 break

@@ -32,7 +32,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     pid INTEGER
 )
 """
-_PUBLIC_SPEC = ("character", "output", "examples", "teacher")
+#: columns added since the first job table (a table of an older daemon gets them when opened): ``ends_at``,
+#: Unix time the running job (without a time budget: its current network) is expected to be over; ``psnr``,
+#: JSON ``{phase, psnr_db}`` of the distiller's latest evaluation
+_ADDED_COLUMNS = (("ends_at", "REAL"), ("psnr", "TEXT"))
+_JSON_COLUMNS = ("progress", "psnr")
+#: the job's request as JOB-INFO shows it (``time_budget``: protocol 1.3, absent from older jobs' specs)
+_PUBLIC_SPEC = ("character", "output", "examples", "teacher", "time_budget")
 
 
 class JobStore:
@@ -47,6 +53,10 @@ class JobStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            present = {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
     def add(self, spec: dict[str, Any]) -> dict[str, Any]:
         """Queue a new job; ``spec`` holds what the runner needs (stored as JSON)."""
@@ -58,9 +68,10 @@ class JobStore:
         return self.get(job_id)  # type: ignore[return-value]
 
     def update(self, job_id: str, **fields: Any) -> None:
-        """Set columns (``progress`` may be a dict; it is stored as JSON)."""
-        if "progress" in fields and fields["progress"] is not None:
-            fields["progress"] = json.dumps(fields["progress"])
+        """Set columns (``progress`` and ``psnr`` may be dicts; they are stored as JSON)."""
+        for name in _JSON_COLUMNS:
+            if fields.get(name) is not None:
+                fields[name] = json.dumps(fields[name])
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self._lock:
             self._db.execute(f"UPDATE jobs SET {cols} WHERE id = ?", (*fields.values(), job_id))
@@ -106,9 +117,12 @@ class JobStore:
 
 def _info(row: sqlite3.Row, queued: list[str]) -> dict[str, Any]:
     spec = json.loads(row["spec"])
+    running = row["state"] == "running" and row["ends_at"] is not None
     return {
-        "job": row["id"], "state": row["state"], **{k: spec[k] for k in _PUBLIC_SPEC},
+        "job": row["id"], "state": row["state"], **{k: spec.get(k) for k in _PUBLIC_SPEC},
         "progress": json.loads(row["progress"]) if row["progress"] else None,
+        "eta_s": round(max(0.0, row["ends_at"] - time.time()), 1) if running else None,
+        "psnr": json.loads(row["psnr"]) if row["psnr"] else None,
         "error": row["error"], "output_dir": row["output"], "created": row["created"], "started": row["started"],
         "finished": row["finished"], "attempts": row["attempts"],
         "queue_position": queued.index(row["id"]) if row["id"] in queued else None,

@@ -18,8 +18,8 @@ from typing import Any, Mapping
 
 from tha4_sdk.daemon.protocol import FORMATS, Limits, ProtocolError
 from tha4_sdk.daemon.schema import (JOB_PATTERN, NAME_PATTERN, SESSION_PATTERN, SOURCE_PATTERN, Field, boolean,
-                                    check_args, head_box, integer, names, number, options, pose_params, size,
-                                    text)
+                                    check_args, head_box, integer, names, number, options, pose_params, seconds,
+                                    size, text)
 from tha4_sdk.errors import Tha4Error
 from tha4_sdk.mixer import MODES
 
@@ -27,6 +27,9 @@ from tha4_sdk.mixer import MODES
 FIRST_VERSION = "1.0"
 MAX_SAMPLE_FRAMES = 36_000  # source.sample: 20 minutes at 30 frames per second
 MAX_FPS = Limits().max_fps
+#: `distill.start`'s ``time_budget`` in seconds: a budgeted job measures this machine first (about a minute on a
+#: 2-core CPU), and a budget the machine cannot meet is refused by the job once measured; at most 30 days
+MIN_TIME_BUDGET_S, MAX_TIME_BUDGET_S = 60.0, 30 * 86_400.0
 COMMAND = "python -m tha4_sdk.daemon.operations docs/protocol.md"
 TABLE_BEGIN = "<!-- operations:begin -->"
 TABLE_END = "<!-- operations:end -->"
@@ -68,6 +71,7 @@ class Operation:
     runs: Runs = Runs.INLINE
     reply_frames: int = 0  # binary frames after the reply envelope
     added: str = FIRST_VERSION
+    exclusive: tuple[tuple[str, str], ...] = ()  # pairs of arguments a request may not give both of
 
     @property
     def handler(self) -> str:
@@ -76,7 +80,12 @@ class Operation:
 
     def validate(self, args: Any) -> dict[str, Any]:
         """Check ``args`` against the schema; return them with defaults filled in (`ProtocolError` otherwise)."""
-        return check_args(self.name, self.args, args)
+        checked = check_args(self.name, self.args, args)
+        for first, second in self.exclusive:
+            if checked[first] is not None and checked[second] is not None:
+                raise ProtocolError("bad_args", f"{first}, {second}: {self.name} takes {first} or {second}, not "
+                                                f"both", field=first)
+        return checked
 
 
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
@@ -126,8 +135,10 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("stream.stop", "Stop publishing the session's frames.", {"session": SESSION}),
     Operation("distill.start", "Queue a distillation job that trains a student for a character.",
               {"character": CHARACTER, "output": Field(text(64, NAME_PATTERN)),
-               "examples": Field(integer(2, 10**9), None), "teacher": Field(text(4200), "tha4")},
-              ("job",), ("job.queued",)),
+               "examples": Field(integer(2, 10**9), None), "teacher": Field(text(4200), "tha4"),
+               "time_budget": Field(seconds(MIN_TIME_BUDGET_S, MAX_TIME_BUDGET_S,
+                                            "a budgeted job measures this machine first"), None, added="1.3")},
+              ("job",), ("job.queued",), exclusive=(("time_budget", "examples"),)),
     Operation("distill.status", "A job's state and progress.", {"job": JOB}, ("job",)),
     Operation("distill.cancel", "Cancel a queued or running job.", {"job": JOB}, ("job",), ("job.finished",)),
     Operation("distill.list", "Every job, oldest first.", result=("jobs",)),
@@ -157,13 +168,14 @@ def accepts(hello: dict[str, Any], op: str, arg: str | None = None) -> bool:
     """Whether the daemon that sent ``hello`` understands ``op`` (and its argument ``arg``).
 
     A daemon of protocol 1.1 or later lists its operations and their arguments in ``hello.ops``; an
-    older one speaks 1.0: the operations declared here that were not added later.
+    older one speaks 1.0: the operations and arguments declared here that were not added later.
     """
     ops = hello.get("ops")
     if ops is not None:
         return op in ops and (arg is None or arg in ops[op])
     declared = OPERATIONS.get(op)
-    return declared is not None and declared.added == FIRST_VERSION and (arg is None or arg in declared.args)
+    return declared is not None and declared.added == FIRST_VERSION and (
+        arg is None or arg in declared.args and declared.args[arg].added is None)
 
 
 def markdown_table() -> str:
@@ -172,7 +184,8 @@ def markdown_table() -> str:
             "| operation | what it does | args (`?`: optional) | reply | publishes | since |",
             "|---|---|---|---|---|---|"]
     for op in OPERATIONS.values():
-        args = ", ".join(f"`{name}{'' if spec.required else '?'}`" for name, spec in op.args.items()) or "—"
+        args = ", ".join(f"`{name}{'' if spec.required else '?'}`" + (f" ({spec.added})" if spec.added else "")
+                         for name, spec in op.args.items()) or "—"
         reply = op.runs.value + (f", then {op.reply_frames} binary frame" if op.reply_frames else "")
         events = ", ".join(f"`{kind}`" for kind in op.events) or "—"
         rows.append(f"| [`{op.name}`](#{op.name.replace('.', '')}) | {op.summary} | {args} | {reply} | {events} "

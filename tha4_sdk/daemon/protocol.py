@@ -18,7 +18,7 @@ from tha4_sdk.pose import Pose
 VERSION = 1
 VERSIONS = (1,)
 #: the protocol's own version, major.minor (docs/protocol.md §13); each minor version only adds
-PROTOCOL_VERSION = "1.2"
+PROTOCOL_VERSION = "1.3"
 DEFAULT_PORT = 47000
 HEARTBEAT_S = 1.0
 FORMATS = ("rgba8", "png")

@@ -31,6 +31,7 @@ COMMAND = "python -m tha4_sdk.daemon.protocol_vectors docs/protocol_vectors.json
 SESSION = "s0123abcd"
 SOURCE = "src1"
 JOB = "j0123abcd"
+TIME_BUDGET = 1800.0  # the example job's time_budget: half an hour
 CREATION = "c0123abcd"
 T = 1700000000.25
 POSE = {"head_x": 0.5, "mouth_aaa": 1.0}
@@ -70,11 +71,11 @@ def session_info(streaming: bool = False, sources: list[dict[str, Any]] | None =
 
 
 def job_info(state: str = "queued") -> dict[str, Any]:
-    """JOB-INFO (protocol §6 `distill.start`) of the example job."""
-    return {"job": JOB, "state": state, "character": "lambda_00", "output": "lambda_00_student", "examples": 1000,
-            "teacher": "tha4", "progress": None, "error": None, "output_dir": "/home/me/.tha4/characters/"
-            "lambda_00_student", "created": T, "started": None, "finished": None, "attempts": 0,
-            "queue_position": 0 if state == "queued" else None}
+    """JOB-INFO (protocol §6 `distill.start`) of the example job: half an hour of this machine's time."""
+    return {"job": JOB, "state": state, "character": "lambda_00", "output": "lambda_00_student", "examples": None,
+            "teacher": "tha4", "time_budget": TIME_BUDGET, "progress": None, "eta_s": None, "psnr": None,
+            "error": None, "output_dir": "/home/me/.tha4/characters/lambda_00_student", "created": T,
+            "started": None, "finished": None, "attempts": 0, "queue_position": 0 if state == "queued" else None}
 
 
 def creation_info(warnings: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -139,8 +140,8 @@ def examples() -> dict[str, Example]:
         "stream.start": Example({"session": SESSION, "fps": 30.0, "format": "rgba8", "pose": True},
                                 {"stream": {"fps": 30.0, "format": "rgba8", "size": None, "pose": True}}),
         "stream.stop": Example({"session": SESSION}, {}),
-        "distill.start": Example({"character": "lambda_00", "output": "lambda_00_student", "examples": 1000,
-                                  "teacher": "tha4"}, {"job": job_info()}),
+        "distill.start": Example({"character": "lambda_00", "output": "lambda_00_student", "teacher": "tha4",
+                                  "time_budget": TIME_BUDGET}, {"job": job_info()}),
         "distill.status": Example({"job": JOB}, {"job": job_info()}),
         "distill.cancel": Example({"job": JOB}, {"job": job_info("cancelled")}),
         "distill.list": Example({}, {"jobs": [job_info()]}),
@@ -251,7 +252,8 @@ def build() -> dict[str, Any]:
             ("character.failed", {"creation": CREATION, "character": "me", "code": "load_failed",
                                   "message": "THA3 separable_float weights not found in /home/me/.tha4/models/tha3 "
                                              "(missing editor.pt). Run `tha4 models fetch tha3` …"}),
-            ("job.progress", {"job": {**job_info("running"), "started": T,
+            ("job.progress", {"job": {**job_info("running"), "started": T, "eta_s": 1234.0,
+                                      "psnr": {"phase": "face", "psnr_db": 31.5},
                                       "progress": {"event": "progress", "phase": "body", "examples": 250,
                                                    "total": 1000, "loss": 0.0125}}}),
         )],

@@ -70,6 +70,22 @@ def number(low: float, high: float, *, open_low: bool = False) -> Check:
     return check
 
 
+def seconds(shortest: float, longest: float, why_shortest: str) -> Check:
+    """A duration in seconds: a finite number, positive, from ``shortest`` (``why_shortest`` says why) to
+    ``longest``."""
+    def check(field: str, value: Any) -> float:
+        if not _is_number(value) or not math.isfinite(value):
+            raise _bad(field, f"must be a finite number of seconds, got {_describe(value)}")
+        if value <= 0:
+            raise _bad(field, f"must be a positive number of seconds, got {value:g}")
+        if value < shortest:
+            raise _bad(field, f"{value:g} s is too short: give at least {shortest:.0f} s ({why_shortest})")
+        if value > longest:
+            raise _bad(field, f"must be at most {longest:.0f} s, got {value:g}")
+        return float(value)
+    return check
+
+
 def boolean(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise _bad(field, f"must be true or false, got {_describe(value)}")
@@ -136,10 +152,12 @@ def pose_params(field: str, value: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Field:
-    """One argument of a request: its check, and its default (none: the argument is required)."""
+    """One argument of a request: its check, its default (none: the argument is required), and the protocol
+    version that added it to its operation (None: it came with the operation)."""
 
     check: Check
     default: Any = _REQUIRED
+    added: str | None = None
 
     @property
     def required(self) -> bool:

@@ -419,7 +419,8 @@ class Daemon:
             raise ProtocolError("bad_args", f"teacher must be {' or '.join(map(repr, NAMED_TEACHERS))} or "
                                             f"'student:CHARACTER', got {teacher!r}", field="teacher")
         spec = {"character": args["character"], "output": args["output"], "examples": args["examples"],
-                "teacher": teacher, "image": str(character.image_path), "face_mask": character.face_mask_path and str(character.face_mask_path),
+                "time_budget": args["time_budget"], "teacher": teacher, "image": str(character.image_path),
+                "face_mask": character.face_mask_path and str(character.face_mask_path),
                 "teacher_arg": teacher_arg, "output_dir": str(self.library.new_folder(args["output"]))}
         return {"job": self.jobs.submit(spec)}
 

@@ -200,6 +200,11 @@ class Plan:
     def intervals(self, network: str) -> Intervals:
         return self.face if network == "face" else self.body
 
+    @property
+    def end_s(self) -> float:
+        """When the job is over: the body morpher's phase, the final evaluation, then the package."""
+        return self.body_end_s + PACKAGE_S
+
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 

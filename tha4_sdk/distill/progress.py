@@ -5,7 +5,7 @@ docs/distillation.md, "Progress records"); ``progress`` records are sent at most
 ``min_interval`` seconds, every other event at once. Without it, a tqdm bar shows examples/s and
 the ETA and notable events are printed above the bar. In a time-budgeted job the ETA is the time left
 until the phase must stop training (shown beside the bar as ``ends_in``), not a projection of the
-examples.
+examples, and ``progress`` records add ``job_eta_s``: the time left until the whole job is over.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ class Progress:
         self._start_examples = 0
         self._start_time = 0.0
         self._time_left: Callable[[], float] | None = None
+        self._job_left: Callable[[], float] | None = None
         self._count_bar: tqdm | None = None
 
     def event(self, event: str, text: str | None = None, **fields: Any) -> None:
@@ -43,6 +44,11 @@ class Progress:
             self.stream.flush()
         elif text:
             (self._bar.write if self._bar is not None else tqdm.write)(text, file=sys.stderr)
+
+    def ends_in(self, job_left: Callable[[], float]) -> None:
+        """A time-budgeted job is over in ``job_left()`` seconds: every later ``progress`` record says so
+        (``job_eta_s``)."""
+        self._job_left = job_left
 
     def start_phase(self, phase: str, total: int, examples: int, time_left: Callable[[], float] | None = None) -> None:
         """A network starts at ``examples`` of ``total``; ``time_left``: seconds until it must stop (a time
@@ -70,8 +76,9 @@ class Progress:
         elapsed = now - self._start_time
         rate = (examples - self._start_examples) / elapsed if elapsed > 0 else 0.0
         eta = left if left is not None else (self._total - examples) / rate if rate > 0 else None
+        job = {} if self._job_left is None else {"job_eta_s": round(max(0.0, self._job_left()), 1)}
         self.event("progress", phase=self._phase, examples=examples, total=self._total, loss=loss,
-                   examples_per_s=round(rate, 3), eta_s=None if eta is None else round(eta, 1))
+                   examples_per_s=round(rate, 3), eta_s=None if eta is None else round(eta, 1), **job)
 
     def count(self, event: str, label: str, done: int, total: int, **fields: Any) -> None:
         """Report ``done`` of ``total`` units of work other than training steps (evaluating, rendering the

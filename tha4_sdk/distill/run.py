@@ -275,6 +275,8 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
             StudentPoser().to(device).eval(), image, cached, poses, config.batch_size, device), device)
         config = config.planned(plan)
         progress.event("plan", plan.describe(), **plan.as_dict())
+    if plan is not None and clock is not None:
+        progress.ends_in(clock.until(plan.end_s))
     pool = load_pose_file(config.pose_file) if config.pose_file else None
     if config.unique_poses:
         pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)

@@ -8,7 +8,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
-from . import creations, keyframes, migrate, pose_sync, preview, timeline_io
+from . import creations, jobs, keyframes, migrate, pose_sync, preview, timeline_io
 from .link import DaemonError, DaemonLink
 from .properties import preferences
 from .state import runtime
@@ -385,9 +385,9 @@ class THA4_OT_distill_start(_DaemonOperator):
             self.report({"ERROR"}, "Name the new character first (New Character)")
             return {"CANCELLED"}
         character = pose_sync.character_reference((obj.tha4 if obj else settings).character)
-        result, _ = link.request("distill.start", {
-            "character": character, "output": settings.distill_output.strip(),
-            "examples": settings.distill_examples, "teacher": settings.distill_teacher.strip() or "tha4"})
+        result, _ = link.request("distill.start", jobs.start_args(
+            character, settings.distill_output, settings.distill_teacher, settings.distill_examples,
+            settings.distill_time_budget))
         runtime.jobs[result["job"]["job"]] = result["job"]
         self.report({"INFO"}, f"Distillation job {result['job']['job']} queued")
         return {"FINISHED"}

@@ -78,6 +78,9 @@ class THA4_Settings(bpy.types.PropertyGroup):
                                    description="Name of the distilled character in the daemon's store")
     distill_examples: IntProperty(name="Examples", default=1_000_000, min=1, max=1_000_000_000,
                                   description="Training examples (the official student uses millions)")
+    distill_time_budget: IntProperty(name="Time Budget (min)", default=0, min=0, max=43_200,
+                                     description="Minutes of the daemon machine's time the job plans itself to end "
+                                                 "within, measuring the machine first (0: train Examples instead)")
     distill_teacher: StringProperty(name="Teacher", default="tha4",
                                     description="'tha4' (the official five-network teacher), 'tha3' (THA3) or "
                                                 "'student:CHARACTER' (a character's student as the teacher)")

@@ -176,7 +176,10 @@ class THA4_PT_distill(_Sidebar, bpy.types.Panel):
         col = self.layout.column()
         col.label(text="Trains a student for the active character.")
         col.prop(settings, "distill_output")
-        col.prop(settings, "distill_examples")
+        col.prop(settings, "distill_time_budget")
+        examples = col.row()
+        examples.enabled = settings.distill_time_budget == 0  # a time budget plans the examples itself
+        examples.prop(settings, "distill_examples")
         col.prop(settings, "distill_teacher")
         row = col.row(align=True)
         row.operator("tha4.distill_start", icon="PLAY")

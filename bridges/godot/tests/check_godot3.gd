@@ -2,8 +2,9 @@
 # (Godot 3 syntax: it drives the Godot 3 port of msgpack.gd, zmtp_peer.gd and tha4_client.gd that
 # tha4_sdk/bench/engine_drivers.py makes). The job is a JSON file named by the THA4_CHECK environment variable:
 #
-#   {"mode": "codec", "hex": […]}   hex of the protocol-doc envelopes encoded here, then for each input hex
-#                                   "decoded <hex re-encoded>" or "error <message>"
+#   {"mode": "codec", "hex": […], "distill": {id, args}, "job_event": hex}   hex of the protocol-doc envelopes
+#        encoded here and of the distill.start request of Client.distill_args(*args); then for each input hex
+#        "decoded <hex re-encoded>" or "error <message>"; then "summary <Client.job_summary of the event's job>"
 #   {"mode": "stream", host, port, character, renderer, fps, pose, extra, sessions, frames, out}
 #        stream until `frames` frames showing `pose` came from each of `sessions` sessions (a daemon restart
 #        makes a new one); the last one, turned into an Image as Tha4Character does → out.rgba + out.json.
@@ -12,6 +13,8 @@
 #        waiting for a frame that shows it: set_expression, play_timeline, detach, attach_idle, say; prints
 #        "step NAME" for each, the expression_set / attached signals, and at the end "sources [names]" of the
 #        session (a breathing-only idle filter is attached with keep before the connection is up)
+#   {"mode": "distill", host, port, character}   distill() with a 300 s time budget (the job then cancelled),
+#        distill_args with examples and a budget, and distill() with a 30 s budget: "distill WHAT OK RESULT" each
 #   {"mode": "bench", host, port, character, seconds}   frames/s received from a max-rate stream, and made
 #        into Images (the newest of each poll, as Tha4Character shows them), and main-loop iterations/s, as JSON
 extends SceneTree
@@ -30,6 +33,7 @@ var iterations := 0
 var bench_iterations := 0
 var step := 0
 var handles := {}
+var distills := {}  # request id → what it asked (distill mode)
 
 
 func _init():
@@ -90,10 +94,24 @@ func _on_state(state):
 	print("event state: ", state)
 	if state == "streaming" and client.connections == 1:
 		print("request ", client.request("sessions.list", {}))
+		if job["mode"] == "distill":
+			var teacher = "student:" + job["character"]
+			distills[client.distill("godot_budgeted", 0, teacher, 300.0)] = "budget"
+			var both = Client.distill_args(job["character"], "godot_both", 1000, teacher, 600.0)
+			distills[client.request("distill.start", both)] = "both"
+			distills[client.distill("godot_short", 0, teacher, 30.0)] = "short"
 
 
 func _on_reply(id, ok, result):
 	print("reply ", id, " ", ok, " ", to_json(result))
+	if job["mode"] == "distill" and distills.has(id):
+		print("distill ", distills[id], " ", ok, " ", to_json(result))
+		if distills[id] == "budget" and ok:
+			distills[client.request("distill.cancel", {"job": result["job"]["job"]})] = "cancel"
+		distills.erase(id)
+		if distills.empty():
+			client.stop()
+			quit(0)
 	if job["mode"] == "typed" and step == 6:
 		for info in result["sessions"]:
 			if info["session"] == client.session:
@@ -143,6 +161,8 @@ func typed_step(header):
 
 
 func _on_frame(header, pixels):
+	if job["mode"] == "distill":  # the replies are what it looks at
+		return
 	if job["mode"] == "typed":
 		typed_step(header)
 		return
@@ -203,12 +223,21 @@ func codec():
 		"args": {"session": "s0123abcd", "params": {"head_x": 0.5, "mouth_aaa": 1.0}}}
 	print("encoded ", Msgpack.encode(hello).hex_encode())
 	print("encoded ", Msgpack.encode(pose).hex_encode())
+	var d = job["distill"]
+	var args = Client.distill_args(d["args"][0], d["args"][1], int(d["args"][2]), d["args"][3], float(d["args"][4]))
+	print("encoded ", Msgpack.encode({"v": 1, "id": int(d["id"]), "op": "distill.start", "args": args}).hex_encode())
 	for text in job["hex"]:
-		var bytes = PoolByteArray()
-		for i in range(0, text.length(), 2):
-			bytes.append(("0x" + text.substr(i, 2)).hex_to_int())
-		var decoded = Msgpack.decode(bytes)
+		var decoded = Msgpack.decode(hex_bytes(text))
 		if decoded["ok"]:
 			print("decoded ", Msgpack.encode(decoded["value"]).hex_encode())
 		else:
 			print("error ", decoded["error"])
+	var event = Msgpack.decode(hex_bytes(job["job_event"]))["value"]
+	print("summary ", Client.job_summary(event["data"]["job"]))
+
+
+func hex_bytes(text):
+	var bytes = PoolByteArray()
+	for i in range(0, text.length(), 2):
+		bytes.append(("0x" + text.substr(i, 2)).hex_to_int())
+	return bytes

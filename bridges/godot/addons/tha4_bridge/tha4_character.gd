@@ -129,6 +129,15 @@ func _live() -> Tha4Client:
 	return client
 
 
+## Queue a distillation job training a student for this character into the daemon's store as `output`:
+## `time_budget` > 0 is the seconds the job plans itself to end within (at least 60), else `examples` (0: the
+## official schedule). Follow it with job_progress: its JOB-INFO has eta_s (seconds until the job is over, or
+## null) and psnr ({phase, psnr_db} of the latest evaluation, or null);
+## Tha4Character.Tha4Client.job_summary(job) makes it one line.
+func distill(output: String, examples := 0, teacher := "tha4", time_budget := 0.0) -> int:
+	return _live().distill(output, examples, teacher, time_budget)
+
+
 ## Send any daemon request (docs/protocol.md §6, e.g. "distill.start"); the reply comes as reply_received.
 func request(op: String, args: Dictionary = {}) -> int:
 	return client.request(op, args) if client != null else -1

@@ -139,6 +139,39 @@ func detach(handle: int) -> void:
 		_commands.append({"op": "source.detach", "args": {}, "handle": handle})
 
 
+## Queue a distillation job training a student for the character into the daemon's store as `output`
+## (distill.start): with `time_budget` > 0, seconds the job plans itself to end within (protocol 1.3, at
+## least 60), else `examples` (0: the official schedule). Its JOB-INFO comes as reply_received, then job events.
+func distill(output: String, examples := 0, teacher := "tha4", time_budget := 0.0) -> int:
+	return request("distill.start", distill_args(character, output, examples, teacher, time_budget))
+
+
+## The args of distill.start as distill() sends them.
+static func distill_args(of: String, output: String, examples: int, teacher: String, time_budget: float) -> Dictionary:
+	var args := {"character": of, "output": output, "teacher": teacher}
+	if examples > 0:
+		args["examples"] = examples
+	if time_budget > 0.0:
+		args["time_budget"] = float(time_budget)
+	return args
+
+
+## One line for a JOB-INFO: output, state, examples done, and (protocol 1.3) the ETA and the latest PSNR.
+static func job_summary(job: Dictionary) -> String:
+	var text := "%s: %s" % [job.get("output", "?"), job.get("state", "?")]
+	var progress = job.get("progress")
+	if progress is Dictionary and progress.get("total", 0) > 0:
+		text += " %s %d/%d" % [progress.get("phase", ""), progress.get("examples", 0), progress["total"]]
+	if job.get("eta_s") != null:
+		text += ", %d s left" % int(job["eta_s"])
+	var psnr = job.get("psnr")
+	if psnr is Dictionary:
+		text += ", PSNR %.1f dB (%s)" % [psnr["psnr_db"], psnr["phase"]]
+	if job.get("error") != null:
+		text += " (%s)" % job["error"]
+	return text
+
+
 ## Send any request (docs/protocol.md §6); its reply comes as reply_received(id, …). -1 when not connected.
 func request(op: String, args: Dictionary) -> int:
 	if _control == null:

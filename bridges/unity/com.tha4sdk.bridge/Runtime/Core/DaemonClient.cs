@@ -232,12 +232,23 @@ namespace Tha4Sdk.Bridge
 
         // ---- distillation jobs (protocol §6 distill.*) ----------------------------------------------------
         /// <summary>Queue a job training a student for <paramref name="character"/> into the store as
-        /// <paramref name="output"/>; examples 0: the official schedule.</summary>
-        public Tha4Job Distill(string character, string output, long examples = 0, string teacher = "tha4")
+        /// <paramref name="output"/>; examples 0: the official schedule. <paramref name="timeBudget"/> &gt; 0:
+        /// seconds the job plans itself to end within instead of examples (protocol 1.3; at least 60; not
+        /// with examples: the daemon refuses both with bad_args).</summary>
+        public Tha4Job Distill(string character, string output, long examples = 0, string teacher = "tha4",
+                               double timeBudget = 0)
+        {
+            return JobOf(Request("distill.start", DistillArgs(character, output, examples, teacher, timeBudget)));
+        }
+
+        /// <summary>The args of distill.start, as <see cref="Distill"/> sends them.</summary>
+        public static Dictionary<string, object> DistillArgs(string character, string output, long examples,
+                                                             string teacher, double timeBudget)
         {
             var args = new Dictionary<string, object> { { "character", character }, { "output", output }, { "teacher", teacher } };
             if (examples > 0) args["examples"] = examples;
-            return JobOf(Request("distill.start", args));
+            if (timeBudget > 0) args["time_budget"] = timeBudget;
+            return args;
         }
 
         public Tha4Job Job(string job) { return JobOf(Request("distill.status", JobArgs(job))); }

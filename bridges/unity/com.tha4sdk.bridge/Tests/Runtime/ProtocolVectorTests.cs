@@ -109,6 +109,9 @@ namespace Tha4Sdk.Bridge.Tests
             var idle = DaemonClient.AttachArgs(s, "idle", new Dictionary<string, object> { { "seed", 0 } });
             Assert.AreEqual(Request("source.attach"),
                             TestDaemon.ToHex(MsgPack.Encode(DaemonClient.Envelope(Id("source.attach"), "source.attach", idle))));
+            var budgeted = DaemonClient.DistillArgs("lambda_00", "lambda_00_student", 0, "tha4", 1800.0);
+            Assert.AreEqual(Request("distill.start"),
+                            TestDaemon.ToHex(MsgPack.Encode(DaemonClient.Envelope(Id("distill.start"), "distill.start", budgeted))));
         }
 
         [Test]
@@ -136,6 +139,10 @@ namespace Tha4Sdk.Bridge.Tests
                 Assert.AreEqual(250, job.Examples);
                 Assert.AreEqual(0.25, job.Fraction, 1e-12);
                 Assert.AreEqual("body", job.Phase);
+                Assert.AreEqual(1234.0, job.EtaSeconds);
+                Assert.AreEqual(31.5, job.Psnr);
+                Assert.AreEqual("face", job.PsnrPhase);
+                Assert.AreEqual("lambda_00_student: running 250/1000, 1234 s left, PSNR 31.5 dB (face)", job.ToString());
                 Assert.IsFalse(job.Finished);
                 return;
             }

@@ -44,6 +44,28 @@ namespace Tha4Sdk.Bridge.Tests
             }
         }
 
+        [Test]
+        public void ATimeBudgetIsQueuedAndBadOnesAreRefused()
+        {
+            string s;
+            using (DaemonClient client = TestDaemon.Connect(out s))
+            {
+                string teacher = "student:" + TestDaemon.Character;
+                var shortBudget = Assert.Throws<DaemonException>(() => client.Distill(TestDaemon.Character, "unity_bad", 0, teacher, 30));
+                Assert.AreEqual("bad_args", shortBudget.Code);
+                StringAssert.Contains("time_budget: 30 s is too short", shortBudget.Message);
+                var both = Assert.Throws<DaemonException>(() => client.Distill(TestDaemon.Character, "unity_bad", 1000, teacher, 600));
+                StringAssert.Contains("time_budget or examples, not both", both.Message);
+                Tha4Job job = client.Distill(TestDaemon.Character, "unity_budgeted", 0, teacher, 300);
+                Assert.AreEqual(300.0, (double)job.Info["time_budget"]);
+                Assert.IsNull(job.Info["examples"]);
+                Assert.IsTrue(double.IsNaN(job.EtaSeconds) && double.IsNaN(job.Psnr));
+                client.Cancel(job.Id);
+                Assert.IsFalse(client.Jobs().Exists(j => j.Output == "unity_bad"));
+                client.Unload(s);
+            }
+        }
+
         /// <summary>Frames of a CharacterStream until <paramref name="seen"/> holds for one (or the time is up).</summary>
         static Tha4Frame WaitForFrame(CharacterStream stream, Func<Tha4Frame, bool> seen, List<StreamEvent> events, int timeoutMs = 60000)
         {
