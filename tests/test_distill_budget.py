@@ -266,54 +266,45 @@ def finish(proc: subprocess.Popen[str]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
-def test_a_budgeted_job_ends_on_time_with_a_package(measured: Throughput, lambda_00: Path, tmp_path: Path) -> None:
-    args, budget = doc_job(lambda_00, tmp_path / "budgeted", measured)
-    out = tmp_path / "budgeted"
+def test_a_budgeted_job_killed_and_resumed_ends_on_time_with_a_package(measured: Throughput, lambda_00: Path,
+                                                                      tmp_path: Path) -> None:
+    """The doc's job, killed with SIGKILL at the body morpher's first checkpoint and resumed: on time, complete."""
+    out = tmp_path / "killed"
+    args, budget = doc_job(lambda_00, out, measured)
+    proc = run_job(args)
+    assert proc.stdout is not None
+    first: list[dict[str, Any]] = []
+    for line in proc.stdout:
+        first.append(json.loads(line))
+        if first[-1]["event"] == "checkpoint" and first[-1]["phase"] == "body":
+            break
+    proc.kill()
+    proc.wait()
+    planned = next(r for r in first if r["event"] == "plan")
+    assert json.loads((out / "distill" / "plan.json").read_text()) == {k: v for k, v in planned.items()
+                                                                        if k not in ("event", "t")}
+    start = next(r for r in first if r["event"] == "start")
+    assert (start["face_examples"], start["body_examples"]) == (planned["face_examples"], planned["body_examples"])
+    state = torch.load(out / "distill" / "checkpoint.pt", weights_only=True)
+    used = state["budget_used_s"]
+    assert 0 < used < budget and not (out / "character.yaml").exists()
+
     started = time.monotonic()
-    records = finish(run_job(args))
+    records = finish(run_job([*args, "--resume"]))
     wall = time.monotonic() - started
+    assert records[0]["event"] == "start" and records[0]["resumed"]["phase"] == "body"
+    assert not any(r["event"] == "plan" for r in records)  # the plan is the first run's
     done = records[-1]
     assert done["event"] == "done"
     assert abs(done["budget_used_s"] - budget) <= TOLERANCE * budget, (done["budget_used_s"], budget)
-    assert abs(wall - budget) <= TOLERANCE * budget + 5, (wall, budget)  # + the interpreter's start-up
-    planned = next(r for r in records if r["event"] == "plan")
-    assert json.loads((out / "distill" / "plan.json").read_text()) == {k: v for k, v in planned.items()
-                                                                        if k not in ("event", "t")}
-    start = next(r for r in records if r["event"] == "start")
-    assert (start["face_examples"], start["body_examples"]) == (planned["face_examples"], planned["body_examples"])
-    progress = [r for r in records if r["event"] == "progress"]
+    assert abs(wall - (budget - used)) <= TOLERANCE * budget + 5, (wall, budget - used)  # + the interpreter's start
+    progress = [r for r in first + records if r["event"] == "progress"]
     assert progress and all(r["eta_s"] is not None and 0 <= r["eta_s"] <= r["job_eta_s"] <= budget
                             for r in progress)
-    assert {r["phase"] for r in records if r["event"] == "sample"} == {"face", "body"}  # preview sheets
+    assert {r["phase"] for r in first + records if r["event"] == "sample"} == {"face", "body"}  # preview sheets
     character = load_character(out)
     with open_renderer("student", character, device="cpu") as session:
         assert session.render(Pose.rest().with_values(mouth_aaa=1.0))[0].rgba.shape == (512, 512, 4)
     report = json.loads((out / "distill" / "report.json").read_text())
     # from scratch over a few dozen examples: 5-11 dB measured (the body morpher lowest)
     assert report["psnr"] == done["psnr"] and all(3 < v < 60 for v in done["psnr"].values())
-
-
-@pytest.mark.slow
-def test_a_killed_budgeted_job_resumes_within_the_budget_left(measured: Throughput, lambda_00: Path,
-                                                               tmp_path: Path) -> None:
-    out = tmp_path / "killed"
-    args, budget = doc_job(lambda_00, out, measured)
-    proc = run_job(args)
-    assert proc.stdout is not None
-    for line in proc.stdout:  # kill -9 at the body morpher's first checkpoint
-        record = json.loads(line)
-        if record["event"] == "checkpoint" and record["phase"] == "body":
-            break
-    proc.kill()
-    proc.wait()
-    state = torch.load(out / "distill" / "checkpoint.pt", weights_only=True)
-    used = state["budget_used_s"]
-    assert 0 < used < budget and not (out / "character.yaml").exists()
-    started = time.monotonic()
-    records = finish(run_job([*args, "--resume"]))
-    wall = time.monotonic() - started
-    assert records[0]["event"] == "start" and records[0]["resumed"]["phase"] == "body"
-    assert not any(r["event"] == "plan" for r in records)  # the plan is the first run's
-    assert abs(records[-1]["budget_used_s"] - budget) <= TOLERANCE * budget
-    assert abs(wall - (budget - used)) <= TOLERANCE * budget + 5, (wall, budget - used)
-    assert load_character(out).has_student
