@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from tha4_sdk.models.student.body_morpher import StudentBodyMorpher, compose_body_outputs
 from tha4_sdk.models.student.face_morpher import StudentFaceMorpher
-from tha4_sdk.models.student.folded import Level, body_levels, face_level
+from tha4_sdk.models.student.folded import Level, body_levels, face_level, pixel_coords
 
 
 class _SineOfSum(torch.autograd.Function):
@@ -106,6 +106,13 @@ class _LinearPlusTerms(torch.autograd.Function):
         return torch.mm(g2, w.t()), torch.mm(x.t(), g2), g.sum(2), g.sum((0, 1))
 
 
+def _hidden(level: Level, x: torch.Tensor) -> torch.Tensor:
+    """The level's hidden sine layers on pixels × channels rows ``x`` (the first layer's output)."""
+    for w, b in level.hidden:
+        x = _SineLinear.apply(x, w, b)
+    return x
+
+
 def _run_level(level: Level, pose: torch.Tensor, feat: torch.Tensor | None) -> torch.Tensor:
     """N × S × S × out (NHWC): the level's head output, or the next level's first-layer pre-activation."""
     n, s = pose.shape[0], level.size
@@ -118,14 +125,17 @@ def _run_level(level: Level, pose: torch.Tensor, feat: torch.Tensor | None) -> t
             raise RuntimeError("a level fed by the previous level needs its edge corrections")
         up = F.interpolate(feat.permute(0, 3, 1, 2), size=(s, s), mode="bilinear", align_corners=False)
         x = _SineWithEdges.apply(up.permute(0, 2, 3, 1), *level.edges)
-    x = x.reshape(n * s * s, -1)
-    for w, b in level.hidden:
-        x = _SineLinear.apply(x, w, b)
+    x = _hidden(level, x.reshape(n * s * s, -1))
     if level.out_terms is not None:
         return _LinearPlusTerms.apply(x, level.out_w, level.out_terms.rows(pose), level.out_terms.col)
+    return _head(level, x).view(n, s, s, -1)
+
+
+def _head(level: Level, x: torch.Tensor) -> torch.Tensor:
+    """The last level's output map on pixels × channels rows."""
     if level.out_b is None:
         raise RuntimeError("the last level needs its output bias")
-    return torch.addmm(level.out_b, x, level.out_w).view(n, s, s, -1)
+    return torch.addmm(level.out_b, x, level.out_w)
 
 
 def face_forward(module: StudentFaceMorpher, pose: torch.Tensor) -> torch.Tensor:
@@ -140,3 +150,66 @@ def body_forward(module: StudentBodyMorpher, image: torch.Tensor, pose: torch.Te
     for level in rest:
         feat = _run_level(level, pose, feat)
     return compose_body_outputs(image, feat.permute(0, 3, 1, 2))
+
+
+def face_forward_at(module: StudentFaceMorpher, pose: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """N×4×M: ``face_forward`` at each example's flat ``pixels`` (N×M, `tha4_sdk.distill.pixels`) only."""
+    level = face_level(module)
+    if level.terms is None:
+        raise RuntimeError("the face level needs its pose terms")
+    n, m = pixels.shape
+    rows, cols = pixels.div(level.size, rounding_mode="floor"), pixels % level.size
+    x = _SineOfSum.apply(level.terms.rows(pose)[torch.arange(n, device=pose.device)[:, None], rows],
+                         level.terms.col[cols])
+    return _head(level, _hidden(level, x.reshape(n * m, -1))).view(n, m, -1).permute(0, 2, 1)
+
+
+def _upsampled_at(feat: torch.Tensor, index: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """2× bilinear upsampling (align_corners=False) of a half-resolution axis at fine indices ``index``:
+    the two coarse indices (N×M×2) and their weights (N×M×2), as ``F.interpolate`` computes them."""
+    src = ((index.to(feat.dtype) + 0.5) / 2 - 0.5).clamp(min=0)
+    low = src.floor()
+    high = (low + 1).clamp(max=size // 2 - 1)
+    frac = src - low
+    return torch.stack([low, high], -1).long(), torch.stack([1 - frac, frac], -1)
+
+
+def _first_layer_at(level: Level, feat: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """N×M×C: the upsampled level's first sine layer at pixels (``rows``, ``cols``: N×M), from the previous level's
+    N×S/2×S/2×C pre-activation ``feat``: bilinear from its four neighbours plus the border corrections."""
+    if level.edges is None:
+        raise RuntimeError("a level fed by the previous level needs its edge corrections")
+    n, half, s = feat.shape[0], feat.shape[1], level.size
+    (r, wr), (c, wc) = _upsampled_at(feat, rows, s), _upsampled_at(feat, cols, s)
+    flat = feat.reshape(n, half * half, -1)
+    batch = torch.arange(n, device=feat.device)[:, None]
+    up = sum(wr[..., a, None] * wc[..., b, None] * flat[batch, r[..., a] * half + c[..., b]]
+             for a in range(2) for b in range(2))
+
+    def border(corrections: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """The first/last row (or column) correction where ``index`` is on that border, else zero."""
+        padded = torch.cat([corrections, corrections.new_zeros(1, corrections.shape[1])])
+        return padded[torch.where(index == 0, 0, torch.where(index == s - 1, 1, 2))]
+
+    return _SineOfSum.apply(up, border(level.edges[0], rows) + border(level.edges[1], cols))
+
+
+def body_forward_at(module: StudentBodyMorpher, image: torch.Tensor, pose: torch.Tensor,
+                    pixels: torch.Tensor) -> list[torch.Tensor]:
+    """The five official outputs at each example's flat ``pixels`` (N×M) of the 512×512 image, each N×C×M.
+
+    Levels 0 and 1 run in full (128², 256²); the 512 level only at the pixels: its first layer bilinear from the
+    256 grid at those pixels, hidden layers and head on those rows, the warp sampled at those pixels only."""
+    *coarse, last = body_levels(module)
+    feat = None
+    for level in coarse:
+        feat = _run_level(level, pose, feat)
+    if feat is None:
+        raise RuntimeError("the body morpher has no levels")
+    n, m = pixels.shape
+    rows, cols = pixels.div(last.size, rounding_mode="floor"), pixels % last.size
+    x = _first_layer_at(last, feat, rows, cols)
+    y = _head(last, _hidden(last, x.reshape(n * m, -1))).view(n, 1, m, -1).permute(0, 3, 1, 2)
+    xs, ys = (t.to(image.device) for t in pixel_coords(last.size, y.dtype))
+    base = torch.stack([xs[cols], ys[rows]], -1)[:, None]  # N×1×M×2: the identity grid at the pixels
+    return [t.flatten(2) for t in compose_body_outputs(image, y, base)]
