@@ -3,6 +3,9 @@ its loss is an unbiased estimate of the full loss."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +16,12 @@ from tha4_sdk.character import load_character
 from tha4_sdk.distill.fast import body_forward, body_forward_at
 from tha4_sdk.distill.pixels import (PixelSampler, PixelSamplingError, gather_pixels, regular_pixels,
                                      stratified_pixels)
-from tha4_sdk.distill.poses import fixed_poses
+from tha4_sdk.distill.poses import PoseSampler, fixed_poses
+from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.run import DistillConfig, DistillError, distill
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import StudentTeacher
+from tha4_sdk.distill.trainer import StopFlag, Trainer, TrainSettings
 from tha4_sdk.models.student.poser import StudentPoser
 
 CPU = torch.device("cpu")
@@ -133,3 +139,53 @@ def test_body_outputs_at_sampled_pixels_equal_the_full_outputs_there(teacher: St
         expected = gather_pixels(a, pixels)
         assert b.shape == expected.shape
         assert (a - 0).abs().max() > 0 and torch.allclose(b, expected, rtol=0, atol=1e-11 * a.abs().max().item())
+
+
+def test_a_resumed_sampled_run_continues_bit_for_bit(teacher: StudentTeacher, lambda_00: Path,
+                                                     tmp_path: Path) -> None:
+    """The real trainer on sampled pixels (1/16 of the face): resumed from its checkpoint after 2 of 4 steps, it
+    ends with the weights of the run that was not interrupted."""
+    mask = load_character(lambda_00).face_mask()
+    pose = fixed_poses(4, 25)
+    settings = TrainSettings(examples=4, batch_size=1, pixel_fraction=1 / 16, checkpoint_every=1, sample_every=0,
+                             eval_every=0)
+
+    def run(state=None) -> tuple[torch.nn.Module, list[bytes]]:
+        saved: list[bytes] = []
+
+        def save(train_state) -> Path:
+            buffer = io.BytesIO()
+            torch.save(train_state, buffer)
+            saved.append(buffer.getvalue())
+            return tmp_path / "c.pt"
+
+        task = FaceTask(teacher, mask, CPU, fast=True)
+        trainer = Trainer(task, task, PoseSampler(1, pose), settings, seed=3, device=CPU, eval_poses=pose[:1],
+                          sample_poses=pose[:1], samples_dir=tmp_path, save=save, progress=Progress(enabled=False),
+                          stop=StopFlag())
+        return trainer.run(state), saved
+
+    straight, states = run()
+    halfway = torch.load(io.BytesIO(states[1]), weights_only=True)
+    assert halfway["examples"] == 2 and "pixels" in halfway
+    run(torch.load(io.BytesIO(states[3]), weights_only=True))  # another draw in between: the global state moves on
+    resumed, _ = run(halfway)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_a_job_trains_on_sampled_pixels_coarse_to_fine(lambda_00: Path, tmp_path: Path) -> None:
+    """`distill` with ``pixel_fraction`` and ``coarse_to_fine``: they are announced, recorded with the job (a resume
+    with others is refused), and the plain trainer refuses them."""
+    config = DistillConfig(image=lambda_00 / "character.png", face_mask=lambda_00 / "face_mask.png",
+                           teacher=f"student:{lambda_00}", output=tmp_path / "o", face_examples=2, body_examples=2,
+                           batch_size=2, eval_poses=1, sample_every=0, pixel_fraction=1 / 16, coarse_to_fine=0.5)
+    stream = io.StringIO()
+    distill(config, progress=Progress(json_lines=True, stream=stream))
+    records = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert records[0]["pixel_fraction"] == 1 / 16 and records[0]["coarse_to_fine"] == 0.5
+    assert records[-1]["event"] == "done" and all(np.isfinite(v) for v in records[-1]["psnr"].values())
+    with pytest.raises(DistillError, match="pixel_fraction was 0.0625 when the run started and is 1.0 now"):
+        distill(dataclasses.replace(config, pixel_fraction=1.0), resume=True, progress=Progress(enabled=False))
+    with pytest.raises(DistillError, match="pixel_fraction and coarse_to_fine need the fast trainer"):
+        distill(dataclasses.replace(config, trainer="plain", output=tmp_path / "p"), progress=Progress(enabled=False))

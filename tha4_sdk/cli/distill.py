@@ -88,6 +88,11 @@ DURATION = Duration()
 @click.option("--micro-batch", type=click.IntRange(min=0),
               help="Compute each batch in chunks of this many examples (0: whole) [default: 2 for the body "
               "morpher on the CPU].")
+@click.option("--pixel-fraction", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Train each example on this share of its pixels (1/4, 1/16: one random pixel per 2×2, 4×4 block; "
+              "fast trainer).")
+@click.option("--coarse-to-fine", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="SHARE",
+              help="Train this share of the body examples on every second row and column of the 512 level first.")
 @click.option("--init", type=click.Path(exists=True, path_type=Path),
               help="Warm start: begin from this character's student weights instead of from scratch.")
 @click.option("--unique-poses", type=click.IntRange(min=1),

@@ -164,42 +164,32 @@ def face_forward_at(module: StudentFaceMorpher, pose: torch.Tensor, pixels: torc
     return _head(level, _hidden(level, x.reshape(n * m, -1))).view(n, m, -1).permute(0, 2, 1)
 
 
-def _upsampled_at(feat: torch.Tensor, index: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """2× bilinear upsampling (align_corners=False) of a half-resolution axis at fine indices ``index``:
-    the two coarse indices (N×M×2) and their weights (N×M×2), as ``F.interpolate`` computes them."""
-    src = ((index.to(feat.dtype) + 0.5) / 2 - 0.5).clamp(min=0)
-    low = src.floor()
-    high = (low + 1).clamp(max=size // 2 - 1)
-    frac = src - low
-    return torch.stack([low, high], -1).long(), torch.stack([1 - frac, frac], -1)
+def _first_layer_at(level: Level, feat: torch.Tensor, base: torch.Tensor, rows: torch.Tensor,
+                    cols: torch.Tensor) -> torch.Tensor:
+    """N×M×C: the upsampled level's first sine layer at pixels (``rows``, ``cols``: N×M; ``base``: their identity
+    grid, N×1×M×2) from the previous level's N×S/2×S/2×C pre-activation ``feat``, plus the border corrections.
 
-
-def _first_layer_at(level: Level, feat: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """N×M×C: the upsampled level's first sine layer at pixels (``rows``, ``cols``: N×M), from the previous level's
-    N×S/2×S/2×C pre-activation ``feat``: bilinear from its four neighbours plus the border corrections."""
+    The 2× bilinear upsample (align_corners=False) at a pixel is ``grid_sample`` of the half-resolution map at the
+    pixel's centre, border-padded: the same source position, clamped at the edges as ``F.interpolate`` clamps it."""
     if level.edges is None:
         raise RuntimeError("a level fed by the previous level needs its edge corrections")
-    n, half, s = feat.shape[0], feat.shape[1], level.size
-    (r, wr), (c, wc) = _upsampled_at(feat, rows, s), _upsampled_at(feat, cols, s)
-    flat = feat.reshape(n, half * half, -1)
-    batch = torch.arange(n, device=feat.device)[:, None]
-    up = sum(wr[..., a, None] * wc[..., b, None] * flat[batch, r[..., a] * half + c[..., b]]
-             for a in range(2) for b in range(2))
+    s = level.size
+    up = F.grid_sample(feat.permute(0, 3, 1, 2), base, mode="bilinear", padding_mode="border", align_corners=False)
 
     def border(corrections: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """The first/last row (or column) correction where ``index`` is on that border, else zero."""
         padded = torch.cat([corrections, corrections.new_zeros(1, corrections.shape[1])])
         return padded[torch.where(index == 0, 0, torch.where(index == s - 1, 1, 2))]
 
-    return _SineOfSum.apply(up, border(level.edges[0], rows) + border(level.edges[1], cols))
+    return _SineOfSum.apply(up[:, :, 0].transpose(1, 2), border(level.edges[0], rows) + border(level.edges[1], cols))
 
 
 def body_forward_at(module: StudentBodyMorpher, image: torch.Tensor, pose: torch.Tensor,
                     pixels: torch.Tensor) -> list[torch.Tensor]:
     """The five official outputs at each example's flat ``pixels`` (N×M) of the 512×512 image, each N×C×M.
 
-    Levels 0 and 1 run in full (128², 256²); the 512 level only at the pixels: its first layer bilinear from the
-    256 grid at those pixels, hidden layers and head on those rows, the warp sampled at those pixels only."""
+    Levels 0 and 1 run in full (128², 256²); the 512 level only at the pixels: its first layer sampled bilinearly
+    from the 256 grid at those pixels, hidden layers and head on those rows, the warp at those pixels only."""
     *coarse, last = body_levels(module)
     feat = None
     for level in coarse:
@@ -208,8 +198,8 @@ def body_forward_at(module: StudentBodyMorpher, image: torch.Tensor, pose: torch
         raise RuntimeError("the body morpher has no levels")
     n, m = pixels.shape
     rows, cols = pixels.div(last.size, rounding_mode="floor"), pixels % last.size
-    x = _first_layer_at(last, feat, rows, cols)
-    y = _head(last, _hidden(last, x.reshape(n * m, -1))).view(n, 1, m, -1).permute(0, 3, 1, 2)
-    xs, ys = (t.to(image.device) for t in pixel_coords(last.size, y.dtype))
+    xs, ys = (t.to(feat.device) for t in pixel_coords(last.size, feat.dtype))
     base = torch.stack([xs[cols], ys[rows]], -1)[:, None]  # N×1×M×2: the identity grid at the pixels
+    x = _first_layer_at(last, feat, base, rows, cols)
+    y = _head(last, _hidden(last, x.reshape(n * m, -1))).view(n, 1, m, -1).permute(0, 3, 1, 2)
     return [t.flatten(2) for t in compose_body_outputs(image, y, base)]

@@ -103,6 +103,8 @@ class DistillConfig:
     attribution: str = ""
     license: str = ""
     time_budget_s: float | None = None
+    pixel_fraction: float = 1.0   # share of each example's pixels trained on (`tha4_sdk.distill.pixels`)
+    coarse_to_fine: float = 0.0   # share of the body examples trained on the stride-2 grid first
 
     def budgets(self) -> tuple[int, int]:
         """(face, body) examples: ``examples`` (default: the official 2.5M) split 2 : 3 as officially
@@ -133,7 +135,8 @@ class DistillConfig:
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
                 "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses,
-                "time_budget_s": self.time_budget_s}
+                "time_budget_s": self.time_budget_s, "pixel_fraction": self.pixel_fraction,
+                "coarse_to_fine": self.coarse_to_fine}
 
     def planned(self, plan: Plan) -> "DistillConfig":
         """This job with what ``plan`` decided: examples, teacher cache, held-out poses."""
@@ -232,6 +235,8 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                   body_examples=config.body_examples)
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
+    if config.trainer != "fast" and (config.pixel_fraction != 1 or config.coarse_to_fine):
+        raise DistillError("pixel_fraction and coarse_to_fine need the fast trainer")
     config, mask_method = from_character_folder(config)
     if config.unique_poses and config.pose_file:
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
@@ -297,10 +302,13 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                    f"({face_n:,} face + {body_n:,} body examples, {config.trainer} trainer"
                    + (f", from {config.init}" if config.init else "")
                    + (f", {len(pool):,} unique poses" if pool is not None else "")
+                   + (f", {config.pixel_fraction:g} of the pixels" if config.pixel_fraction != 1 else "")
+                   + (f", coarse to fine over {config.coarse_to_fine:.0%} of the body" if config.coarse_to_fine else "")
                    + f", PSNR over {n_eval} held-out poses, {device}, {precision})",
                    output=str(out), teacher=teacher.name, face_examples=face_n, body_examples=body_n,
                    trainer=config.trainer, init=None if config.init is None else str(config.init),
                    unique_poses=None if pool is None else len(pool), eval_poses=n_eval,
+                   pixel_fraction=config.pixel_fraction, coarse_to_fine=config.coarse_to_fine,
                    device=str(device), precision=precision, world_size=world.size, resumed=resumed)
 
     def save(train_state: dict[str, Any] | None) -> Path:
@@ -329,7 +337,9 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         settings = TrainSettings(examples=examples, batch_size=config.batch_size,
                                  checkpoint_every=every.checkpoint_every, sample_every=every.sample_every,
                                  eval_every=every.eval_every, eval_batch_size=config.batch_size, precision=precision,
-                                 micro_batch=micro[index], schedule="official" if plan is None else "fitted")
+                                 micro_batch=micro[index], schedule="official" if plan is None else "fitted",
+                                 pixel_fraction=config.pixel_fraction,
+                                 coarse_share=config.coarse_to_fine if task.name == "body" else 0.0)
         deadline = None
         if plan is not None and clock is not None:
             deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s) if index == 0 else  # the final
