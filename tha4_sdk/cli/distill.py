@@ -93,6 +93,8 @@ DURATION = Duration()
               "fast trainer).")
 @click.option("--coarse-to-fine", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="SHARE",
               help="Train this share of the body examples on every second row and column of the 512 level first.")
+@click.option("--face-rest-fit", type=click.IntRange(min=0), default=0, show_default=True, metavar="STEPS",
+              help="First fit the face morpher to the character's rest-pose face for this many steps.")
 @click.option("--init", type=click.Path(exists=True, path_type=Path),
               help="Warm start: begin from this character's student weights instead of from scratch.")
 @click.option("--unique-poses", type=click.IntRange(min=1),

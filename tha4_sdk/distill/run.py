@@ -105,6 +105,7 @@ class DistillConfig:
     time_budget_s: float | None = None
     pixel_fraction: float = 1.0   # share of each example's pixels trained on (`tha4_sdk.distill.pixels`)
     coarse_to_fine: float = 0.0   # share of the body examples trained on the stride-2 grid first
+    face_rest_fit: int = 0        # steps fitting the face morpher to the rest pose first (`tha4_sdk.distill.rest_fit`)
 
     def budgets(self) -> tuple[int, int]:
         """(face, body) examples: ``examples`` (default: the official 2.5M) split 2 : 3 as officially
@@ -136,7 +137,7 @@ class DistillConfig:
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
                 "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses,
                 "time_budget_s": self.time_budget_s, "pixel_fraction": self.pixel_fraction,
-                "coarse_to_fine": self.coarse_to_fine}
+                "coarse_to_fine": self.coarse_to_fine, "face_rest_fit": self.face_rest_fit}
 
     def planned(self, plan: Plan) -> "DistillConfig":
         """This job with what ``plan`` decided: examples, teacher cache, held-out poses."""
@@ -309,6 +310,7 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                    trainer=config.trainer, init=None if config.init is None else str(config.init),
                    unique_poses=None if pool is None else len(pool), eval_poses=n_eval,
                    pixel_fraction=config.pixel_fraction, coarse_to_fine=config.coarse_to_fine,
+                   face_rest_fit=config.face_rest_fit,
                    device=str(device), precision=precision, world_size=world.size, resumed=resumed)
 
     def save(train_state: dict[str, Any] | None) -> Path:
@@ -339,7 +341,8 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                                  eval_every=every.eval_every, eval_batch_size=config.batch_size, precision=precision,
                                  micro_batch=micro[index], schedule="official" if plan is None else "fitted",
                                  pixel_fraction=config.pixel_fraction,
-                                 coarse_share=config.coarse_to_fine if task.name == "body" else 0.0)
+                                 coarse_share=config.coarse_to_fine if task.name == "body" else 0.0,
+                                 rest_fit_steps=config.face_rest_fit if task.name == "face" else 0)
         deadline = None
         if plan is not None and clock is not None:
             deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s) if index == 0 else  # the final

@@ -27,6 +27,7 @@ from tha4_sdk.memory import retain_freed_memory
 from tha4_sdk.distill.pixels import PixelSampler
 from tha4_sdk.distill.poses import PoseSampler
 from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.rest_fit import fit_rest_pose
 from tha4_sdk.distill.schedule import LearningSchedule, fit_schedule
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import BodyTargets
@@ -85,7 +86,8 @@ class TrainSettings:
     gradients (the same step up to float rounding, a fraction of the memory).
     ``pixel_fraction`` < 1 trains each example on that share of its pixels (stratified, the fast trainer only;
     `tha4_sdk.distill.pixels`); the first ``coarse_share`` of the examples train on the regular stride-2 grid
-    (coarse to fine).
+    (coarse to fine). ``rest_fit_steps``: a fresh start first fits the network to the rest pose's targets for that
+    many steps (`tha4_sdk.distill.rest_fit`), before the schedule and outside its example count.
     """
 
     examples: int
@@ -100,6 +102,7 @@ class TrainSettings:
     schedule: str = "official"
     pixel_fraction: float = 1.0
     coarse_share: float = 0.0
+    rest_fit_steps: int = 0
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -187,6 +190,10 @@ class Trainer:
             if self.pixels.active:
                 self.pixels.load_state_dict(state["pixels"])
             examples, self.history = int(state["examples"]), state["history"]
+        elif s.rest_fit_steps:
+            loss = fit_rest_pose(task, module, optimizer, s.rest_fit_steps, self.schedule.at(0).weights, self.device)
+            self.progress.event("rest_fit", f"{task.name} morpher fitted to the rest pose in {s.rest_fit_steps} steps "
+                                f"(loss {loss:.4f})", phase=task.name, steps=s.rest_fit_steps, loss=round(loss, 6))
         net: nn.Module = TaskLosses(task, module)
         if self.world.size > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[self.device] if self.device.type == "cuda"
