@@ -28,6 +28,12 @@ from tha4_sdk.models.student.face_morpher import StudentFaceMorpher
 from tha4_sdk.models.student.folded import Level, body_levels, face_level, pixel_coords
 
 
+def _mm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` in ``a``'s dtype: a backward pass under bf16 autocast gets bf16 gradients, while the weights saved
+    for it are the float32 parameters (autocast casts them only inside the forward's own matmuls)."""
+    return torch.mm(a, b.to(a.dtype))
+
+
 class _SineOfSum(torch.autograd.Function):
     """``sin(a + b)`` (broadcast), keeping cos of the sum for the backward pass."""
 
@@ -83,8 +89,8 @@ class _SineLinear(torch.autograd.Function):
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
         x, w, c = ctx.saved_tensors
         gz = g * c
-        gx = torch.mm(gz, w.t()) if ctx.needs_input_grad[0] else None
-        return gx, torch.mm(x.t(), gz), gz.sum(0)
+        gx = _mm(gz, w.t()) if ctx.needs_input_grad[0] else None
+        return gx, _mm(x.t(), gz), gz.sum(0)
 
 
 class _LinearPlusTerms(torch.autograd.Function):
@@ -103,7 +109,7 @@ class _LinearPlusTerms(torch.autograd.Function):
     def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         x, w = ctx.saved_tensors
         g2 = g.reshape(-1, g.shape[-1])
-        return torch.mm(g2, w.t()), torch.mm(x.t(), g2), g.sum(2), g.sum((0, 1))
+        return _mm(g2, w.t()), _mm(x.t(), g2), g.sum(2), g.sum((0, 1))
 
 
 def _hidden(level: Level, x: torch.Tensor) -> torch.Tensor:
