@@ -191,7 +191,9 @@ class Trainer:
                 self.pixels.load_state_dict(state["pixels"])
             examples, self.history = int(state["examples"]), state["history"]
         elif s.rest_fit_steps:
-            loss = fit_rest_pose(task, module, optimizer, s.rest_fit_steps, self.schedule.at(0).weights, self.device)
+            # the evaluation task's teacher is the live one (an on-disk teacher cache holds only its own poses)
+            loss = fit_rest_pose(self.eval_task, module, optimizer, s.rest_fit_steps, self.schedule.at(0).weights,
+                                 self.device)
             self.progress.event("rest_fit", f"{task.name} morpher fitted to the rest pose in {s.rest_fit_steps} steps "
                                 f"(loss {loss:.4f})", phase=task.name, steps=s.rest_fit_steps, loss=round(loss, 6))
         net: nn.Module = TaskLosses(task, module)
