@@ -33,6 +33,7 @@ from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.mask import METHOD, face_mask_for
+from tha4_sdk.distill.pixels import block_size
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
@@ -140,9 +141,10 @@ class DistillConfig:
                 "coarse_to_fine": self.coarse_to_fine, "face_rest_fit": self.face_rest_fit}
 
     def planned(self, plan: Plan) -> "DistillConfig":
-        """This job with what ``plan`` decided: examples, teacher cache, held-out poses."""
+        """This job with what ``plan`` decided: examples, teacher cache, held-out poses, pixel fraction."""
         return dataclasses.replace(self, face_examples=plan.face_examples, body_examples=plan.body_examples,
-                                   unique_poses=plan.unique_poses, eval_poses=plan.eval_poses)
+                                   unique_poses=plan.unique_poses, eval_poses=plan.eval_poses,
+                                   pixel_fraction=plan.pixel_fraction)
 
 
 def from_character_folder(config: DistillConfig) -> tuple[DistillConfig, str | None]:
@@ -238,6 +240,8 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
     if config.trainer != "fast" and (config.pixel_fraction != 1 or config.coarse_to_fine):
         raise DistillError("pixel_fraction and coarse_to_fine need the fast trainer")
+    for task in (FaceTask, BodyTask):  # a fraction whose blocks do not tile a network's grid fails now
+        block_size(config.pixel_fraction, task.pixel_grid)
     config, mask_method = from_character_folder(config)
     if config.unique_poses and config.pose_file:
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
@@ -384,13 +388,14 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
 def _plan(config: DistillConfig, clock: BudgetClock, eval_tasks: tuple[Task, Task],
           final_eval: Callable[[np.ndarray], object], device: torch.device) -> Plan:
     """Measure this machine on the held-out poses (whose teacher answers evaluation reuses) and plan the job."""
-    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device, final_eval)
+    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device, final_eval,
+                         config.pixel_fraction)
     if config.time_budget_s is None:
         raise DistillError("only a job with time_budget_s is planned")
     return make_plan(config.time_budget_s, clock.used(), throughput, batch_size=config.batch_size,
                      default_eval_poses=default_eval_poses, min_eval_poses=MIN_EVAL_POSES, samples=SAMPLE_POSES,
                      cache_mb=config.teacher_cache_mb, unique_poses=config.unique_poses, eval_poses=config.eval_poses,
-                     may_cache=config.pose_file is None)
+                     may_cache=config.pose_file is None, pixel_fraction=config.pixel_fraction)
 
 
 def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256: str, progress: Progress,
