@@ -93,4 +93,6 @@ def test_levers_train_each_arm_for_the_same_minutes_and_record_psnr_per_minute(l
     assert list(rows) == ["baseline", "pixels 1/16", "rest-face fit"]  # coarse to fine is for the body only
     examples = {arm: int(row[1].replace(",", "")) for arm, row in rows.items()}
     assert examples["pixels 1/16"] > 2 * examples["baseline"] > 0
-    assert "--levers --lever-minutes 0.03" in levers and Image.open(plot.with_name("curves_levers_face.png")).size
+    assert ("--levers --lever-minutes 0.03 --arms baseline --arms 'pixels 1/16' --arms 'rest-face fit' --arms 'coarse "
+            "to fine' --lever-poses 8") in levers
+    assert Image.open(plot.with_name("curves_levers_face.png")).size == (720, 440)

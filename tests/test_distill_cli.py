@@ -209,6 +209,10 @@ def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any
     out, _ = finished
     code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--seed", "1"))
     assert code == 1 and "seed was 0 when the run started and is 1 now" in err
+    code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--pixel-fraction", "0.25"))
+    assert code == 1 and "pixel_fraction was 1.0 when the run started and is 0.25 now" in err
+    code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--face-rest-fit", "3"))
+    assert code == 1 and "face_rest_fit was 0 when the run started and is 3 now" in err
     code, err, _ = run_cli(job_args(lambda_00, out))
     assert code == 1 and "holds a distillation already; resume it to continue or choose another" in err
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -409,7 +410,8 @@ def reproduce_line() -> str:
         if getattr(param, "is_flag", False):
             parts.append(flag)
             continue
-        parts += [f"{flag} {_short(v)}" for v in (value if getattr(param, "multiple", False) else [value])]
+        show = (lambda v: shlex.quote(str(v))) if isinstance(param.type, click.Choice) else _short
+        parts += [f"{flag} {show(v)}" for v in (value if getattr(param, "multiple", False) else [value])]
     return f"Reproduce: `{' '.join(parts)}`."
 
 
