@@ -13,6 +13,9 @@ plain trainer's). The rearrangements are the student's folded levels (`tha4_sdk.
 * each sine is fused with the additions before it in one autograd function that keeps cos(z) for the
   backward pass in place of z (no extra buffer), and the next level's terms are added in place.
 
+`face_forward_at` / `body_forward_at` compute the outputs at chosen pixels only, for training on a sample of
+them (`tha4_sdk.distill.pixels`). Under bf16 autocast the backward passes multiply in the gradient's dtype.
+
 Nothing here depends on the device: the same code trains on the CPU and on CUDA.
 """
 

@@ -3,8 +3,8 @@
 Each step draws ``batch_size`` poses from the sampler, asks the teacher for its targets in one
 batched call, and takes one Adam step (betas 0.9, 0.999) on the weighted sum of the task's L1
 terms, with the learning rate and weights of the schedule phase in force. The state saved at a
-checkpoint — weights, optimizer, example count, sampler and global RNG states, history — is
-everything the next step depends on, so a resumed run continues bit for bit (on CPU).
+checkpoint — weights, optimizer, example count, pose and pixel samplers' and global RNG states,
+history — is everything the next step depends on, so a resumed run continues bit for bit (on CPU).
 """
 
 from __future__ import annotations
