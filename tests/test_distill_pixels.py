@@ -176,7 +176,8 @@ def test_a_resumed_sampled_run_continues_bit_for_bit(teacher: StudentTeacher, la
 
 def test_a_job_trains_on_sampled_pixels_coarse_to_fine(lambda_00: Path, tmp_path: Path) -> None:
     """`distill` with ``pixel_fraction`` and ``coarse_to_fine``: they are announced, recorded with the job (a resume
-    with others is refused), and the plain trainer refuses them."""
+    with others is refused); a fraction that does not tile the grids, a share out of range and the plain trainer are
+    refused before any work."""
     config = DistillConfig(image=lambda_00 / "character.png", face_mask=lambda_00 / "face_mask.png",
                            teacher=f"student:{lambda_00}", output=tmp_path / "o", face_examples=2, body_examples=2,
                            batch_size=2, eval_poses=1, sample_every=0, pixel_fraction=1 / 16, coarse_to_fine=0.5)
@@ -185,7 +186,12 @@ def test_a_job_trains_on_sampled_pixels_coarse_to_fine(lambda_00: Path, tmp_path
     records = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert records[0]["pixel_fraction"] == 1 / 16 and records[0]["coarse_to_fine"] == 0.5
     assert records[-1]["event"] == "done" and all(np.isfinite(v) for v in records[-1]["psnr"].values())
+    quiet = Progress(enabled=False)
     with pytest.raises(DistillError, match="pixel_fraction was 0.0625 when the run started and is 1.0 now"):
-        distill(dataclasses.replace(config, pixel_fraction=1.0), resume=True, progress=Progress(enabled=False))
+        distill(dataclasses.replace(config, pixel_fraction=1.0), resume=True, progress=quiet)
+    with pytest.raises(PixelSamplingError, match="pixel_fraction 0.1 means one pixel per 3×3 block"):
+        distill(dataclasses.replace(config, pixel_fraction=0.1, output=tmp_path / "p"), progress=quiet)
+    with pytest.raises(DistillError, match="coarse_to_fine must be in"):
+        distill(dataclasses.replace(config, coarse_to_fine=2.0, output=tmp_path / "p"), progress=quiet)
     with pytest.raises(DistillError, match="pixel_fraction and coarse_to_fine need the fast trainer"):
-        distill(dataclasses.replace(config, trainer="plain", output=tmp_path / "p"), progress=Progress(enabled=False))
+        distill(dataclasses.replace(config, trainer="plain", output=tmp_path / "p"), progress=quiet)

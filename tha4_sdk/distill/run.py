@@ -242,6 +242,9 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         raise DistillError("pixel_fraction and coarse_to_fine need the fast trainer")
     for task in (FaceTask, BodyTask):  # a fraction whose blocks do not tile a network's grid fails now
         block_size(config.pixel_fraction, task.pixel_grid)
+    if not 0 <= config.coarse_to_fine <= 1 or config.face_rest_fit < 0:
+        raise DistillError(f"coarse_to_fine must be in [0, 1] and face_rest_fit at least 0, got "
+                           f"{config.coarse_to_fine} and {config.face_rest_fit}")
     config, mask_method = from_character_folder(config)
     if config.unique_poses and config.pose_file:
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
