@@ -72,3 +72,27 @@ def _section(text: str, key: str) -> str:
     begin, end = f"<!-- bench:{key}:begin -->", f"<!-- bench:{key}:end -->"
     assert begin in text and end in text, key
     return text.split(begin, 1)[1].split(end, 1)[0]
+
+
+def test_levers_train_each_arm_for_the_same_minutes_and_record_psnr_per_minute(lambda_00: Path,
+                                                                                tmp_path: Path) -> None:
+    """`--levers` with tiny settings: each chosen arm of the face morpher gets a row and a line of the plot; the
+    pixel-sampled arm trains more examples in the same time (its steps cost a sixteenth of the pixels)."""
+    out, plot = tmp_path / "benchmarks.md", tmp_path / "curves.png"
+    args = ["bench", "distill", "--levers", "--teacher", f"student:{lambda_00}", "--networks", "face", "--steps", "1",
+            "--batch-size", "2", "--lever-minutes", "0.03", "--arms", "baseline", "--arms", "pixels 1/16", "--arms",
+            "rest-face fit", "--arms", "coarse to fine", "--lever-poses", "8", "--eval-poses", "2", "--lever-evals",
+            "2", "--lever-rest-fit", "3", "--cache-dir", str(tmp_path / "cache"), "--output", str(out), "--plot",
+            str(plot)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    levers = _section(out.read_text(), "distill-levers-face")
+    assert "| arm | examples trained | examples/s | PSNR at 0.015 min (dB) | PSNR at 0.03 min (dB) |" in levers
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ") for line in levers.splitlines()
+            if line.startswith("| ") and "examples trained" not in line and "---" not in line}
+    assert list(rows) == ["baseline", "pixels 1/16", "rest-face fit"]  # coarse to fine is for the body only
+    examples = {arm: int(row[1].replace(",", "")) for arm, row in rows.items()}
+    assert examples["pixels 1/16"] > 2 * examples["baseline"] > 0
+    assert ("--levers --lever-minutes 0.03 --arms baseline --arms 'pixels 1/16' --arms 'rest-face fit' --arms 'coarse "
+            "to fine' --lever-poses 8") in levers
+    assert Image.open(plot.with_name("curves_levers_face.png")).size == (720, 440)

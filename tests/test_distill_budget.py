@@ -26,6 +26,7 @@ from tha4_sdk.cli.distill import distill_command
 from tha4_sdk.distill.budget import (EVAL_SHARE, FACE_SHARE, MARGIN_SHARE, PACKAGE_S, BudgetClock, BudgetError, Plan,
                                      Throughput, format_duration, make_plan, measure, parse_duration)
 from tha4_sdk.distill.evaluate import student_psnr
+from tha4_sdk.distill.pixels import PixelSamplingError
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import EVAL_SEED, MIN_EVAL_POSES, SAMPLE_POSES, DistillConfig, default_eval_poses, distill
@@ -308,3 +309,25 @@ def test_a_budgeted_job_killed_and_resumed_ends_on_time_with_a_package(measured:
     report = json.loads((out / "distill" / "report.json").read_text())
     # from scratch over a few dozen examples: 5-11 dB measured (the body morpher lowest)
     assert report["psnr"] == done["psnr"] and all(3 < v < 60 for v in done["psnr"].values())
+
+
+def test_a_plan_records_the_pixel_fraction_it_was_measured_with() -> None:
+    p = plan(1800, EPYC_THA3, pixel_fraction=1 / 16)
+    assert p.pixel_fraction == 1 / 16 and ", 0.0625 of the pixels," in p.describe()
+    assert Plan.from_dict(json.loads(json.dumps(p.as_dict()))) == p
+    old = {k: v for k, v in plan(1800, EPYC_THA3).as_dict().items() if k != "pixel_fraction"}  # a plan.json of before
+    assert Plan.from_dict(old).pixel_fraction == 1.0 and "of the pixels" not in Plan.from_dict(old).describe()
+
+
+@pytest.mark.slow
+def test_measuring_on_sampled_pixels(lambda_00: Path) -> None:
+    """`measure` times the training steps on the job's pixel fraction (the steps really take sampled pixels)."""
+    image = rgba8_to_tensor(load_image_rgba(lambda_00 / "character.png"))
+    teacher = CachedTeacher(open_teacher(f"student:{lambda_00}", image, CPU), 2**30)
+    mask = load_face_mask(lambda_00 / "face_mask.png")
+    t = measure(FaceTask(teacher, mask, CPU, True), BodyTask(teacher, True), fixed_poses(MIN_EVAL_POSES, EVAL_SEED),
+                CPU, lambda poses: None, pixel_fraction=1 / 16)
+    assert all(v > 0 for v in vars(t).values())
+    with pytest.raises(PixelSamplingError, match="3×3 block"):
+        measure(FaceTask(teacher, mask, CPU, True), BodyTask(teacher, True), fixed_poses(MIN_EVAL_POSES, EVAL_SEED),
+                CPU, lambda poses: None, pixel_fraction=0.1)

@@ -191,6 +191,10 @@ def test_bad_inputs_get_clear_errors(lambda_00: Path, tmp_path: Path) -> None:
     code, err, lines = run_cli(job_args(lambda_00, tmp_path / "o4", "--unique-poses", "2", "--poses", str(poses)))
     assert code == 2 and "--unique-poses samples its own poses; give it or --poses, not both" in err and not lines
 
+    for fraction, message in (("3/2", "3/2 is not in (0, 1]"), ("half", "'half' is not a number or a fraction")):
+        code, err, _ = run_cli(job_args(lambda_00, tmp_path / "o5", "--pixel-fraction", fraction))
+        assert code == 2 and message in err
+
 
 def test_the_library_names_its_parameters_and_records_how_a_job_ends(lambda_00: Path, tmp_path: Path) -> None:
     """`distill` names ``unique_poses`` and ``pose_file`` (not the command's flags) and sends an ``error``
@@ -210,6 +214,10 @@ def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any
     out, _ = finished
     code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--seed", "1"))
     assert code == 1 and "seed was 0 when the run started and is 1 now" in err
+    code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--pixel-fraction", "1/4"))
+    assert code == 1 and "pixel_fraction was 1.0 when the run started and is 0.25 now" in err
+    code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--face-rest-fit", "3"))
+    assert code == 1 and "face_rest_fit was 0 when the run started and is 3 now" in err
     code, err, _ = run_cli(job_args(lambda_00, out))
     assert code == 1 and "holds a distillation already; resume it to continue or choose another" in err
 

@@ -90,3 +90,21 @@ def test_micro_batches_take_the_same_step(teacher: StudentTeacher, lambda_00: Pa
         moved = (x - new_face_morpher(3).state_dict()[name]).abs().max().item()
         # Adam's first step is lr · g / (|g| + 1e-8): gradients near 1e-8 turn float rounding into ~1e-3 of a step
         assert moved > 0 and (x - y).abs().max().item() <= 1e-2 * moved, name
+
+
+def test_the_fast_face_path_trains_under_bf16_autocast(teacher: StudentTeacher, lambda_00: Path) -> None:
+    """``precision="bf16"``: the custom autograd functions take bf16 gradients against float32 saved weights; the
+    face morpher's gradient stays within a few degrees of the float32 one (the body's does not: its 512-level
+    sines see bf16 pre-activations — docs/distillation.md, "Speed")."""
+    poses, targets, mask = face_case(teacher, lambda_00, torch.float32)
+    module = new_face_morpher(7)
+    task = FaceTask(teacher, mask, CPU, fast=True)
+    grads = []
+    for enabled in (False, True):
+        module.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            terms = task.losses(module, poses, targets)
+        sum(terms).backward()
+        assert all(p.grad.dtype == torch.float32 for p in module.parameters())
+        grads.append(torch.cat([p.grad.flatten() for p in module.parameters()]))
+    assert 0.99 < torch.nn.functional.cosine_similarity(*grads, dim=0).item() < 1

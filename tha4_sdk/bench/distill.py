@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -38,7 +39,9 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from tha4_sdk.bench.distill_levers import ARM_NAMES, ARMS, Levers, write_levers
 from tha4_sdk.bench.report import markdown_table, write_section
+from tha4_sdk.bench.train_speed import measure_speed
 from tha4_sdk.character import load_face_mask, load_image_rgba
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
@@ -56,45 +59,13 @@ from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.memory import freed_memory_retained
 
-COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200)}
+COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200), "baseline": (200, 40, 40),
+           "pixels 1/4": (30, 150, 60), "pixels 1/16": (20, 120, 120), "coarse to fine": (140, 160, 20),
+           "bf16": (120, 70, 170), "rest-face fit": (220, 130, 20)}
 #: the cached runs' lines, fewest poses first
 CACHED_COLOURS = [(30, 150, 60), (140, 160, 20), (20, 120, 120), (120, 70, 170)]
 #: the warm-start goal: reach the from-scratch run's final PSNR in at most this share of its examples
 WARM_START_GOAL = 1 / 5
-
-
-class Timer(Progress):
-    """Records when each step finished (the trainer's own progress calls), reporting nothing."""
-
-    def __init__(self) -> None:
-        super().__init__(enabled=False)
-        self.marks: list[tuple[int, float]] = []
-
-    def advance(self, examples: int, loss: float) -> None:
-        self.marks.append((examples, time.perf_counter()))
-
-    def rate(self) -> float:
-        """Examples/s over all steps but the first (warm-up)."""
-        (e0, t0), (e1, t1) = self.marks[0], self.marks[-1]
-        return (e1 - e0) / (t1 - t0)
-
-
-def _trainer(task: Task, settings: TrainSettings, device: torch.device, eval_poses: np.ndarray, progress: Progress,
-             sampler: PoseSampler, init: dict[str, torch.Tensor] | None = None) -> Trainer:
-    return Trainer(task, task, sampler, settings, seed=1, device=device, eval_poses=eval_poses,
-                   sample_poses=eval_poses, samples_dir=Path("."), save=lambda state: Path("(not saved)"),
-                   progress=progress, stop=StopFlag(), init=init)
-
-
-def measure_speed(task: Task, device: torch.device, batch_size: int, steps: int, precision: str,
-                  micro_batch: int = 0) -> float:
-    """Training examples/s of ``task`` over ``steps`` steps after one warm-up step, on one cached batch of poses."""
-    timer = Timer()
-    settings = TrainSettings(examples=(steps + 1) * batch_size, batch_size=batch_size, checkpoint_every=10**12,
-                             sample_every=0, eval_every=0, precision=precision, micro_batch=micro_batch)
-    poses = fixed_poses(batch_size, 7)
-    _trainer(task, settings, device, poses[:1], timer, PoseSampler(1, poses)).run()
-    return timer.rate()
 
 
 def teacher_seconds(teacher: Teacher, network: str, poses: np.ndarray, device: torch.device) -> float:
@@ -118,8 +89,9 @@ class CurveRun:
     seconds: float = 0.0
 
 
-def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: str) -> Path:
-    """A line chart (examples → PSNR dB), one line per curve, drawn with PIL."""
+def plot_curves(curves: dict[str, list[tuple[float, float]]], path: Path, title: str,
+                x_label: str = "training examples") -> Path:
+    """A line chart (``x_label`` → PSNR dB), one line per curve, drawn with PIL."""
     w, h, left, right, top, bottom = 720, 440, 70, 20, 40, 70
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
@@ -135,7 +107,7 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: s
         y = y_lo + (y_hi - y_lo) * k / 4
         d.text((8, at(0, y)[1] - 6), f"{y:.1f}", fill="black")
         x = x_max * k / 4
-        d.text((at(x, y_lo)[0] - 10, h - bottom + 6), f"{x:,.0f}", fill="black")
+        d.text((at(x, y_lo)[0] - 10, h - bottom + 6), f"{x:,.0f}" if x_max >= 10 else f"{x:.2g}", fill="black")
     cached = [name for name in curves if name.startswith("cached")]
     for i, (name, curve) in enumerate(curves.items()):
         colour = (CACHED_COLOURS[cached.index(name) % len(CACHED_COLOURS)] if name in cached
@@ -145,11 +117,11 @@ def plot_curves(curves: dict[str, list[tuple[int, float]]], path: Path, title: s
         for x, y in curve:
             cx, cy = at(x, y)
             d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
-        x0 = left + 10 + 125 * i
+        x0 = left + 10 + min(125, (w - left - 10) // len(curves)) * i
         d.line([(x0, h - 18), (x0 + 16, h - 18)], fill=colour, width=3)  # PIL's default font has no dash
         d.text((x0 + 20, h - 24), name, fill=colour)
     d.text((left, 12), title, fill="black")
-    d.text((w // 2 - 60, h - 46), "training examples", fill="black")
+    d.text((w // 2 - 60, h - 46), x_label, fill="black")
     d.text((8, top - 16), "PSNR (dB)", fill="black")
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path)
@@ -259,6 +231,18 @@ class Curves:
               "rounds done so far are recorded.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the curves' teacher caches (default: a temporary folder).")
+@click.option("--levers", is_flag=True, help="Instead of speed and curves: train each lever arm for --lever-minutes "
+              "and compare PSNR per minute (tha4_sdk.bench.distill_levers).")
+@click.option("--lever-minutes", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="Minutes of training per arm and network.")
+@click.option("--arms", type=click.Choice(ARM_NAMES), multiple=True, default=ARM_NAMES, show_default=True,
+              help="Lever arms to run (repeat; an arm runs only on the networks it is for).")
+@click.option("--lever-poses", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Unique teacher poses of the arms' shared on-disk teacher cache.")
+@click.option("--lever-evals", type=click.IntRange(min=1), default=4, show_default=True,
+              help="PSNR evaluations during each arm (besides the one at its start).")
+@click.option("--lever-rest-fit", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Rest-pose steps of the rest-face fit arm.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
@@ -266,9 +250,11 @@ class Curves:
 def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init_character: str, device: str,
                   steps: int, batch_size: int, speed_batch_size: int | None, networks: str, curve_examples: int,
                   curve_every: int, body_every: int, unique_poses: tuple[int, ...],
-                  body_unique_poses: tuple[int, ...], eval_poses: int,
-                  minutes: float, cache_dir: Path | None, output: Path, plot: Path) -> None:
-    """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached)."""
+                  body_unique_poses: tuple[int, ...], eval_poses: int, minutes: float, levers: bool,
+                  lever_minutes: float, arms: tuple[str, ...], lever_poses: int, lever_evals: int, lever_rest_fit: int,
+                  cache_dir: Path | None, output: Path, plot: Path) -> None:
+    """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached);
+    with --levers, PSNR per minute of the lever arms instead."""
     started = time.perf_counter()
     dev = resolve_device(device)
     precision = resolve_precision("auto", dev)
@@ -290,6 +276,15 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     click.echo(f"teacher {the_teacher.name}, image {image}, {dev} ({precision}), load {load}", err=True)
 
     micro = {"face": 0, "body": 2 if dev.type == "cpu" else 0}
+    nets = ["face", "body"] if networks == "both" else [networks]
+    if levers:
+        warm = any(arm.warm for arm in ARMS if arm.name in arms)
+        _levers_sections(output, plot, nets, the_teacher, image, mask, dev, precision,
+                         _warm_weights(init_character) if warm else None, init_character, cache_dir, micro, load, minutes=lever_minutes, arms=arms,
+                         unique_poses=lever_poses, eval_poses=eval_poses, batch_size=batch_size, steps=max(1, steps),
+                         evals=lever_evals, rest_fit_steps=lever_rest_fit)
+        click.echo(f"wrote {output} and the plots beside {plot}")
+        return
     if steps:
         _speed_section(output, the_teacher, image, mask, dev, precision, speed_batch_size or batch_size, steps,
                        micro, probe, load)
@@ -297,8 +292,7 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
         click.echo(f"wrote {output}")
         return
 
-    init = None if init_character == "none" else student_weights(resolve_character(init_character).root)
-    nets = ["face", "body"] if networks == "both" else [networks]
+    init = _warm_weights(init_character)
     deadline = started + minutes * 60 if minutes > 0 else math.inf
     with tempfile.TemporaryDirectory(prefix="tha4-bench-distill-") as tmp:
         root = cache_dir or Path(tmp)
@@ -321,6 +315,37 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
                 _write_curves(output, plot, curves, the_teacher.name, image, dev,
                               (time.perf_counter() - started) / 60, init_character)
     click.echo(f"wrote {output} and the plots beside {plot}")
+
+
+def _warm_weights(init_character: str) -> dict[str, dict[str, torch.Tensor]] | None:
+    """The warm start's weights by network (None for ``--init none``)."""
+    return None if init_character == "none" else student_weights(resolve_character(init_character).root)
+
+
+def _levers_sections(output: Path, plot: Path, nets: list[str], the_teacher: Teacher, image: Path, mask: np.ndarray,
+                     dev: torch.device, precision: str, init: dict[str, dict[str, torch.Tensor]] | None,
+                     init_character: str, cache_dir: Path | None, micro: dict[str, int], load: str, *,
+                     minutes: float, arms: tuple[str, ...], unique_poses: int, eval_poses: int, batch_size: int,
+                     steps: int, evals: int, rest_fit_steps: int) -> None:
+    """Run the chosen lever arms on each network and write its ``distill-levers-NET`` section and plot."""
+    with tempfile.TemporaryDirectory(prefix="tha4-bench-levers-") as tmp:
+        for net in nets:
+            bench = Levers(net, the_teacher, mask, dev, cache_dir=(cache_dir or Path(tmp)) / f"levers_{net}",
+                           image_sha256=sha256_file(image), unique_poses=unique_poses, eval_poses=eval_poses,
+                           batch_size=batch_size, micro_batch=micro[net], precision=precision,
+                           init=None if init is None else init[net], rest_fit_steps=rest_fit_steps)
+            results = []
+            for arm in ARMS:
+                if arm.name in arms and net in arm.networks and not (arm.warm and init is None):
+                    results.append(bench.run(arm, minutes, steps, evals))
+                    click.echo(f"{net} morpher, {arm.name}: {results[-1].examples:,} examples, "
+                               f"{results[-1].points[-1][1]:.2f} dB", err=True)
+            about = (f"Teacher `{the_teacher.name}` on `{image.name}`, device {dev} ({precision}), batch {batch_size}, "
+                     f"the fast trainer, a teacher cache of {unique_poses:,} poses, PSNR over {eval_poses} held-out "
+                     + (f"poses, warm start from `{Path(init_character).name}`" if init is not None else "poses")
+                     + f", rest-face fit {rest_fit_steps} steps; "
+                     f"load average at the start (1 / 5 / 15 min): {load}.")
+            write_levers(output, plot, net, results, minutes, about, reproduce_line(), plot_curves)
 
 
 def _speed_section(output: Path, the_teacher: Teacher, image: Path, mask: np.ndarray, dev: torch.device,
@@ -382,7 +407,11 @@ def reproduce_line() -> str:
         if value is None or value == param.default or param.name in ("output", "plot", "cache_dir"):
             continue
         flag = param.opts[0]
-        parts += [f"{flag} {_short(v)}" for v in (value if getattr(param, "multiple", False) else [value])]
+        if getattr(param, "is_flag", False):
+            parts.append(flag)
+            continue
+        show = (lambda v: shlex.quote(str(v))) if isinstance(param.type, click.Choice) else _short
+        parts += [f"{flag} {show(v)}" for v in (value if getattr(param, "multiple", False) else [value])]
     return f"Reproduce: `{' '.join(parts)}`."
 
 

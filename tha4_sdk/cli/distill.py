@@ -8,6 +8,7 @@ checkpoint (continue with ``--resume``).
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,21 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+
+
+class PixelFraction(click.ParamType):
+    """A share of the pixels in (0, 1], as a number or a fraction (``0.25``, ``1/16``)."""
+
+    name = "fraction"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            share = float(Fraction(str(value)))
+        except (ValueError, ZeroDivisionError):
+            self.fail(f"{value!r} is not a number or a fraction such as 1/16", param, ctx)
+        if not 0 < share <= 1:
+            self.fail(f"{value} is not in (0, 1]", param, ctx)
+        return share
 
 
 @click.command("distill")
@@ -88,6 +104,13 @@ DURATION = Duration()
 @click.option("--micro-batch", type=click.IntRange(min=0),
               help="Compute each batch in chunks of this many examples (0: whole) [default: 2 for the body "
               "morpher on the CPU].")
+@click.option("--pixel-fraction", type=PixelFraction(), default="1", show_default=True,
+              help="Train each example on this share of its pixels (1/4, 1/16: one random pixel per 2×2, 4×4 block; "
+              "fast trainer).")
+@click.option("--coarse-to-fine", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="SHARE",
+              help="Train this share of the body examples on every second row and column of the 512 level first.")
+@click.option("--face-rest-fit", type=click.IntRange(min=0), default=0, show_default=True, metavar="STEPS",
+              help="First fit the face morpher to the character's rest-pose face for this many steps.")
 @click.option("--init", type=click.Path(exists=True, path_type=Path),
               help="Warm start: begin from this character's student weights instead of from scratch.")
 @click.option("--unique-poses", type=click.IntRange(min=1),

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from tha4_sdk.distill.pixels import PixelSampler
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.errors import Tha4Error
 
@@ -123,15 +124,20 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def _train_step_s(task: Task, poses: torch.Tensor, targets: Any, device: torch.device) -> float:
-    """Seconds for one Adam step on ``poses`` (the second of two: the first pays for first-use costs)."""
+def _train_step_s(task: Task, poses: torch.Tensor, targets: Any, device: torch.device,
+                  pixel_fraction: float) -> float:
+    """Seconds for one Adam step on ``poses`` (the second of two: the first pays for first-use costs), on
+    ``pixel_fraction`` of the pixels (`tha4_sdk.distill.pixels`)."""
     module = task.new_module(0).to(device)
     optimizer = torch.optim.Adam(module.parameters(), lr=0.0)
     weights = task.schedule.at(0).weights
+    pixels = PixelSampler(task.pixel_grid, pixel_fraction, 0.0, 1, seed=0)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        sum(w * t for w, t in zip(weights, task.losses(module, poses, targets))).backward()  # type: ignore[union-attr]
+        sampled = pixels.draw(len(poses), 0)
+        terms = task.losses(module, poses, targets, None if sampled is None else sampled.to(device))
+        sum(w * t for w, t in zip(weights, terms)).backward()  # type: ignore[union-attr]
         optimizer.step()
 
     step()
@@ -144,9 +150,9 @@ def _eval_s(task: Task, poses: torch.Tensor, targets: Any, device: torch.device)
 
 
 def measure(face: Task, body: Task, poses: np.ndarray, device: torch.device,
-            final: Callable[[np.ndarray], object]) -> Throughput:
-    """Time the teacher, both trainers, both networks' evaluations and the ``final`` evaluation (called with
-    poses) on ``poses`` (`MEASURE_POSES` + 1 of them).
+            final: Callable[[np.ndarray], object], pixel_fraction: float = 1.0) -> Throughput:
+    """Time the teacher, both trainers (on ``pixel_fraction`` of the pixels), both networks' evaluations and the
+    ``final`` evaluation (called with poses) on ``poses`` (`MEASURE_POSES` + 1 of them).
 
     Give tasks whose teacher remembers its outputs (`CachedTeacher`) and the job's held-out poses: the
     teacher's answers are then those the evaluations reuse, and measuring wastes nothing.
@@ -157,8 +163,8 @@ def measure(face: Task, body: Task, poses: np.ndarray, device: torch.device,
     face.targets(warm), body.targets(warm)  # first-use costs (THA3 decomposes the eyebrows once per image)
     face_s, face_targets = _timed(lambda: face.targets(timed))
     body_s, body_targets = _timed(lambda: body.targets(timed))
-    face_train = _train_step_s(face, timed, face_targets, device)
-    body_train = _train_step_s(body, timed, body_targets, device)
+    face_train = _train_step_s(face, timed, face_targets, device, pixel_fraction)
+    body_train = _train_step_s(body, timed, body_targets, device, pixel_fraction)
     return Throughput(teacher_face_s=face_s / n, teacher_body_s=body_s / n, face_train_s=face_train / n,
                       body_train_s=body_train / n, face_eval_s=_eval_s(face, timed, face_targets, device) / n,
                       body_eval_s=_eval_s(body, timed, body_targets, device) / n,
@@ -196,6 +202,7 @@ class Plan:
     minimum_s: float          #: the shortest budget that trains one batch of each network here
     face: Intervals
     body: Intervals
+    pixel_fraction: float = 1.0  #: share of the pixels each example trains on (the throughput was measured so)
 
     def intervals(self, network: str) -> Intervals:
         return self.face if network == "face" else self.body
@@ -222,7 +229,9 @@ class Plan:
                 f"{1 / t.face_train_s:.3g} face and {1 / t.body_train_s:.3g} body examples/s); plan: {cache}, "
                 f"face morpher until {format_duration(self.face_end_s)} (~{self.face_examples:,} examples), "
                 f"body morpher until {format_duration(self.body_end_s - self.final_eval_s)} "
-                f"(~{self.body_examples:,} examples), warm-up then cosine, PSNR over {self.eval_poses} held-out poses")
+                f"(~{self.body_examples:,} examples), warm-up then cosine"
+                + (f", {self.pixel_fraction:g} of the pixels" if self.pixel_fraction != 1 else "")
+                + f", PSNR over {self.eval_poses} held-out poses")
 
 
 def fits_in_memory(poses: int, cache_mb: int) -> bool:
@@ -269,13 +278,15 @@ def _intervals(examples: int, batch: int) -> Intervals:
 
 def make_plan(budget_s: float, used_s: float, t: Throughput, *, batch_size: int,
               default_eval_poses: Callable[[int], int], min_eval_poses: int, samples: int, cache_mb: int,
-              unique_poses: int | None = None, eval_poses: int | None = None, may_cache: bool = True) -> Plan:
+              unique_poses: int | None = None, eval_poses: int | None = None, may_cache: bool = True,
+              pixel_fraction: float = 1.0) -> Plan:
     """Plan the rest of a ``budget_s`` job that has used ``used_s`` (see the module docstring).
 
     ``default_eval_poses``: held-out poses for a number of examples (shrunk until evaluation fits
     `EVAL_SHARE` of the budget, not below ``min_eval_poses``); ``eval_poses`` / ``unique_poses``: fixed by
     the caller instead; ``may_cache`` False: no teacher cache of unique poses (the caller's poses come from a
-    file). ``samples``: poses per sample sheet. Raises `BudgetError` if the budget cannot train one batch of
+    file). ``samples``: poses per sample sheet. ``pixel_fraction``: the share of the pixels the job trains on
+    (``t`` must have been measured with it: `measure`), recorded in the plan. Raises `BudgetError` if the budget cannot train one batch of
     each network.
     """
     fresh = not may_cache or unique_poses is None and (t.teacher_face_s <= FRESH_POSE_SHARE * t.face_train_s
@@ -320,7 +331,8 @@ def make_plan(budget_s: float, used_s: float, t: Throughput, *, batch_size: int,
     return Plan(budget_s=budget_s, throughput=t, planned_at_s=used_s, unique_poses=cache_poses, face_examples=face_n,
                 body_examples=body_n, eval_poses=n_eval, cache_s=cache_s, eval_s=cost.total, face_eval_s=cost.face,
                 body_eval_s=cost.body, final_eval_s=cost.final, face_end_s=face_end, body_end_s=end,
-                minimum_s=minimum, face=_intervals(face_n, batch_size), body=_intervals(body_n, batch_size))
+                minimum_s=minimum, face=_intervals(face_n, batch_size), body=_intervals(body_n, batch_size),
+                pixel_fraction=pixel_fraction)
 
 
 @torch.no_grad()

@@ -33,6 +33,7 @@ from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.mask import METHOD, face_mask_for
+from tha4_sdk.distill.pixels import block_size
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses, load_pose_file
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.schedule import OFFICIAL_EXAMPLES, split_budget
@@ -103,6 +104,9 @@ class DistillConfig:
     attribution: str = ""
     license: str = ""
     time_budget_s: float | None = None
+    pixel_fraction: float = 1.0   # share of each example's pixels trained on (`tha4_sdk.distill.pixels`)
+    coarse_to_fine: float = 0.0   # share of the body examples trained on the stride-2 grid first
+    face_rest_fit: int = 0        # steps fitting the face morpher to the rest pose first (`tha4_sdk.distill.rest_fit`)
 
     def budgets(self) -> tuple[int, int]:
         """(face, body) examples: ``examples`` (default: the official 2.5M) split 2 : 3 as officially
@@ -133,12 +137,14 @@ class DistillConfig:
                 "face_examples": face, "body_examples": body, "batch_size": self.batch_size, "seed": self.seed,
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
                 "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses,
-                "time_budget_s": self.time_budget_s}
+                "time_budget_s": self.time_budget_s, "pixel_fraction": self.pixel_fraction,
+                "coarse_to_fine": self.coarse_to_fine, "face_rest_fit": self.face_rest_fit}
 
     def planned(self, plan: Plan) -> "DistillConfig":
-        """This job with what ``plan`` decided: examples, teacher cache, held-out poses."""
+        """This job with what ``plan`` decided: examples, teacher cache, held-out poses, pixel fraction."""
         return dataclasses.replace(self, face_examples=plan.face_examples, body_examples=plan.body_examples,
-                                   unique_poses=plan.unique_poses, eval_poses=plan.eval_poses)
+                                   unique_poses=plan.unique_poses, eval_poses=plan.eval_poses,
+                                   pixel_fraction=plan.pixel_fraction)
 
 
 def from_character_folder(config: DistillConfig) -> tuple[DistillConfig, str | None]:
@@ -232,6 +238,13 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                   body_examples=config.body_examples)
     if config.trainer not in TRAINERS:
         raise DistillError(f"unknown trainer {config.trainer!r}; choose one of {', '.join(TRAINERS)}")
+    if config.trainer != "fast" and (config.pixel_fraction != 1 or config.coarse_to_fine):
+        raise DistillError("pixel_fraction and coarse_to_fine need the fast trainer")
+    for task in (FaceTask, BodyTask):  # a fraction whose blocks do not tile a network's grid fails now
+        block_size(config.pixel_fraction, task.pixel_grid)
+    if not 0 <= config.coarse_to_fine <= 1 or config.face_rest_fit < 0:
+        raise DistillError(f"coarse_to_fine must be in [0, 1] and face_rest_fit at least 0, got "
+                           f"{config.coarse_to_fine} and {config.face_rest_fit}")
     config, mask_method = from_character_folder(config)
     if config.unique_poses and config.pose_file:
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
@@ -299,10 +312,14 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                    f"({face_n:,} face + {body_n:,} body examples, {config.trainer} trainer"
                    + (f", from {config.init}" if config.init else "")
                    + (f", {len(pool):,} unique poses" if pool is not None else "")
+                   + (f", {config.pixel_fraction:g} of the pixels" if config.pixel_fraction != 1 else "")
+                   + (f", coarse to fine over {config.coarse_to_fine:.0%} of the body" if config.coarse_to_fine else "")
                    + f", PSNR over {n_eval} held-out poses, {device}, {precision})",
                    output=str(out), teacher=teacher.name, face_examples=face_n, body_examples=body_n,
                    trainer=config.trainer, init=None if config.init is None else str(config.init),
                    unique_poses=None if pool is None else len(pool), eval_poses=n_eval,
+                   pixel_fraction=config.pixel_fraction, coarse_to_fine=config.coarse_to_fine,
+                   face_rest_fit=config.face_rest_fit,
                    device=str(device), precision=precision, world_size=world.size, resumed=resumed)
 
     def save(train_state: dict[str, Any] | None) -> Path:
@@ -331,7 +348,10 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         settings = TrainSettings(examples=examples, batch_size=config.batch_size,
                                  checkpoint_every=every.checkpoint_every, sample_every=every.sample_every,
                                  eval_every=every.eval_every, eval_batch_size=config.batch_size, precision=precision,
-                                 micro_batch=micro[index], schedule="official" if plan is None else "fitted")
+                                 micro_batch=micro[index], schedule="official" if plan is None else "fitted",
+                                 pixel_fraction=config.pixel_fraction,
+                                 coarse_share=config.coarse_to_fine if task.name == "body" else 0.0,
+                                 rest_fit_steps=config.face_rest_fit if task.name == "face" else 0)
         deadline = None
         if plan is not None and clock is not None:
             deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s) if index == 0 else  # the final
@@ -373,13 +393,14 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
 def _plan(config: DistillConfig, clock: BudgetClock, eval_tasks: tuple[Task, Task],
           final_eval: Callable[[np.ndarray], object], device: torch.device) -> Plan:
     """Measure this machine on the held-out poses (whose teacher answers evaluation reuses) and plan the job."""
-    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device, final_eval)
+    throughput = measure(*eval_tasks, fixed_poses(MIN_EVAL_POSES, EVAL_SEED), device, final_eval,
+                         config.pixel_fraction)
     if config.time_budget_s is None:
         raise DistillError("only a job with time_budget_s is planned")
     return make_plan(config.time_budget_s, clock.used(), throughput, batch_size=config.batch_size,
                      default_eval_poses=default_eval_poses, min_eval_poses=MIN_EVAL_POSES, samples=SAMPLE_POSES,
                      cache_mb=config.teacher_cache_mb, unique_poses=config.unique_poses, eval_poses=config.eval_poses,
-                     may_cache=config.pose_file is None)
+                     may_cache=config.pose_file is None, pixel_fraction=config.pixel_fraction)
 
 
 def _build_cache(folder: Path, teacher: Teacher, poses: np.ndarray, image_sha256: str, progress: Progress,

@@ -3,8 +3,8 @@
 Each step draws ``batch_size`` poses from the sampler, asks the teacher for its targets in one
 batched call, and takes one Adam step (betas 0.9, 0.999) on the weighted sum of the task's L1
 terms, with the learning rate and weights of the schedule phase in force. The state saved at a
-checkpoint — weights, optimizer, example count, sampler and global RNG states, history — is
-everything the next step depends on, so a resumed run continues bit for bit (on CPU).
+checkpoint — weights, optimizer, example count, pose and pixel samplers' and global RNG states,
+history — is everything the next step depends on, so a resumed run continues bit for bit (on CPU).
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from tha4_sdk.distill.checkpoint import rng_state, set_rng_state
 from tha4_sdk.distill.distributed import World
 from tha4_sdk.distill.evaluate import save_sheet, task_psnr
 from tha4_sdk.memory import retain_freed_memory
+from tha4_sdk.distill.pixels import PixelSampler
 from tha4_sdk.distill.poses import PoseSampler
 from tha4_sdk.distill.progress import Progress
+from tha4_sdk.distill.rest_fit import fit_rest_pose
 from tha4_sdk.distill.schedule import LearningSchedule, fit_schedule
 from tha4_sdk.distill.tasks import Task
 from tha4_sdk.distill.teacher import BodyTargets
@@ -82,6 +84,10 @@ class TrainSettings:
     (the benchmark's PSNR curve follows the official 1.5M-example schedule that way).
     ``micro_batch`` > 0 computes each batch in chunks of that many examples, accumulating the
     gradients (the same step up to float rounding, a fraction of the memory).
+    ``pixel_fraction`` < 1 trains each example on that share of its pixels (stratified, the fast trainer only;
+    `tha4_sdk.distill.pixels`); the first ``coarse_share`` of the examples train on the regular stride-2 grid
+    (coarse to fine). ``rest_fit_steps``: a fresh start first fits the network to the rest pose's targets for that
+    many steps (`tha4_sdk.distill.rest_fit`), before the schedule and outside its example count.
     """
 
     examples: int
@@ -94,6 +100,9 @@ class TrainSettings:
     precision: str = "fp32"
     micro_batch: int = 0
     schedule: str = "official"
+    pixel_fraction: float = 1.0
+    coarse_share: float = 0.0
+    rest_fit_steps: int = 0
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -127,8 +136,8 @@ class TaskLosses(nn.Module):
         super().__init__()
         self.task, self.network = task, network
 
-    def forward(self, poses: torch.Tensor, targets: Any) -> list[torch.Tensor]:
-        return self.task.losses(self.network, poses, targets)
+    def forward(self, poses: torch.Tensor, targets: Any, pixels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        return self.task.losses(self.network, poses, targets, pixels)
 
 
 class Trainer:
@@ -158,6 +167,7 @@ class Trainer:
         self.schedule: LearningSchedule = (fit_schedule(task.schedule, scheduled) if settings.schedule == "fitted"
                                            else task.schedule.scaled(scheduled))
         self.total = math.ceil(settings.examples / settings.batch_size) * settings.batch_size
+        self.pixels = PixelSampler(task.pixel_grid, settings.pixel_fraction, settings.coarse_share, self.total, seed)
         self.log_every = max(1, self.total // settings.batch_size // 200)
         self.history: dict[str, list[list[float]]] = {"loss": [], "psnr": []}
 
@@ -177,7 +187,15 @@ class Trainer:
             optimizer.load_state_dict(state["optimizer"])
             self.sampler.load_state_dict(state["sampler"])
             set_rng_state(state["rng"])
+            if self.pixels.active:
+                self.pixels.load_state_dict(state["pixels"])
             examples, self.history = int(state["examples"]), state["history"]
+        elif s.rest_fit_steps:
+            # the evaluation task's teacher is the live one (an on-disk teacher cache holds only its own poses)
+            loss = fit_rest_pose(self.eval_task, module, optimizer, s.rest_fit_steps, self.schedule.at(0).weights,
+                                 self.device)
+            self.progress.event("rest_fit", f"{task.name} morpher fitted to the rest pose in {s.rest_fit_steps} steps "
+                                f"(loss {loss:.4f})", phase=task.name, steps=s.rest_fit_steps, loss=round(loss, 6))
         net: nn.Module = TaskLosses(task, module)
         if self.world.size > 1:
             net = nn.parallel.DistributedDataParallel(net, device_ids=[self.device] if self.device.type == "cuda"
@@ -195,8 +213,11 @@ class Trainer:
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr
             poses = self.world.share(torch.from_numpy(self.sampler.sample(s.batch_size))).to(self.device)
+            pixels = self.pixels.draw(s.batch_size, examples)
+            if pixels is not None:
+                pixels = self.world.share(pixels).to(self.device)
             optimizer.zero_grad(set_to_none=True)
-            loss, terms = self._backward(net, poses, task.targets(poses), phase.weights, autocast)
+            loss, terms = self._backward(net, poses, task.targets(poses), pixels, phase.weights, autocast)
             optimizer.step()
             examples += s.batch_size
             self._step_s = time.perf_counter() - started
@@ -219,9 +240,10 @@ class Trainer:
             return examples < self.total
         return self.deadline.left() - self.deadline.evals_after * self._eval_s > self._step_s / 2
 
-    def _backward(self, net: nn.Module, poses: torch.Tensor, targets: Any, weights: tuple[float, ...],
-                  autocast: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Gradients of one batch's weighted loss, in micro-batches if set; returns (loss, terms), detached."""
+    def _backward(self, net: nn.Module, poses: torch.Tensor, targets: Any, pixels: torch.Tensor | None,
+                  weights: tuple[float, ...], autocast: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Gradients of one batch's weighted loss (over ``pixels`` only, if given), in micro-batches if set;
+        returns (loss, terms), detached."""
         n = poses.shape[0]
         chunk = self.settings.micro_batch or n
         totals: list[torch.Tensor] = []
@@ -231,7 +253,8 @@ class Trainer:
             sync = net.no_sync() if stop < n and self.world.size > 1 else contextlib.nullcontext()  # type: ignore
             with sync:
                 with autocast:
-                    terms = net(poses[start:stop], _rows(targets, start, stop))
+                    terms = net(poses[start:stop], _rows(targets, start, stop),
+                                None if pixels is None else pixels[start:stop])
                 loss = sum(w * t for w, t in zip(weights, terms))
                 (loss * share).backward()  # type: ignore[union-attr]
             parts = [t.detach() * share for t in [loss, *terms]]  # type: ignore[list-item]
@@ -251,8 +274,11 @@ class Trainer:
             return
         path = None
         if self.world.is_main:
-            path = self.save({"examples": examples, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
-                              "sampler": self.sampler.state_dict(), "rng": rng_state(), "history": self.history})
+            train_state = {"examples": examples, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
+                           "sampler": self.sampler.state_dict(), "rng": rng_state(), "history": self.history}
+            if self.pixels.active:
+                train_state["pixels"] = self.pixels.state_dict()
+            path = self.save(train_state)
             self.progress.event("checkpoint", phase=self.task.name, examples=examples, path=str(path))
         if stop:
             raise Stopped(path)

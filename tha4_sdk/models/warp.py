@@ -12,10 +12,14 @@ def identity_grid(n: int, h: int, w: int, *, device: torch.device, dtype: torch.
     return F.affine_grid(theta.unsqueeze(0).expand(n, 2, 3), [n, 1, h, w], align_corners=False)
 
 
-def warp(image: torch.Tensor, grid_change: torch.Tensor) -> torch.Tensor:
-    """Sample ``image`` (N×C×H×W) at identity + ``grid_change`` (N×2×H×W; channel 0 = x, 1 = y)."""
+def warp(image: torch.Tensor, grid_change: torch.Tensor, base: torch.Tensor | None = None) -> torch.Tensor:
+    """Sample ``image`` (N×C×H×W) at ``base`` + ``grid_change`` (N×2×H×W; channel 0 = x, 1 = y).
+
+    ``base``: the identity grid (N×H×W×2) of the output pixels; default the whole H×W identity grid (another
+    base evaluates the warp at chosen pixels of a larger image only, laid out as an H×W array)."""
     n, _, h, w = grid_change.shape
-    base = identity_grid(n, h, w, device=grid_change.device, dtype=grid_change.dtype)
+    if base is None:
+        base = identity_grid(n, h, w, device=grid_change.device, dtype=grid_change.dtype)
     grid = base + grid_change.permute(0, 2, 3, 1)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
 

@@ -47,9 +47,11 @@ class StudentBodyMorpher(nn.Module):
         return compose_body_outputs(image, self.last_linear(self.features(pose)))
 
 
-def compose_body_outputs(image: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
-    """Turn the 7-channel head output into the official five outputs (no activations on any of them)."""
+def compose_body_outputs(image: torch.Tensor, y: torch.Tensor, base: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """Turn the 7-channel head output into the official five outputs (no activations on any of them).
+
+    ``base``: the identity grid of ``y``'s pixels when they are not the whole image (`tha4_sdk.models.warp.warp`)."""
     grid_change, alpha, color_change = y[:, 0:2], y[:, 2:3], y[:, 3:7]
-    warped = warp(image, grid_change)
+    warped = warp(image, grid_change, base)
     blended = (1 - alpha) * warped + alpha * color_change
     return [blended, alpha, color_change, warped, grid_change]
