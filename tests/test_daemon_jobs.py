@@ -33,8 +33,8 @@ TEACHER = "student:lambda_00"
 EXAMPLES = 4000  # far more than a test waits for: every job here ends by cancellation
 SPEC = {"character": "c", "output": "o", "examples": 10, "teacher": "tha4", "image": "i.png", "face_mask": "m.png",
         "teacher_arg": "tha4", "output_dir": "/x/o", "time_budget": None}
-#: a budget this machine meets even when shared (the job measures for about a minute, then plans)
-BUDGET_S = 480.0
+#: a budget this machine meets even when shared (the job measures, renders a small teacher cache, then trains)
+BUDGET_S = 240.0
 
 
 def test_the_job_table_survives_reopening(tmp_path: Path):
@@ -169,9 +169,8 @@ def test_bad_budgets_are_refused_before_any_job_is_queued(store: Path, tmp_path:
 
 
 @pytest.mark.slow
-def test_a_budgeted_job_reports_its_eta_then_its_psnr(store: Path, tmp_path: Path):
-    """After measuring, a budgeted job's ETA is the whole job's (beyond its face morpher's), counts down between
-    records, and the first evaluation (the face morpher's, half-way) brings a PSNR."""
+def test_a_budgeted_job_reports_the_whole_jobs_eta(store: Path, tmp_path: Path):
+    """After measuring, a budgeted job's ETA is the whole job's (beyond its face morpher's) and counts down."""
     with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
             client.subscribe("event.job.") as sub:
         time.sleep(0.3)
@@ -183,12 +182,24 @@ def test_a_budgeted_job_reports_its_eta_then_its_psnr(store: Path, tmp_path: Pat
         assert progress["eta_s"] < timed["eta_s"] <= progress["job_eta_s"] < BUDGET_S
         time.sleep(1.0)
         assert client.job(job["job"])["eta_s"] < timed["eta_s"]
-        scored = wait_event(sub, job["job"], "progress", lambda j: j["psnr"] is not None)
-        assert scored["psnr"]["phase"] == "face" and 3 < scored["psnr"]["psnr_db"] < 60
-        assert scored["psnr"]["psnr_db"] == scored["progress"]["psnr_db"] and scored["eta_s"] > 0
         client.cancel(job["job"])
         finished = wait_event(sub, job["job"], "finished")
-        assert finished["state"] == "cancelled" and finished["eta_s"] is None and finished["psnr"] == scored["psnr"]
+        assert finished["state"] == "cancelled" and finished["eta_s"] is None
+
+
+@pytest.mark.slow
+def test_a_job_reports_each_evaluations_psnr(store: Path, tmp_path: Path):
+    """The face morpher's PSNR reaches JOB-INFO when it is evaluated, the full image's when the job is done."""
+    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
+            client.subscribe("event.job.") as sub:
+        time.sleep(0.3)
+        job = client.distill("lambda_00", "lam_small", examples=10, teacher=TEACHER)
+        scored = wait_event(sub, job["job"], "progress", lambda j: j["psnr"] is not None)
+        assert scored["psnr"]["phase"] == "face" and 0 < scored["psnr"]["psnr_db"] < 60  # from scratch: about 2 dB
+        assert scored["psnr"]["psnr_db"] == scored["progress"]["psnr_db"]
+        done = wait_event(sub, job["job"], "finished")
+        assert done["state"] == "done" and done["eta_s"] is None
+        assert done["psnr"]["phase"] == "full" and 0 < done["psnr"]["psnr_db"] < 60
 
 
 @pytest.mark.slow

@@ -39,10 +39,14 @@ def job_args(lambda_00: Path, out: Path, *extra: str) -> list[str]:
             "--teacher", f"student:{lambda_00}", "-o", str(out), *SMALL, *extra]
 
 
+#: jobs in subprocesses run on one thread: the math libraries may split a reduction differently when threads are
+#: starved, and these tests compare runs to the last bits
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def start(args: list[str]) -> subprocess.Popen[str]:
-    """The job in a subprocess on one thread: bit-identical runs need one summation order whatever the load."""
     return subprocess.Popen([sys.executable, "-m", "tha4_sdk.cli", "distill", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
 
 
 def records_until(proc: subprocess.Popen[str], **match: Any) -> list[dict[str, Any]]:
@@ -240,13 +244,13 @@ def test_two_processes_train_like_one(lambda_00: Path, tmp_path: Path) -> None:
               "--teacher", f"student:{lambda_00}", *args]
     two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
                           "29517", "-m", "tha4_sdk.cli", "distill", *common, "-o", str(tmp_path / "two")],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=ONE_THREAD)
     assert two.returncode == 0, two.stderr[-2000:]
     records = [json.loads(line) for line in two.stdout.splitlines() if line.startswith("{")]
     assert [r["event"] for r in records].count("start") == 1, "only rank 0 reports"
     assert records[0]["world_size"] == 2 and records[-1]["event"] == "done"
     one = subprocess.run([sys.executable, "-m", "tha4_sdk.cli", "distill", *common, "-o", str(tmp_path / "one")],
-                         capture_output=True, text=True, timeout=600)
+                         capture_output=True, text=True, timeout=600, env=ONE_THREAD)
     assert one.returncode == 0, one.stderr[-2000:]
     a, b = weights(tmp_path / "two"), weights(tmp_path / "one")
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a if k.startswith("face"))
