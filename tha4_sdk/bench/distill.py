@@ -280,7 +280,8 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     if levers:
         warm = any(arm.warm for arm in ARMS if arm.name in arms)
         _levers_sections(output, plot, nets, the_teacher, image, mask, dev, precision,
-                         _warm_weights(init_character) if warm else None, init_character, cache_dir, micro, load, minutes=lever_minutes, arms=arms,
+                         _warm_weights(init_character) if warm else None, init_character, cache_dir, micro, load,
+                         minutes=lever_minutes, arms=arms,
                          unique_poses=lever_poses, eval_poses=eval_poses, batch_size=batch_size, steps=max(1, steps),
                          evals=lever_evals, rest_fit_steps=lever_rest_fit)
         click.echo(f"wrote {output} and the plots beside {plot}")

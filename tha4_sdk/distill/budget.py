@@ -286,8 +286,8 @@ def make_plan(budget_s: float, used_s: float, t: Throughput, *, batch_size: int,
     `EVAL_SHARE` of the budget, not below ``min_eval_poses``); ``eval_poses`` / ``unique_poses``: fixed by
     the caller instead; ``may_cache`` False: no teacher cache of unique poses (the caller's poses come from a
     file). ``samples``: poses per sample sheet. ``pixel_fraction``: the share of the pixels the job trains on
-    (``t`` must have been measured with it: `measure`), recorded in the plan. Raises `BudgetError` if the budget cannot train one batch of
-    each network.
+    (``t`` must have been measured with it: `measure`), recorded in the plan. Raises `BudgetError` if the budget
+    cannot train one batch of each network.
     """
     fresh = not may_cache or unique_poses is None and (t.teacher_face_s <= FRESH_POSE_SHARE * t.face_train_s
                                                        and t.teacher_body_s <= FRESH_POSE_SHARE * t.body_train_s)
