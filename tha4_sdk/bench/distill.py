@@ -405,7 +405,7 @@ def reproduce_line() -> str:
     parts = ["tha4 bench distill"]
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
-        if value is None or value == param.default or param.name in ("output", "plot", "cache_dir"):
+        if value is None or value == param.get_default(ctx) or param.name in ("output", "plot", "cache_dir"):
             continue
         flag = param.opts[0]
         if getattr(param, "is_flag", False):
