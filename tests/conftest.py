@@ -96,16 +96,29 @@ def http_server():
         server.server_close()
 
 
+#: set (to anything but 0) to run the tests marked ``slow`` too, as .ci/run does; or pass --run-slow
+RUN_SLOW = "THA4_RUN_SLOW"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true",
+                     help=f"also run the tests marked slow: the long end-to-end runs and real engine sessions (CI "
+                          f"runs them: .ci/run sets {RUN_SLOW}=1)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``gpu`` need CUDA; on machines without it they are skipped (CPU tests cover the same code)."""
+    """Tests marked ``slow`` run with --run-slow or $THA4_RUN_SLOW (CI); tests marked ``gpu`` need CUDA and are
+    skipped on machines without it (CPU tests cover the same code)."""
     import torch
 
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    run_slow = config.getoption("--run-slow") or os.environ.get(RUN_SLOW, "0") not in ("", "0")
+    slow = pytest.mark.skip(reason=f"slow: run with --run-slow or {RUN_SLOW}=1 (CI runs it)")
+    gpu = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+        if "slow" in item.keywords and not run_slow:
+            item.add_marker(slow)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(gpu)
 
 
 @pytest.fixture(scope="session")
