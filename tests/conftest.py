@@ -107,16 +107,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``slow`` run with --run-slow or $THA4_RUN_SLOW (CI); tests marked ``gpu`` need CUDA and are
-    skipped on machines without it (CPU tests cover the same code)."""
+    """Tests marked ``slow`` are deselected unless --run-slow or $THA4_RUN_SLOW (CI) asks for them; tests marked
+    ``gpu`` need CUDA and are skipped on machines without it (CPU tests cover the same code)."""
     import torch
 
-    run_slow = config.getoption("--run-slow") or os.environ.get(RUN_SLOW, "0") not in ("", "0")
-    slow = pytest.mark.skip(reason=f"slow: run with --run-slow or {RUN_SLOW}=1 (CI runs it)")
+    if not (config.getoption("--run-slow") or os.environ.get(RUN_SLOW, "0") not in ("", "0")):
+        slow = [item for item in items if "slow" in item.keywords]
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = [item for item in items if "slow" not in item.keywords]
     gpu = pytest.mark.skip(reason="needs a CUDA GPU")
     for item in items:
-        if "slow" in item.keywords and not run_slow:
-            item.add_marker(slow)
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(gpu)
 
