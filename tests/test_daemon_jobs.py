@@ -5,6 +5,7 @@ is queued. Plus the job table itself across reopenings (also one an older daemon
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from daemon_harness import DaemonProcess, daemon_thread, make_store
@@ -116,6 +117,15 @@ def wait_event(sub: Subscription, job_id: str, kind: str, until=lambda job: True
     raise AssertionError(f"no job.{kind} event for {job_id} within {timeout} s")
 
 
+@contextlib.contextmanager
+def watched_daemon(store: Path, state: Path) -> Iterator[tuple[Client, Subscription]]:
+    """A real daemon over ``store``, a client, and a subscription to its job events (already connected)."""
+    with DaemonProcess(store, state) as daemon, daemon.client(timeout=20) as client, \
+            client.subscribe("event.job.") as sub:
+        time.sleep(0.3)  # the subscription reaches the daemon before the first job starts
+        yield client, sub
+
+
 def trained(job: dict[str, Any]) -> bool:
     progress = job["progress"] or {}
     return progress.get("event") == "progress" and progress.get("examples", 0) > 0
@@ -171,9 +181,7 @@ def test_bad_budgets_are_refused_before_any_job_is_queued(store: Path, tmp_path:
 @pytest.mark.slow
 def test_a_budgeted_job_reports_the_whole_jobs_eta(store: Path, tmp_path: Path):
     """After measuring, a budgeted job's ETA is the whole job's (beyond its face morpher's) and counts down."""
-    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
-            client.subscribe("event.job.") as sub:
-        time.sleep(0.3)
+    with watched_daemon(store, tmp_path / "state") as (client, sub):
         job = client.distill("lambda_00", "lam_budget", teacher=TEACHER, time_budget=BUDGET_S)
         assert (job["time_budget"], job["examples"], job["eta_s"], job["psnr"]) == (BUDGET_S, None, None, None)
         timed = wait_event(sub, job["job"], "progress", lambda j: j["eta_s"] is not None)
@@ -190,9 +198,7 @@ def test_a_budgeted_job_reports_the_whole_jobs_eta(store: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_a_job_reports_each_evaluations_psnr(store: Path, tmp_path: Path):
     """The face morpher's PSNR reaches JOB-INFO when it is evaluated, the full image's when the job is done."""
-    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
-            client.subscribe("event.job.") as sub:
-        time.sleep(0.3)
+    with watched_daemon(store, tmp_path / "state") as (client, sub):
         job = client.distill("lambda_00", "lam_small", examples=10, teacher=TEACHER)
         scored = wait_event(sub, job["job"], "progress", lambda j: j["psnr"] is not None)
         assert scored["psnr"]["phase"] == "face" and 0 < scored["psnr"]["psnr_db"] < 60  # from scratch: about 2 dB
@@ -204,9 +210,7 @@ def test_a_job_reports_each_evaluations_psnr(store: Path, tmp_path: Path):
 
 @pytest.mark.slow
 def test_jobs_queue_progress_and_cancel(store: Path, tmp_path: Path):
-    with DaemonProcess(store, tmp_path / "state") as daemon, daemon.client(timeout=20) as client, \
-            client.subscribe("event.job.") as sub:
-        time.sleep(0.3)
+    with watched_daemon(store, tmp_path / "state") as (client, sub):
         first = client.distill("lambda_00", "lam_a", examples=EXAMPLES, teacher=TEACHER)
         second = client.distill("lambda_00", "lam_b", examples=EXAMPLES, teacher=TEACHER)
         assert first["state"] == "queued" and first["teacher"] == TEACHER and first["examples"] == EXAMPLES
