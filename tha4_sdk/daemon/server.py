@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
 import zmq
 
 import tha4_sdk
@@ -72,6 +73,10 @@ class Daemon:
                              "(curve=DIR, made by `tha4 curve-keys DIR`) or bind 127.0.0.1")
         self.config = config
         self.limits = config.limits
+        # float32 frames depend on the torch thread count, and a new thread may start with another count than
+        # this one (on machines with SMT, torch counts physical cores): every thread that loads or renders uses
+        # this thread's count, so a frame is the same whichever thread renders it
+        self.torch_threads = torch.get_num_threads()
         self.library = CharacterLibrary(config.characters, config.allow_roots)
         self.control_port = 0
         self.frame_port = 0
@@ -99,7 +104,8 @@ class Daemon:
         self.jobs = JobManager(JobStore(self.config.state_dir / "jobs.sqlite"), self.config.state_dir / "jobs",
                                self.outbox.publish_event)
         self.creator = CharacterCreator(self.outbox.publish_event)
-        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op")
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="daemon-op",
+                                        initializer=torch.set_num_threads, initargs=(self.torch_threads,))
         try:
             self.jobs.start()
             log.info("tha4 daemon listening: control tcp://%s:%d, frames tcp://%s:%d",
@@ -276,7 +282,7 @@ class Daemon:
                 raise ProtocolError("load_failed", f"{type(e).__name__}: {e}") from None
             session_id = self._new_session_id()
             session = CharacterSession(session_id, character, args["renderer"], render_session, self.outbox,
-                                       self.limits)
+                                       self.limits, self.torch_threads)
             with self._lock:
                 stopping = self._stop.is_set()
                 if not stopping:

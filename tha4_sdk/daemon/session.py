@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+import torch
+
 from tha4_sdk.character import Character
 from tha4_sdk.daemon import protocol
 from tha4_sdk.daemon.outbox import Outbox, Request
@@ -65,7 +67,7 @@ class CharacterSession:
     """One loaded character; thread-safe. Renders on its own thread until `close`."""
 
     def __init__(self, session_id: str, character: Character, renderer: str, render_session: RenderSession,
-                 outbox: Outbox, limits: Limits) -> None:
+                 outbox: Outbox, limits: Limits, torch_threads: int) -> None:
         self.id = session_id
         self.character = character
         self.renderer = renderer
@@ -82,6 +84,7 @@ class CharacterSession:
         self._stream: StreamSettings | None = None
         self._next_tick = 0.0
         self._closed = False
+        self._torch_threads = torch_threads  # the daemon's: frames do not depend on the thread that renders
         self._thread = threading.Thread(target=self._run, name=f"render-{session_id}", daemon=True)
         self._thread.start()
 
@@ -209,6 +212,7 @@ class CharacterSession:
             return None
 
     def _run(self) -> None:
+        torch.set_num_threads(self._torch_threads)
         try:
             while (job := self._next_job()) is not None:
                 self._render_once(*job)

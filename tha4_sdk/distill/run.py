@@ -354,9 +354,12 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                                  rest_fit_steps=config.face_rest_fit if task.name == "face" else 0)
         deadline = None
         if plan is not None and clock is not None:
-            deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s) if index == 0 else  # the final
-                        Deadline(clock.until(plan.body_end_s), plan.body_eval_s,  # evaluation follows the body's
-                                 1 + plan.final_eval_s / plan.body_eval_s))
+            t = plan.throughput
+            deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s,
+                                 sheet_s=SAMPLE_POSES * t.face_eval_s) if index == 0 else
+                        Deadline(clock.until(plan.body_end_s), plan.body_eval_s,  # the final evaluation follows
+                                 1 + plan.final_eval_s / plan.body_eval_s,  # the body morpher's last one
+                                 sheet_s=SAMPLE_POSES * t.body_eval_s))
         trainer = Trainer(task, eval_task, PoseSampler(sampler_seed, pool), settings, seed=init_seed, device=device,
                           eval_poses=eval_poses[:n_eval], sample_poses=eval_poses[:SAMPLE_POSES],
                           samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world,

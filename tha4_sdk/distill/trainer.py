@@ -65,12 +65,13 @@ class StopFlag:
 @dataclass(frozen=True)
 class Deadline:
     """When a time-budgeted phase must be over: in ``left()`` seconds, including ``evals_after`` of its
-    evaluations' time (its last one and what follows the phase, in those units). ``eval_s``: an evaluation's
-    seconds until the trainer has timed one."""
+    evaluations' time (its last one and what follows the phase, in those units) and its last sample sheet.
+    ``eval_s`` / ``sheet_s``: an evaluation's / a sheet's seconds until the trainer has timed one."""
 
     left: Callable[[], float]
     eval_s: float
     evals_after: float = 1.0
+    sheet_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ class Trainer:
     ``init``: weights to start from (a warm start from another character's student) instead of the
     official initialisation. ``deadline``: train until it instead of for ``settings.examples``, which then
     only fits the schedule (past it the last learning rate holds, and no more periodic evaluations or sheets
-    are made); a step starts only while the evaluations after it and half a step still fit.
+    are made); a step starts only while the evaluations and the sheet after it and half a step still fit. A
+    phase with a deadline ends with an evaluation and (if it makes sheets) a sheet, so that how it ends does not
+    depend on where the deadline falls between two periodic ones.
     """
 
     def __init__(self, task: Task, eval_task: Task, sampler: PoseSampler, settings: TrainSettings, *,
@@ -163,6 +166,7 @@ class Trainer:
         self.save, self.progress, self.stop, self.init = save, progress, stop, init
         self.deadline, self._step_s = deadline, 0.0
         self._eval_s = 0.0 if deadline is None else deadline.eval_s
+        self._sheet_s = 0.0 if deadline is None or not settings.sample_every else deadline.sheet_s
         scheduled = settings.schedule_examples or settings.examples
         self.schedule: LearningSchedule = (fit_schedule(task.schedule, scheduled) if settings.schedule == "fitted"
                                            else task.schedule.scaled(scheduled))
@@ -238,7 +242,8 @@ class Trainer:
         """Whether to train another step: examples left, or (with a deadline) time for one."""
         if self.deadline is None:
             return examples < self.total
-        return self.deadline.left() - self.deadline.evals_after * self._eval_s > self._step_s / 2
+        after = self.deadline.evals_after * self._eval_s + self._sheet_s
+        return self.deadline.left() - after > self._step_s / 2
 
     def _backward(self, net: nn.Module, poses: torch.Tensor, targets: Any, pixels: torch.Tensor | None,
                   weights: tuple[float, ...], autocast: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -268,7 +273,8 @@ class Trainer:
         if self.world.is_main:
             if final or periodic and _crossed(examples, step, s.eval_every):
                 self._evaluate(module, examples)
-            if periodic and _crossed(examples, step, s.sample_every):
+            if (periodic and _crossed(examples, step, s.sample_every)
+                    or final and self.deadline is not None and s.sample_every):
                 self._sample(module, examples)
         if not (stop or final or _crossed(examples, step, s.checkpoint_every)):
             return
@@ -296,7 +302,9 @@ class Trainer:
 
     @torch.no_grad()
     def _sample(self, module: nn.Module, examples: int) -> None:
+        started = time.perf_counter()
         poses = torch.from_numpy(self.sample_poses).to(self.device)
         student, teacher = self.eval_task.compare(module, poses, self.eval_task.targets(poses))
         path = save_sheet(self.samples_dir / f"{self.task.name}_{examples:010d}.png", [teacher, student])
+        self._sheet_s = time.perf_counter() - started
         self.progress.event("sample", phase=self.task.name, examples=examples, path=str(path))
