@@ -3,6 +3,7 @@ real budgeted jobs (lambda_00's official student as the teacher) that end on tim
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -191,10 +192,11 @@ def test_a_trainer_with_a_deadline_trains_until_it_past_its_planned_examples(lam
     settings = TrainSettings(examples=1, batch_size=1, checkpoint_every=10**6, sample_every=0, eval_every=0,
                              schedule="fitted")
 
-    def trainer(deadline: Deadline | None) -> Trainer:
-        return Trainer(task, task, PoseSampler(0), settings, seed=0, device=CPU, eval_poses=poses, sample_poses=poses,
-                       samples_dir=tmp_path, save=lambda state: tmp_path, progress=Progress(enabled=False),
-                       stop=StopFlag(), deadline=deadline)
+    def trainer(deadline: Deadline | None, sample_every: int = 0) -> Trainer:
+        return Trainer(task, task, PoseSampler(0), dataclasses.replace(settings, sample_every=sample_every), seed=0,
+                       device=CPU, eval_poses=poses, sample_poses=poses, samples_dir=tmp_path,
+                       save=lambda state: tmp_path, progress=Progress(enabled=False), stop=StopFlag(),
+                       deadline=deadline)
 
     planned = trainer(None)  # also pays the process's first-use costs (the first optimizer imports for seconds)
     planned.run()
@@ -207,6 +209,15 @@ def test_a_trainer_with_a_deadline_trains_until_it_past_its_planned_examples(lam
     step = used / trained
     assert trained > 1 and seconds - step <= used <= seconds + 2 * step
     assert timed.schedule.at(trained).lr == pytest.approx(1e-4 / 30)  # past its examples the last rate holds
+    assert not list(tmp_path.glob("face_*.png"))  # sample_every 0: no sheets
+
+    clock = BudgetClock()  # a sheet planned far past the deadline still comes, at the phase's end, inside it
+    sheets = trainer(Deadline(clock.until(seconds), eval_s=0.0, sheet_s=step), sample_every=10**6)
+    sheets.run()
+    used = clock.used()
+    (trained, _), = sheets.history["psnr"]
+    assert [p.name for p in tmp_path.glob("face_*.png")] == [f"face_{trained:010d}.png"]
+    assert trained > 1 and seconds - 2 * step <= used <= seconds + 2 * step
 
 
 def test_a_budgeted_jobs_progress_records_count_down_to_the_jobs_end() -> None:
