@@ -254,6 +254,11 @@ class EvalCost:
         return self.warm + EVALS_PER_NETWORK * (self.face + self.body) + self.sheets + self.final
 
 
+def sheet_s(t: Throughput, network: str, samples: int) -> float:
+    """Seconds one sample sheet of ``samples`` poses costs ``network`` (its teacher answers are remembered)."""
+    return samples * (t.face_eval_s if network == "face" else t.body_eval_s)
+
+
 def _eval_cost(t: Throughput, n: int, cache_mb: int, samples: int) -> EvalCost:
     """What evaluating ``n`` held-out poses costs: `EVALS_PER_NETWORK` per network, the final one and the
     sample sheets of ``samples`` poses. The teacher
@@ -263,7 +268,7 @@ def _eval_cost(t: Throughput, n: int, cache_mb: int, samples: int) -> EvalCost:
     return EvalCost(warm=(1 - again) * n * (t.teacher_face_s + t.teacher_body_s),
                     face=n * (t.face_eval_s + again * t.teacher_face_s),
                     body=n * (t.body_eval_s + again * t.teacher_body_s),
-                    sheets=SHEETS_PER_NETWORK * samples * (t.face_eval_s + t.body_eval_s),
+                    sheets=SHEETS_PER_NETWORK * (sheet_s(t, "face", samples) + sheet_s(t, "body", samples)),
                     final=n * (t.final_eval_s + again * t.teacher_body_s))
 
 

@@ -27,7 +27,7 @@ from PIL import Image
 from tha4_sdk.character import CharacterError, load_character, load_face_mask, load_image_rgba, write_character
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.budget import (BudgetClock, Intervals, Plan, check_request, fits_in_memory, make_plan, measure,
-                                     warm_teacher)
+                                     sheet_s, warm_teacher)
 from tha4_sdk.distill.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.distributed import World, init_world
@@ -354,12 +354,10 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
                                  rest_fit_steps=config.face_rest_fit if task.name == "face" else 0)
         deadline = None
         if plan is not None and clock is not None:
-            t = plan.throughput
-            deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s,
-                                 sheet_s=SAMPLE_POSES * t.face_eval_s) if index == 0 else
+            sheet = sheet_s(plan.throughput, task.name, SAMPLE_POSES)
+            deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s, sheet_s=sheet) if index == 0 else
                         Deadline(clock.until(plan.body_end_s), plan.body_eval_s,  # the final evaluation follows
-                                 1 + plan.final_eval_s / plan.body_eval_s,  # the body morpher's last one
-                                 sheet_s=SAMPLE_POSES * t.body_eval_s))
+                                 1 + plan.final_eval_s / plan.body_eval_s, sheet))  # the body morpher's last one
         trainer = Trainer(task, eval_task, PoseSampler(sampler_seed, pool), settings, seed=init_seed, device=device,
                           eval_poses=eval_poses[:n_eval], sample_poses=eval_poses[:SAMPLE_POSES],
                           samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world,
