@@ -52,7 +52,7 @@ def export_web(character: Character, out_dir: str | Path, *, timelines: Sequence
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runtime = fetch_runtime(from_path=runtime_from, mirror=mirror, progress=progress)
-    written = export_onnx(character, out, graphs=("unbanded", "fp16"), rgba8=True)
+    written = export_onnx(character, out, graphs=("unbanded", "fast", "fp16"), rgba8=True)
     assets = resources.files(__package__).joinpath("web")
     for name in PLAYER_FILES:
         (out / name).write_bytes(assets.joinpath(name).read_bytes())

@@ -1,7 +1,7 @@
 // The web player's renderer, in a Web Worker so that the page stays responsive while a frame renders: it holds
 // the onnxruntime-web session and answers each pose with the frame's straight-alpha sRGB bytes.
 //
-// Messages in:  {type: "init", script, wasmPaths, numThreads, providers, graph}
+// Messages in:  {type: "init", script, wasmPaths, numThreads, providers, graph, options}
 //               {type: "render", pose: Float32Array}            (the pose's buffer is transferred)
 // Messages out: {type: "ready"} · {type: "error", message}
 //               {type: "frame", rgba: ArrayBuffer, ms, pose}     (both buffers transferred: no copy)
@@ -15,7 +15,8 @@ async function init(message) {
   const ort = self.ort;
   ort.env.wasm.wasmPaths = message.wasmPaths;
   ort.env.wasm.numThreads = message.numThreads;
-  session = await ort.InferenceSession.create(message.graph, { executionProviders: message.providers });
+  session = await ort.InferenceSession.create(message.graph,
+                                              { ...message.options, executionProviders: message.providers });
   postMessage({ type: "ready" });
 }
 
