@@ -1,14 +1,13 @@
 """The student as one self-contained ONNX graph: ``pose`` [N, 45] → ``image`` [N, 4, 512, 512].
 
-Three graphs compute the same frames (docs/onnx.md):
+Four graphs compute the same frames (docs/onnx.md):
 
 * ``fast``: the student's folded levels (`tha4_sdk.models.student.folded`): pose terms folded into one bias
   per frame, position terms as a row plus a column vector, the first layer of body levels 1 and 2 applied
   before the 2× upsample, ω0 and the sine's 1/2π folded into the weights, pixels × channels (NHWC) matrix
   products; the sine a range reduction plus a polynomial from elementwise operators (`_Builder.sine`); the
-  pixels in bands of rows that stay in a CPU core's cache.
-* ``unbanded``: the same without bands: a twentieth of the nodes, so it loads far faster (the web player's
-  WebAssembly, GPUs without float16).
+  pixels in bands of rows that stay in a CPU core's cache (onnxruntime, and the web player's WebAssembly).
+* ``unbanded``: the same without bands, a twentieth of the nodes (GPUs without float16).
 * ``fp16``: the same for GPUs: the matrix products in float16 (the sines' range reduction stays float32),
   no bands.
 * ``exact``: the official networks written out as they are: position grid and pose image concatenated,
