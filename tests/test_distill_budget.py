@@ -30,7 +30,8 @@ from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.pixels import PixelSamplingError
 from tha4_sdk.distill.poses import PoseSampler, fixed_poses
 from tha4_sdk.distill.progress import Progress
-from tha4_sdk.distill.run import EVAL_SEED, MIN_EVAL_POSES, SAMPLE_POSES, DistillConfig, default_eval_poses, distill
+from tha4_sdk.distill.run import (EVAL_SEED, MIN_EVAL_POSES, SAMPLE_POSES, DistillConfig, default_batch_size,
+                                  default_eval_poses, distill)
 from tha4_sdk.distill.schedule import BODY_SCHEDULE, FACE_SCHEDULE, fit_schedule
 from tha4_sdk.distill.tasks import BodyTask, FaceTask
 from tha4_sdk.distill.teacher import CachedTeacher, open_teacher
@@ -170,6 +171,14 @@ def test_a_budget_too_short_fails_after_measuring_before_any_training(lambda_00:
     assert not out.exists()
 
 
+def test_a_budgeted_job_on_the_cpu_trains_in_batches_of_two_unless_told(lambda_00: Path, tmp_path: Path) -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert default_batch_size(job(lambda_00, tmp_path, time_budget_s=600.0), cpu) == 2
+    assert default_batch_size(job(lambda_00, tmp_path, time_budget_s=600.0), cuda) == 8
+    assert default_batch_size(job(lambda_00, tmp_path, examples=64), cpu) == 8
+    assert default_batch_size(job(lambda_00, tmp_path, time_budget_s=600.0, batch_size=4), cpu) == 4
+
+
 def test_fitted_schedule_warms_up_then_follows_a_cosine() -> None:
     s = fit_schedule(BODY_SCHEDULE, 1000)
     lrs = [s.at(e).lr for e in range(0, 1200, 8)]
@@ -182,6 +191,10 @@ def test_fitted_schedule_warms_up_then_follows_a_cosine() -> None:
     assert s.at(1000).lr == s.at(5000).lr == pytest.approx(1e-4 / 30)
     assert [s.at(e).weights for e in (0, 300, 900)] == [p.weights for p in BODY_SCHEDULE.phases[::2]]
     assert fit_schedule(FACE_SCHEDULE, 1).at(0).lr == pytest.approx(1e-4)
+
+    tuned = fit_schedule(BODY_SCHEDULE, 1000, lr_scale=3.0, final_weights=True)  # the lever arms' knobs
+    assert [tuned.at(e).lr for e in (0, 525, 1000)] == pytest.approx([3 * s.at(e).lr for e in (0, 525, 1000)])
+    assert {tuned.at(e).weights for e in range(0, 1200, 8)} == {BODY_SCHEDULE.phases[-1].weights}
 
 
 def test_a_trainer_with_a_deadline_trains_until_it_past_its_planned_examples(lambda_00: Path, tmp_path: Path) -> None:

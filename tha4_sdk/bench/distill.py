@@ -61,7 +61,9 @@ from tha4_sdk.memory import freed_memory_retained
 
 COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200), "baseline": (200, 40, 40),
            "pixels 1/4": (30, 150, 60), "pixels 1/16": (20, 120, 120), "coarse to fine": (140, 160, 20),
-           "bf16": (120, 70, 170), "rest-face fit": (220, 130, 20)}
+           "bf16": (120, 70, 170), "rest-face fit": (220, 130, 20), "warm, batch 2": (200, 40, 40),
+           "warm, batch 1": (30, 150, 60), "warm, batch 2, lr /3": (20, 120, 120), "warm, lr x3": (120, 70, 170),
+           "warm, lr /3": (220, 130, 20), "warm, final weights": (140, 160, 20)}
 #: the cached runs' lines, fewest poses first
 CACHED_COLOURS = [(30, 150, 60), (140, 160, 20), (20, 120, 120), (120, 70, 170)]
 #: the warm-start goal: reach the from-scratch run's final PSNR in at most this share of its examples

@@ -8,7 +8,9 @@ intervals and at the end: points (minutes of training, PSNR).
 
 Arms (`ARMS`): the baseline (the fast trainer, from scratch, every pixel); pixel sampling at 1/4 and 1/16 and
 coarse to fine (body) (`tha4_sdk.distill.pixels`); bf16 autocast; a warm start from another character's student;
-the rest-face fit (face; `tha4_sdk.distill.rest_fit`).
+the rest-face fit (face; `tha4_sdk.distill.rest_fit`); and, on top of the warm start, batches of 2 or 1 (four or
+eight times the Adam steps for the same examples), the peak learning rate times 3 or divided by 3 (and batches of 2
+with it), and the official last phase's loss-term weights throughout (body).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from tha4_sdk.distill.trainer import Deadline, StopFlag, Trainer, TrainSettings
 
 @dataclass(frozen=True)
 class Arm:
-    """One way of training: the `TrainSettings` levers it pulls, whether it starts warm, which networks it is for."""
+    """One way of training: the `TrainSettings` levers it pulls, whether it starts warm, which networks it is for;
+    ``batch_size`` 0: the benchmark's."""
 
     name: str
     networks: tuple[str, ...] = ("face", "body")
@@ -45,6 +48,9 @@ class Arm:
     bf16: bool = False
     warm: bool = False
     rest_fit: bool = False
+    batch_size: int = 0
+    lr_scale: float = 1.0
+    final_weights: bool = False
 
 
 ARMS = (
@@ -55,6 +61,12 @@ ARMS = (
     Arm("bf16", bf16=True),
     Arm("warm start", warm=True),
     Arm("rest-face fit", networks=("face",), rest_fit=True),
+    Arm("warm, batch 2", warm=True, batch_size=2),
+    Arm("warm, batch 1", warm=True, batch_size=1),
+    Arm("warm, batch 2, lr /3", warm=True, batch_size=2, lr_scale=1 / 3),
+    Arm("warm, lr x3", warm=True, lr_scale=3.0),
+    Arm("warm, lr /3", warm=True, lr_scale=1 / 3),
+    Arm("warm, final weights", networks=("body",), warm=True, final_weights=True),
 )
 ARM_NAMES = tuple(arm.name for arm in ARMS)
 
@@ -122,13 +134,19 @@ class Levers:
             return FaceTask(teacher, self.mask, self.device, fast=True)
         return BodyTask(teacher, fast=True)
 
+    def _batch(self, arm: Arm) -> int:
+        return arm.batch_size or self.batch_size
+
     def _settings(self, arm: Arm, examples: int, evals: int) -> TrainSettings:
-        every = max(self.batch_size, examples // max(1, evals) // self.batch_size * self.batch_size)
-        return TrainSettings(examples=examples, batch_size=self.batch_size, checkpoint_every=10**12, sample_every=0,
+        batch = self._batch(arm)
+        every = max(batch, examples // max(1, evals) // batch * batch)
+        return TrainSettings(examples=examples, batch_size=batch, checkpoint_every=10**12, sample_every=0,
                              eval_every=every, eval_batch_size=self.batch_size,
-                             precision="bf16" if arm.bf16 else self.precision, micro_batch=self.micro_batch,
-                             schedule="fitted", pixel_fraction=arm.pixel_fraction, coarse_share=arm.coarse_share,
-                             rest_fit_steps=self.rest_fit_steps if arm.rest_fit else 0)
+                             precision="bf16" if arm.bf16 else self.precision,
+                             micro_batch=min(self.micro_batch, batch), schedule="fitted",
+                             pixel_fraction=arm.pixel_fraction, coarse_share=arm.coarse_share,
+                             rest_fit_steps=self.rest_fit_steps if arm.rest_fit else 0, lr_scale=arm.lr_scale,
+                             final_weights=arm.final_weights)
 
     def _trainer(self, arm: Arm, settings: TrainSettings, progress: Progress,
                  deadline: Deadline | None = None) -> Trainer:
@@ -139,15 +157,15 @@ class Levers:
 
     def rate(self, arm: Arm, steps: int) -> float:
         """The arm's examples/s over ``steps`` timed steps after a warm-up step (its own levers, no rest fit)."""
-        return measure_speed(self._task(self.train_teacher), self.device, self.batch_size, steps,
-                             "bf16" if arm.bf16 else self.precision, self.micro_batch, self.pool,
+        return measure_speed(self._task(self.train_teacher), self.device, self._batch(arm), steps,
+                             "bf16" if arm.bf16 else self.precision, min(self.micro_batch, self._batch(arm)), self.pool,
                              pixel_fraction=arm.pixel_fraction, coarse_share=arm.coarse_share)
 
     def run(self, arm: Arm, minutes: float, steps: int, evals: int) -> ArmResult:
         """Train ``arm`` for ``minutes`` of training time, its schedule fitted to what it can train in that time."""
         rate = self.rate(arm, steps)
         fit_s = self.rest_fit_steps / rate if arm.rest_fit else 0.0  # a rest step costs about one example
-        examples = max(self.batch_size, math.floor(max(0.0, minutes * 60 - fit_s) * rate))
+        examples = max(self._batch(arm), math.floor(max(0.0, minutes * 60 - fit_s) * rate))
         settings = self._settings(arm, examples, evals)
         clock = TrainingClock()
         start = self._task(self.eval_teacher).new_module(1)

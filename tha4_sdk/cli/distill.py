@@ -81,7 +81,8 @@ class PixelFraction(click.ParamType):
 @click.option("--body-examples", type=click.IntRange(min=1), help="Override the body morpher's share.")
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT's checkpoint (starts afresh if there is none).")
 @click.option("--progress-json", is_flag=True, help="One JSON object per line on stdout instead of a progress bar.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="Examples per training step [default: 8; 2 for a --time-budget job on the CPU].")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--poses", "pose_file", type=FILE, help="Train on the poses of an N×45 .npy file instead of sampling.")
 @click.option("--checkpoint-every", type=click.IntRange(min=1), default=10_000, show_default=True,

@@ -108,12 +108,16 @@ class CosineSchedule:
         return Phase(self.total, lr, self.weights.at(examples_seen).weights)
 
 
-def fit_schedule(official: Schedule, total: int) -> CosineSchedule:
+def fit_schedule(official: Schedule, total: int, *, lr_scale: float = 1.0,
+                 final_weights: bool = False) -> CosineSchedule:
     """The schedule a time-budgeted job trains ``total`` examples with: `WARMUP_SHARE` of warm-up (at least one
-    example) to the official first learning rate, cosine down to `FINAL_LR_SHARE` of it, and the official
-    loss-term weights scaled to ``total``."""
+    example) to the official first learning rate times ``lr_scale``, cosine down to `FINAL_LR_SHARE` of it, and
+    the official loss-term weights scaled to ``total`` (``final_weights``: the official last phase's weights
+    throughout, the ones that weigh the finished output most)."""
     scaled = official.scaled(total)
-    peak = official.phases[0].lr
+    if final_weights:
+        scaled = Schedule((Phase(total, scaled.phases[-1].lr, scaled.phases[-1].weights),))
+    peak = official.phases[0].lr * lr_scale
     return CosineSchedule(scaled, total, peak, peak * FINAL_LR_SHARE, max(1, round(total * WARMUP_SHARE)))
 
 

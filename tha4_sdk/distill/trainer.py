@@ -88,7 +88,9 @@ class TrainSettings:
     ``pixel_fraction`` < 1 trains each example on that share of its pixels (stratified, the fast trainer only;
     `tha4_sdk.distill.pixels`); the first ``coarse_share`` of the examples train on the regular stride-2 grid
     (coarse to fine). ``rest_fit_steps``: a fresh start first fits the network to the rest pose's targets for that
-    many steps (`tha4_sdk.distill.rest_fit`), before the schedule and outside its example count.
+    many steps (`tha4_sdk.distill.rest_fit`), before the schedule and outside its example count. ``lr_scale`` and
+    ``final_weights``: the fitted schedule's peak learning rate times that, and the official last phase's
+    loss-term weights throughout (`fit_schedule`).
     """
 
     examples: int
@@ -104,6 +106,8 @@ class TrainSettings:
     pixel_fraction: float = 1.0
     coarse_share: float = 0.0
     rest_fit_steps: int = 0
+    lr_scale: float = 1.0
+    final_weights: bool = False
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
@@ -168,8 +172,9 @@ class Trainer:
         self._eval_s = 0.0 if deadline is None else deadline.eval_s
         self._sheet_s = 0.0 if deadline is None or not settings.sample_every else deadline.sheet_s
         scheduled = settings.schedule_examples or settings.examples
-        self.schedule: LearningSchedule = (fit_schedule(task.schedule, scheduled) if settings.schedule == "fitted"
-                                           else task.schedule.scaled(scheduled))
+        self.schedule: LearningSchedule = (
+            fit_schedule(task.schedule, scheduled, lr_scale=settings.lr_scale, final_weights=settings.final_weights)
+            if settings.schedule == "fitted" else task.schedule.scaled(scheduled))
         self.total = math.ceil(settings.examples / settings.batch_size) * settings.batch_size
         self.pixels = PixelSampler(task.pixel_grid, settings.pixel_fraction, settings.coarse_share, self.total, seed)
         self.log_every = max(1, self.total // settings.batch_size // 200)
