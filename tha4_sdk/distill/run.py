@@ -115,8 +115,10 @@ class DistillConfig:
         return self.face_examples or face, self.body_examples or body
 
     def trained(self) -> tuple[int, int]:
-        """(face, body) examples really trained: the budgets rounded up to whole batches."""
-        return tuple(math.ceil(n / self.batch_size) * self.batch_size for n in self.budgets())  # type: ignore
+        """(face, body) examples really trained: the budgets rounded up to whole batches (a job without a budget
+        trains in batches of `BATCH_SIZE` unless told)."""
+        batch = self.batch_size or BATCH_SIZE
+        return tuple(math.ceil(n / batch) * batch for n in self.budgets())  # type: ignore
 
     def num_eval_poses(self) -> int:
         """``eval_poses``, or `default_eval_poses` of the examples really trained."""
