@@ -265,8 +265,10 @@ def test_the_doc_examples_parse() -> None:
 
 
 def budget_for(t: Throughput, doc_budget_s: float) -> float:
-    """The doc example's budget, or twice the minimum measured now if this machine is loaded (it is shared)."""
-    return max(doc_budget_s, 2 * plan(10_000, t, batch_size=2).minimum_s)
+    """The doc example's budget, or three times the minimum measured now where this machine is slower or loaded:
+    a job ends within a body step and an evaluation's misestimate of its budget, several percent of twice the
+    minimum (CI measured 7 %)."""
+    return max(doc_budget_s, 3 * plan(10_000, t, batch_size=2).minimum_s)
 
 
 def run_job(args: list[str]) -> subprocess.Popen[str]:

@@ -215,7 +215,7 @@ class Trainer:
                                   None if self.deadline is None else self.deadline.left)
         pending: list[torch.Tensor] = []
         last_loss = self.history["loss"][-1][1] if self.history["loss"] else float("nan")
-        going = self._going(examples)
+        going = self._going(examples, stepped=False)
         while going:
             started = time.perf_counter()
             phase = self.schedule.at(examples)
@@ -243,12 +243,22 @@ class Trainer:
         self.progress.end_phase()
         return module
 
-    def _going(self, examples: int) -> bool:
-        """Whether to train another step: examples left, or (with a deadline) time for one."""
+    def _going(self, examples: int, stepped: bool = True) -> bool:
+        """Whether to train another step: examples left, or (with a deadline) time for one after the periodic
+        evaluation and sheet due at ``examples`` (if ``stepped``: a step just reached it) and before the phase's
+        last ones."""
         if self.deadline is None:
             return examples < self.total
-        after = self.deadline.evals_after * self._eval_s + self._sheet_s
+        evaluate, sample = self._periodic(examples) if stepped else (False, False)
+        after = (self.deadline.evals_after + evaluate) * self._eval_s + (1 + sample) * self._sheet_s
         return self.deadline.left() - after > self._step_s / 2
+
+    def _periodic(self, examples: int) -> tuple[bool, bool]:
+        """Whether the step that reached ``examples`` is due a periodic (evaluation, sample sheet)."""
+        s = self.settings
+        if self.deadline is not None and examples > self.total:  # past a deadline's fitted schedule: none
+            return False, False
+        return _crossed(examples, s.batch_size, s.eval_every), _crossed(examples, s.batch_size, s.sample_every)
 
     def _backward(self, net: nn.Module, poses: torch.Tensor, targets: Any, pixels: torch.Tensor | None,
                   weights: tuple[float, ...], autocast: Any) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -274,12 +284,11 @@ class Trainer:
     def _after_step(self, module: nn.Module, optimizer: torch.optim.Optimizer, examples: int, final: bool) -> None:
         s, step = self.settings, self.settings.batch_size
         stop = self.world.any(self.stop.requested, self.device)
-        periodic = self.deadline is None or examples <= self.total
+        evaluate, sample = self._periodic(examples)
         if self.world.is_main:
-            if final or periodic and _crossed(examples, step, s.eval_every):
+            if final or evaluate:
                 self._evaluate(module, examples)
-            if (periodic and _crossed(examples, step, s.sample_every)
-                    or final and self.deadline is not None and s.sample_every):
+            if sample or final and self.deadline is not None and s.sample_every:
                 self._sample(module, examples)
         if not (stop or final or _crossed(examples, step, s.checkpoint_every)):
             return
