@@ -20,7 +20,7 @@ _INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
 _INT_BASES = ((re.compile(r"[-+]?0b[01_]+"), 2, 2), (re.compile(r"[-+]?0x[0-9a-fA-F_]+"), 16, 2),
               (re.compile(r"[-+]?0[0-7_]+"), 8, 1))
 _SEXAGESIMAL = re.compile(r"[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")
-_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9_]+([eE][-+][0-9]+)?")  # ".5": no sign
+_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?|\.[0-9][0-9_]*([eE][-+][0-9]+)?")  # ".5": no sign
 _INF = re.compile(r"[-+]?\.(inf|Inf|INF)")
 _NAN = re.compile(r"\.(nan|NaN|NAN)")
 _PLAIN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*( [A-Za-z0-9_.+/-]+)*")  # written without quotes
