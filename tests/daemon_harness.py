@@ -3,6 +3,9 @@ with the controls the tests need) or in a thread."""
 
 from __future__ import annotations
 
+import functools
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +23,15 @@ class DaemonProcess(daemon_process.DaemonProcess):
 
     def wait(self, timeout: float = 60.0) -> int:
         return self.proc.wait(timeout)
+
+
+@functools.cache
+def daemon_thread_count() -> int:
+    """The torch thread count a daemon subprocess renders with: a fresh process's (float32 student frames depend
+    on it, and a test process's own count may have been changed by the tests before)."""
+    out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], check=True,
+                         capture_output=True, text=True, timeout=120)
+    return int(out.stdout.split()[-1])
 
 
 def make_store(folder: Path, *characters: Path) -> Path:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from daemon_harness import DaemonProcess, make_store
+from daemon_harness import DaemonProcess, daemon_thread_count, make_store
+from teacher_golden import torch_threads
 
 from tha4_sdk.character import load_character
 from tha4_sdk.pose import Pose
@@ -39,7 +40,8 @@ def expected(lambda_00: Path, lambda_01: Path):
 
     @functools.cache
     def render(character: str, pose: Pose) -> np.ndarray:
-        return sessions[character].render(pose)[0].rgba
+        with torch_threads(daemon_thread_count()):
+            return sessions[character].render(pose)[0].rgba
 
     return render
 
