@@ -44,7 +44,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bridge_harness import solid_rgba
-from daemon_harness import DaemonProcess, daemon_thread_count, make_store
+from daemon_harness import OTHER_PROCESS_SHARE, DaemonProcess, assert_same_frame, daemon_thread_count, make_store
 from teacher_golden import torch_threads
 from test_new_character import WHITE, moved
 from tha3_oracle import data_dir
@@ -605,7 +605,7 @@ def test_keyframes_and_a_preset_button_drive_the_image_exactly(blender_run: dict
     assert pose == pytest.approx(expected, abs=1e-6)
     assert pose["mouth_raised_corner_left"] == pytest.approx(0.4)  # only the smile moves it
     assert blender_run["sent_frame_2"] == pose
-    np.testing.assert_array_equal(read_rgba(blender_run["preview_frame_2"]), student_rgba(student, pose))
+    assert_same_frame(read_rgba(blender_run["preview_frame_2"]), student_rgba(student, pose))
 
 
 @pytest.mark.slow
@@ -623,19 +623,20 @@ def test_render_animation_writes_the_student_frames(blender_run: dict, student: 
     for frame in (1, 2, 3):
         with Image.open(folder / f"frame_{frame:04d}.png") as png:
             assert png.mode == "RGBA" and png.size == (512, 512)
-            np.testing.assert_array_equal(np.asarray(png), student_rgba(student, blender_run["poses"][str(frame)]))
+            assert_same_frame(np.asarray(png), student_rgba(student, blender_run["poses"][str(frame)]))
 
 
-def assert_same_picture(got: np.ndarray, expected: np.ndarray) -> None:
+def assert_same_picture(got: np.ndarray, expected: np.ndarray, allowed: float = 0.0) -> None:
     """Blender's render of a frame: alpha exact, colour exact where opaque. Where translucent, Blender
     premultiplies the 8-bit texture when it reads it (one rounding) and blends in linear light, so there the
-    premultiplied colour agrees within 1.5/255."""
-    np.testing.assert_array_equal(got[..., 3], expected[..., 3])
-    opaque = expected[..., 3] == 255
-    np.testing.assert_array_equal(got[opaque], expected[opaque])
+    premultiplied colour agrees within 1.5/255. ``allowed``: the share of pixels that may differ beyond that
+    (a student frame another process rendered: `OTHER_PROCESS_SHARE`)."""
     alpha = expected[..., 3:].astype(np.float64) / 255.0
-    error = np.abs(got[..., :3] * alpha - expected[..., :3] * alpha)
-    assert error.max() <= 1.5, error.max()
+    error = np.abs(got[..., :3] * alpha - expected[..., :3] * alpha).max(axis=-1)
+    opaque = expected[..., 3] == 255
+    colour = opaque & (got[..., :3] != expected[..., :3]).any(axis=-1)
+    wrong = (got[..., 3] != expected[..., 3]) | colour | (error > 1.5)
+    assert np.count_nonzero(wrong) <= allowed * wrong.size, f"{np.count_nonzero(wrong)} pixels differ"
 
 
 @pytest.mark.slow
@@ -648,7 +649,7 @@ def test_blender_renders_the_characters_with_ctrl_f12(blender_run: dict, student
         with Image.open(Path(render["folder"]) / f"f_000{frame}.png") as png:
             assert png.mode == "RGBA" and png.size == (1024, 512)
             picture = np.asarray(png)
-        assert_same_picture(picture[:, :512], student_rgba(student, blender_run["poses"][frame]))
+        assert_same_picture(picture[:, :512], student_rgba(student, blender_run["poses"][frame]), OTHER_PROCESS_SHARE)
         assert_same_picture(picture[:, 512:], solid_rgba(Pose.from_dict(blender_run["bob_poses"][frame])))
 
 
@@ -702,13 +703,9 @@ def test_addon_reconnects_after_a_daemon_restart(blender_run: dict, student: Stu
     assert blender_run["restarts"] == 1 and blender_run["saw_disconnect"]
     assert again["new_session"] != again["old_session"] and again["reconnections"] >= 1
     assert again["pose"] == blender_run["poses"]["1"]
-    # pose 1's frame, not the frame-3 pose streamed before the restart. Not bit for bit, as the other tests
-    # here: CI once saw this first stream of a restarted daemon differ from this process's frame in 257 of
-    # 2^20 values (face region, at most 8 levels); no run here reproduced it (docs/daemon.md, "Frames are...")
-    preview, before = read_rgba(again["preview"]), student_rgba(student, blender_run["poses"]["3"])
-    expected = student_rgba(student, again["pose"])
-    assert np.mean(preview != expected) < 1e-3 < np.mean(before != expected)
-    assert np.abs(preview.astype(int) - expected).max() <= 16
+    preview, expected = read_rgba(again["preview"]), student_rgba(student, again["pose"])
+    assert_same_frame(preview, expected)
+    assert np.mean(student_rgba(student, blender_run["poses"]["3"]) != expected) > OTHER_PROCESS_SHARE  # not frame 3's
     assert sorted(s["character"] for s in again["daemon_sessions"]) == ["lambda_00", "lambda_00"]
     with blender_run["daemon"].client() as client:  # Disconnect unloaded both at the end
         assert client.sessions() == []

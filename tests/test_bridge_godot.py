@@ -24,6 +24,7 @@ import yaml
 from bridge_harness import (BRIDGES, POSE, RESTART_EXTRA, RESTART_POSE, check_restart_extra, frame_pose, read_frame,
                             run_through_restart, solid_rgba, start_daemon, student_rgba)
 from conftest import REPO
+from daemon_harness import assert_same_frame
 
 from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
@@ -264,7 +265,7 @@ def test_streamed_frame_is_the_student_frame(project, daemon, lambda_00, tmp_pat
     reply = json.loads(re.search(rf"^reply {request_id} True (.*)$", out, re.M)[1])
     assert meta["session"] in [s["session"] for s in reply["sessions"]]
     assert (meta["character"], meta["w"], meta["h"]) == ("lambda_00", 512, 512)
-    assert np.array_equal(rgba, student_rgba(lambda_00, frame_pose(meta, POSE)))
+    assert_same_frame(rgba, student_rgba(lambda_00, frame_pose(meta, POSE)))
 
 
 def test_stream_survives_a_daemon_killed_and_restarted(project, lambda_00, tmp_path):

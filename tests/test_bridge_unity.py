@@ -17,6 +17,7 @@ import pytest
 from bridge_harness import (BRIDGES, POSE, RESTART_EXTRA, RESTART_POSE, build_unity, build_unity_tests,
                             check_restart_extra, frame_pose, nunit_command, pose_arg, read_frame, run_through_restart,
                             solid_rgba, start_daemon, student_rgba)
+from daemon_harness import assert_same_frame
 
 from tha4_sdk.bench import engine_drivers
 from tha4_sdk.daemon import protocol
@@ -140,7 +141,7 @@ def test_render_reply_is_the_student_frame(built, daemon, lambda_00, tmp_path):
     drive(built, "render", "127.0.0.1", daemon.port, lambda_00, pose_arg(POSE), tmp_path / "render")
     meta, rgba = read_frame(tmp_path / "render")
     assert (meta["character"], meta["w"], meta["h"]) == ("lambda_00", 512, 512)
-    assert np.array_equal(rgba, student_rgba(lambda_00, frame_pose(meta, POSE)))
+    assert_same_frame(rgba, student_rgba(lambda_00, frame_pose(meta, POSE)))
 
 
 def test_streamed_frame_uploaded_bottom_up_is_the_student_frame(built, daemon, lambda_00, tmp_path):
@@ -149,7 +150,7 @@ def test_streamed_frame_uploaded_bottom_up_is_the_student_frame(built, daemon, l
     drive(built, "stream", "127.0.0.1", daemon.port, lambda_00, "student", 2, pose_arg(POSE), 1, 1,
           tmp_path / "stream")
     meta, bottom_up = read_frame(tmp_path / "stream")
-    assert np.array_equal(bottom_up[::-1], student_rgba(lambda_00, frame_pose(meta, POSE)))
+    assert_same_frame(bottom_up[::-1], student_rgba(lambda_00, frame_pose(meta, POSE)))
 
 
 def test_stream_survives_a_daemon_killed_and_restarted(built, lambda_00, tmp_path):

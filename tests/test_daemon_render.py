@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from daemon_harness import DaemonProcess, daemon_thread_count, make_store
+from daemon_harness import DaemonProcess, assert_same_frame, daemon_thread_count, make_store
 from teacher_golden import torch_threads
 
 from tha4_sdk.character import load_character
@@ -54,10 +54,10 @@ def test_render_reply_is_the_student_frame(daemon, poses, expected, tmp_path: Pa
         assert lam.pose() == poses[5]
         frame = lam.render()
         assert frame.pose == poses[5] and frame.character == "lambda_00"
-        assert np.array_equal(frame.to_numpy(), expected("lambda_00", poses[5]))
+        assert_same_frame(frame.to_numpy(), expected("lambda_00", poses[5]))
         frame.save(tmp_path / "x.png")
         with Image.open(tmp_path / "x.png") as saved:
-            assert np.array_equal(np.asarray(saved.convert("RGBA")), expected("lambda_00", poses[5]))
+            assert_same_frame(np.asarray(saved.convert("RGBA")), expected("lambda_00", poses[5]))
 
 
 def test_stream_frames_are_student_frames_and_the_newest_pose_wins(daemon, poses, expected):
@@ -67,7 +67,7 @@ def test_stream_frames_are_student_frames_and_the_newest_pose_wins(daemon, poses
         stream = lam.frames(fps=0.5)
         first = next(stream)
         assert first.pose == poses[5]
-        assert np.array_equal(first.to_numpy(), expected("lambda_00", poses[5]))
+        assert_same_frame(first.to_numpy(), expected("lambda_00", poses[5]))
         lam.set_pose(reset=True, **poses[7].to_dict())
         seqs = [first.seq]
         for frame in stream:
@@ -76,7 +76,7 @@ def test_stream_frames_are_student_frames_and_the_newest_pose_wins(daemon, poses
                 break
             assert frame.pose == poses[5]
         assert len(seqs) <= 4 and seqs == sorted(seqs)
-        assert np.array_equal(frame.to_numpy(), expected("lambda_00", poses[7]))
+        assert_same_frame(frame.to_numpy(), expected("lambda_00", poses[7]))
         stream.close()  # stops the stream
         assert not client.sessions()[-1]["streaming"]
 
@@ -98,8 +98,8 @@ def test_two_clients_two_characters_at_once(daemon, poses, expected):
         for t in threads:
             t.join(TIMEOUT)
         assert results["a"].character == "lambda_00" and results["b"].character == "lambda_01"
-        assert np.array_equal(results["a"].to_numpy(), expected("lambda_00", poses[7]))
-        assert np.array_equal(results["b"].to_numpy(), expected("lambda_01", poses[3]))
+        assert_same_frame(results["a"].to_numpy(), expected("lambda_00", poses[7]))
+        assert_same_frame(results["b"].to_numpy(), expected("lambda_01", poses[3]))
         # b drives a's session: sessions belong to the daemon, not to a connection
         shared = b.session(lam0.session)
         shared.set_pose(reset=True)
