@@ -47,7 +47,7 @@ class Schedule:
     def total(self) -> int:
         return self.phases[-1].end
 
-    def at(self, examples_seen: int) -> Phase:
+    def at(self, examples_seen: float) -> Phase:
         """The phase in force when ``examples_seen`` examples have been trained on (official rule)."""
         for phase in self.phases[:-1]:
             if examples_seen < phase.end:
@@ -73,12 +73,13 @@ class Schedule:
 
 
 class LearningSchedule(Protocol):
-    """What a trainer reads from a schedule: the phase in force after ``examples_seen`` examples."""
+    """What a trainer reads from a schedule: the phase in force after ``examples_seen`` examples (a time-budgeted
+    phase reads it at fractional positions: `tha4_sdk.distill.trainer.Trainer`)."""
 
     @property
     def total(self) -> int: ...
 
-    def at(self, examples_seen: int) -> Phase: ...
+    def at(self, examples_seen: float) -> Phase: ...
 
 
 #: the fitted schedule's warm-up (a share of its examples) and its last learning rate (a share of the first)
@@ -99,9 +100,9 @@ class CosineSchedule:
     final_lr: float
     warmup: int
 
-    def at(self, examples_seen: int) -> Phase:
+    def at(self, examples_seen: float) -> Phase:
         if examples_seen < self.warmup:
-            lr = self.peak_lr * (examples_seen + 1) / self.warmup
+            lr = self.peak_lr * min(1.0, (examples_seen + 1) / self.warmup)
         else:
             done = min(1.0, (examples_seen - self.warmup) / max(1, self.total - self.warmup))
             lr = self.final_lr + (self.peak_lr - self.final_lr) * (1 + math.cos(math.pi * done)) / 2

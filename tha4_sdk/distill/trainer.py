@@ -150,10 +150,10 @@ class Trainer:
 
     ``init``: weights to start from (a warm start from another character's student) instead of the
     official initialisation. ``deadline``: train until it instead of for ``settings.examples``, which then
-    only fits the schedule (past it the last learning rate holds, and no more periodic evaluations or sheets
-    are made); a step starts only while the evaluations and the sheet after it and half a step still fit. A
-    phase with a deadline ends with an evaluation and (if it makes sheets) a sheet, so that how it ends does not
-    depend on where the deadline falls between two periodic ones.
+    only sizes the schedule (a fitted one is paced to the phase: `_schedule_position`; past ``examples`` no more
+    periodic evaluations or sheets are made); a step starts only while the evaluations and the sheet after it
+    and half a step still fit. A phase with a deadline ends with an evaluation and (if it makes sheets) a sheet,
+    so that how it ends does not depend on where the deadline falls between two periodic ones.
     """
 
     def __init__(self, task: Task, eval_task: Task, sampler: PoseSampler, settings: TrainSettings, *,
@@ -169,6 +169,9 @@ class Trainer:
         self.eval_poses, self.sample_poses, self.samples_dir = eval_poses, sample_poses, samples_dir
         self.save, self.progress, self.stop, self.init = save, progress, stop, init
         self.deadline, self._step_s = deadline, 0.0
+        self._paced = deadline is not None and settings.schedule == "fitted"
+        self._position = 0.0  # where in its schedule the phase is (`_schedule_position`)
+        self._run_s, self._run_examples = 0.0, 0  # this run's training steps: their seconds and examples
         self._eval_s = 0.0 if deadline is None else deadline.eval_s
         self._sheet_s = 0.0 if deadline is None or not settings.sample_every else deadline.sheet_s
         scheduled = settings.schedule_examples or settings.examples
@@ -199,6 +202,7 @@ class Trainer:
             if self.pixels.active:
                 self.pixels.load_state_dict(state["pixels"])
             examples, self.history = int(state["examples"]), state["history"]
+            self._position = float(state.get("position", examples))
         elif s.rest_fit_steps:
             # the evaluation task's teacher is the live one (an on-disk teacher cache holds only its own poses)
             loss = fit_rest_pose(self.eval_task, module, optimizer, s.rest_fit_steps, self.schedule.at(0).weights,
@@ -218,7 +222,7 @@ class Trainer:
         going = self._going(examples, stepped=False)
         while going:
             started = time.perf_counter()
-            phase = self.schedule.at(examples)
+            phase = self.schedule.at(self._schedule_position(examples))
             for group in optimizer.param_groups:
                 group["lr"] = phase.lr
             poses = self.world.share(torch.from_numpy(self.sampler.sample(s.batch_size))).to(self.device)
@@ -230,6 +234,7 @@ class Trainer:
             optimizer.step()
             examples += s.batch_size
             self._step_s = time.perf_counter() - started
+            self._run_s, self._run_examples = self._run_s + self._step_s, self._run_examples + s.batch_size
             going = self._going(examples)
             pending.append(torch.stack([loss, *terms]))
             if len(pending) == self.log_every or not going:
@@ -252,6 +257,19 @@ class Trainer:
         evaluate, sample = self._periodic(examples) if stepped else (False, False)
         after = (self.deadline.evals_after + evaluate) * self._eval_s + (1 + sample) * self._sheet_s
         return self.deadline.left() - after > self._step_s / 2
+
+    def _schedule_position(self, examples: int) -> float:
+        """Where in its schedule the next step trains: at ``examples``, or (a deadline's fitted schedule) at the
+        share of the phase done, by examples, times the schedule's length; the phase's examples being those
+        trained plus those the time left affords at this run's rate. The schedule then ends where the phase
+        does, however far the plan's rate was off (never moving back)."""
+        if not self._paced or self.deadline is None:
+            return float(examples)
+        if self._run_examples:
+            after = self.deadline.evals_after * self._eval_s + self._sheet_s
+            left = max(0.0, self.deadline.left() - after) * self._run_examples / self._run_s
+            self._position = max(self._position, self.schedule.total * examples / (examples + left))
+        return self._position
 
     def _periodic(self, examples: int) -> tuple[bool, bool]:
         """Whether the step that reached ``examples`` is due a periodic (evaluation, sample sheet)."""
@@ -295,7 +313,8 @@ class Trainer:
         path = None
         if self.world.is_main:
             train_state = {"examples": examples, "module": module.state_dict(), "optimizer": optimizer.state_dict(),
-                           "sampler": self.sampler.state_dict(), "rng": rng_state(), "history": self.history}
+                           "sampler": self.sampler.state_dict(), "rng": rng_state(), "history": self.history,
+                           "position": self._position}
             if self.pixels.active:
                 train_state["pixels"] = self.pixels.state_dict()
             path = self.save(train_state)
