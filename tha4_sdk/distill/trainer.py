@@ -255,8 +255,13 @@ class Trainer:
         if self.deadline is None:
             return examples < self.total
         evaluate, sample = self._periodic(examples) if stepped else (False, False)
-        after = (self.deadline.evals_after + evaluate) * self._eval_s + (1 + sample) * self._sheet_s
-        return self.deadline.left() - after > self._step_s / 2
+        due = evaluate * self._eval_s + sample * self._sheet_s
+        return self.deadline.left() - due - self._end_s(self.deadline) > self._step_s / 2
+
+    def _end_s(self, deadline: Deadline) -> float:
+        """Seconds the phase's end takes once its last step is trained: its last evaluation and what follows it
+        (``evals_after`` evaluations' time) and its last sheet."""
+        return deadline.evals_after * self._eval_s + self._sheet_s
 
     def _schedule_position(self, examples: int) -> float:
         """Where in its schedule the next step trains: at ``examples``, or (a deadline's fitted schedule) at the
@@ -266,8 +271,7 @@ class Trainer:
         if not self._paced or self.deadline is None:
             return float(examples)
         if self._run_examples:
-            after = self.deadline.evals_after * self._eval_s + self._sheet_s
-            left = max(0.0, self.deadline.left() - after) * self._run_examples / self._run_s
+            left = max(0.0, self.deadline.left() - self._end_s(self.deadline)) * self._run_examples / self._run_s
             self._position = max(self._position, self.schedule.total * examples / (examples + left))
         return self._position
 
