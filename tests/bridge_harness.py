@@ -14,8 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from conftest import REPO
-from daemon_harness import DaemonProcess, daemon_thread_count
-from teacher_golden import torch_threads
+from daemon_harness import DaemonProcess, reference_rgba
 
 from tha4_sdk.bench.engine_drivers import Bridges, build_unity_driver, cs_files, mcs, tool
 from tha4_sdk.character import load_character
@@ -111,9 +110,8 @@ def student_rgba(lambda_00: Path, pose: Pose) -> np.ndarray:
 
 @functools.lru_cache(maxsize=4)
 def _student_rgba(lambda_00: Path, pose: tuple[float, ...]) -> np.ndarray:
-    with StudentSession(load_character(lambda_00), torch.device("cpu"), torch.float32) as session, \
-            torch_threads(daemon_thread_count()):
-        return session.render(Pose(pose))[0].rgba
+    with StudentSession(load_character(lambda_00), torch.device("cpu"), torch.float32) as session:
+        return reference_rgba(session, Pose(pose))
 
 
 def solid_rgba(pose: Pose) -> np.ndarray:

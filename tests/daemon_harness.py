@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+from teacher_golden import torch_threads
+
 from tha4_sdk.bench import daemon_process
 from tha4_sdk.daemon.server import Daemon, DaemonConfig
+from tha4_sdk.pose import Pose
+from tha4_sdk.render.base import RenderSession
 
 
 class DaemonProcess(daemon_process.DaemonProcess):
@@ -33,6 +37,12 @@ def daemon_thread_count() -> int:
     out = subprocess.run([sys.executable, "-c", "import torch; print(torch.get_num_threads())"], check=True,
                          capture_output=True, text=True, timeout=120)
     return int(out.stdout.split()[-1])
+
+
+def reference_rgba(session: RenderSession, pose: Pose) -> np.ndarray:
+    """``session``'s frame for ``pose`` rendered here as a daemon subprocess renders it (its thread count)."""
+    with torch_threads(daemon_thread_count()):
+        return session.render(pose)[0].rgba
 
 
 #: the share of a float32 student frame's values another process may render differently (docs/daemon.md,

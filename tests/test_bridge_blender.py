@@ -44,8 +44,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from bridge_harness import solid_rgba
-from daemon_harness import OTHER_PROCESS_SHARE, DaemonProcess, assert_same_frame, daemon_thread_count, make_store
-from teacher_golden import torch_threads
+from daemon_harness import OTHER_PROCESS_SHARE, DaemonProcess, assert_same_frame, make_store, reference_rgba
 from test_new_character import WHITE, moved
 from tha3_oracle import data_dir
 from tha4_plugins.lipsync import LipSyncOptions, analyse_file
@@ -537,8 +536,7 @@ def student_rgba(student: StudentSession, values: dict[str, float]) -> np.ndarra
     """The student renderer's frame for a pose (each pose rendered once: CPU rendering is slow)."""
     key = tuple(sorted(values.items()))
     if key not in _student_frames:
-        with torch_threads(daemon_thread_count()):
-            _student_frames[key] = student.render(Pose.from_dict(values))[0].rgba
+        _student_frames[key] = reference_rgba(student, Pose.from_dict(values))
     return _student_frames[key]
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from daemon_harness import DaemonProcess, assert_same_frame, daemon_thread_count, make_store
-from teacher_golden import torch_threads
+from daemon_harness import DaemonProcess, assert_same_frame, make_store, reference_rgba
 
 from tha4_sdk.character import load_character
 from tha4_sdk.pose import Pose
@@ -40,8 +39,7 @@ def expected(lambda_00: Path, lambda_01: Path):
 
     @functools.cache
     def render(character: str, pose: Pose) -> np.ndarray:
-        with torch_threads(daemon_thread_count()):
-            return sessions[character].render(pose)[0].rgba
+        return reference_rgba(sessions[character], pose)
 
     return render
 
