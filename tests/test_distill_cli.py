@@ -22,10 +22,11 @@ from tha4_sdk.cli import main as tha4_main
 from tha4_sdk.character import load_character
 from tha4_sdk.cli.distill import distill_eval_command
 from tha4_sdk.distill.job import EXIT_STOPPED
+from tha4_sdk.distill.poses import EYEBROW_SHAPES
 from tha4_sdk.distill.progress import Progress
 from tha4_sdk.distill.run import DistillConfig, DistillError, default_eval_poses, distill
 from tha4_sdk.models.weights import read_state_dict
-from tha4_sdk.pose import Pose
+from tha4_sdk.pose import PARAMETER_BY_NAME, Pose
 from tha4_sdk.render.base import open_renderer
 
 #: a tiny but complete job: 4 face + 2 body examples, one at a time, a checkpoint after every example,
@@ -194,6 +195,11 @@ def test_bad_inputs_get_clear_errors(lambda_00: Path, tmp_path: Path) -> None:
     np.save(poses, np.zeros((2, 45), np.float32))
     code, err, lines = run_cli(job_args(lambda_00, tmp_path / "o4", "--unique-poses", "2", "--poses", str(poses)))
     assert code == 2 and "--unique-poses samples its own poses; give it or --poses, not both" in err and not lines
+    code, err, _ = run_cli(job_args(lambda_00, tmp_path / "o4", "--slider-share", "0.5", "--poses", str(poses)))
+    assert code == 1 and "slider_share must be in [0, 1] and is for drawn poses, not a pose_file; got 0.5" in err
+    code, err, _ = run_cli(job_args(lambda_00, tmp_path / "o4", "--slider-share", "2"))
+    assert code == 2 and "2.0 is not in the range 0<=x<=1" in err
+    assert not (tmp_path / "o4").exists()
 
     for fraction, message in (("3/2", "3/2 is not in (0, 1]"), ("half", "'half' is not a number or a fraction")):
         code, err, _ = run_cli(job_args(lambda_00, tmp_path / "o5", "--pixel-fraction", fraction))
@@ -222,6 +228,8 @@ def test_resume_refuses_a_different_job(finished: tuple[Path, list[dict[str, Any
     assert code == 1 and "pixel_fraction was 1.0 when the run started and is 0.25 now" in err
     code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--face-rest-fit", "3"))
     assert code == 1 and "face_rest_fit was 0 when the run started and is 3 now" in err
+    code, err, _ = run_cli(job_args(lambda_00, out, "--resume", "--slider-share", "0.25"))
+    assert code == 1 and "slider_share was None when the run started and is 0.25 now" in err
     code, err, _ = run_cli(job_args(lambda_00, out))
     assert code == 1 and "holds a distillation already; resume it to continue or choose another" in err
 
@@ -266,3 +274,15 @@ def test_evaluation_is_sized_to_the_budget(tmp_path: Path) -> None:
     assert [default_eval_poses(n) for n in (8, 64, 320, 1_600, 2_500_000)] == [4, 4, 20, 100, 100]
     assert DistillConfig(image=tmp_path, face_mask=tmp_path, teacher="tha3", output=tmp_path, examples=64,
                          eval_poses=9).num_eval_poses() == 9
+
+
+def test_a_slider_share_draws_the_teacher_caches_poses_too(lambda_00: Path, tmp_path: Path) -> None:
+    """With ``--unique-poses`` the share is drawn into the cached poses (every parameter uniform: several eyebrow
+    shapes at once), which the job then trains on."""
+    out = tmp_path / "sliders"
+    code, err, records = run_cli(job_args(lambda_00, out, "--unique-poses", "6", "--slider-share", "1"))
+    assert code == 0 and records[-1]["event"] == "done", err
+    cached = np.load(out / "distill" / "teacher_cache" / "poses.npy")
+    brows = [PARAMETER_BY_NAME[f"eyebrow_{shape}_{side}"].index for shape in EYEBROW_SHAPES
+             for side in ("left", "right")]
+    assert cached.shape == (6, 45) and ((cached[:, brows] != 0).sum(axis=1) > 2).all()

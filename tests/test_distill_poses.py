@@ -104,3 +104,19 @@ def test_pickled_pose_files_are_refused(tmp_path: Path) -> None:
         load_pose_file(tmp_path / "p.npy")
     with pytest.raises(PoseError, match="not found"):
         load_pose_file(tmp_path / "missing.npy")
+
+
+def test_a_slider_share_draws_that_share_of_poses_uniform_in_range() -> None:
+    """Share 0 is the sampler's own stream; share 1/4 makes about a quarter of the poses slider combinations (several
+    eyebrow shapes at once, which the sampler's draws never make), all in range; a pool takes no share."""
+    assert np.array_equal(PoseSampler(3, slider_share=0.0).sample(200), PoseSampler(3).sample(200))
+    mixed = PoseSampler(3, slider_share=0.25).sample(4000)
+    assert (mixed >= LOWS).all() and (mixed <= HIGHS).all()
+    brows = np.stack([(mixed[:, sided("eyebrow_" + s)] != 0).any(axis=1) for s in EYEBROW_SHAPES], axis=1)
+    assert 0.22 < (brows.sum(axis=1) > 1).mean() < 0.28
+    everywhere = PoseSampler(3, slider_share=1.0).sample(2000)
+    assert np.allclose(everywhere.mean(axis=0), (LOWS + HIGHS) / 2, atol=0.06 * (HIGHS - LOWS))
+    with pytest.raises(PoseError, match="slider share must be in"):
+        PoseSampler(0, slider_share=1.5)
+    with pytest.raises(PoseError, match="pool is sampled as it is"):
+        PoseSampler(0, fixed_poses(4, 0), slider_share=0.5)

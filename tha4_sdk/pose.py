@@ -235,5 +235,9 @@ def random_poses(count: int, seed: int = 0) -> np.ndarray:
     """``count`` poses (N×45 float32), every parameter uniform over its range; the same for the same seed."""
     if count < 0:
         raise PoseError(f"pose count must be ≥ 0, got {count}")
-    rng = np.random.default_rng(seed)
+    return uniform_poses(np.random.default_rng(seed), count)
+
+
+def uniform_poses(rng: np.random.Generator, count: int) -> np.ndarray:
+    """The next ``count`` poses of ``rng`` (N×45 float32), every parameter uniform over its range."""
     return (LOWS + rng.random((count, POSE_SIZE)) * (HIGHS - LOWS)).astype(np.float32)

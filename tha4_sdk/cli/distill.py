@@ -117,6 +117,9 @@ class PixelFraction(click.ParamType):
 @click.option("--unique-poses", type=click.IntRange(min=1),
               help="Render N sampled poses once into the on-disk teacher cache and train over them for many "
               "epochs.")
+@click.option("--slider-share", type=click.FloatRange(0, 1), default=0.0, show_default=True, metavar="SHARE",
+              help="Share of the sampled poses with every parameter uniform in its range: the combinations sliders "
+              "reach, which the sampler's own poses never make (docs/distillation.md, 'Pose sampling').")
 @click.option("--teacher-cache", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the on-disk teacher cache (default with --unique-poses: OUTPUT/distill/"
               "teacher_cache); with --poses, caches the file's poses. Reused and completed across runs.")

@@ -13,8 +13,10 @@ posers' controls combine them (docs/distillation.md, "Pose sampling"):
 * breathing: uniform in [0, 1].
 
 Shape amounts are 1.0 (fully on) 20 % of the time and uniform in [0, 1] otherwise, so the extremes a
-puppeteer reaches (closed eyes, wide-open mouth) are well represented. The stream is numpy's PCG64
-seeded with ``seed``; its state is saved with each checkpoint (`PoseSampler.state_dict`).
+puppeteer reaches (closed eyes, wide-open mouth) are well represented. With a ``slider_share``, that share of
+the poses instead has every parameter uniform in its range: the combinations a user moving sliders reaches (several
+eyebrow shapes at once, say), which the draws above never make. The stream is numpy's PCG64 seeded with ``seed``;
+its state is saved with each checkpoint (`PoseSampler.state_dict`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from tha4_sdk.pose import POSE_SIZE, PARAMETER_BY_NAME, PoseError, validate_batch
+from tha4_sdk.pose import POSE_SIZE, PARAMETER_BY_NAME, PoseError, uniform_poses, validate_batch
 
 EYEBROW_SHAPES = ("troubled", "angry", "lowered", "raised", "happy", "serious")
 EYE_SHAPES = ("wink", "happy_wink", "surprised", "relaxed", "unimpressed", "raised_lower_eyelid")
@@ -78,10 +80,16 @@ def random_pose(rng: np.random.Generator) -> np.ndarray:
 
 
 class PoseSampler:
-    """A reproducible stream of training poses: `random_pose` draws, or uniform picks from a pose pool."""
+    """A reproducible stream of training poses: `random_pose` draws (``slider_share`` of them with every parameter
+    uniform in its range instead), or uniform picks from a pose pool."""
 
-    def __init__(self, seed: int, pool: np.ndarray | None = None) -> None:
+    def __init__(self, seed: int, pool: np.ndarray | None = None, slider_share: float = 0.0) -> None:
+        if not 0 <= slider_share <= 1:
+            raise PoseError(f"the slider share must be in [0, 1], got {slider_share}")
+        if pool is not None and slider_share:
+            raise PoseError("a pose pool is sampled as it is: the slider share is for drawn poses")
         self.rng = np.random.default_rng(seed)
+        self.slider_share = slider_share
         self.pool = None if pool is None else validate_batch(pool)
         if self.pool is not None and len(self.pool) == 0:
             raise PoseError("the pose file holds no poses")
@@ -90,7 +98,13 @@ class PoseSampler:
         """The next ``n`` poses (n×45 float32)."""
         if self.pool is not None:
             return self.pool[self.rng.integers(len(self.pool), size=n)]
-        return np.stack([random_pose(self.rng) for _ in range(n)]) if n else np.zeros((0, POSE_SIZE), np.float32)
+        return np.stack([self._draw() for _ in range(n)]) if n else np.zeros((0, POSE_SIZE), np.float32)
+
+    def _draw(self) -> np.ndarray:
+        """One pose; without a slider share the stream is `random_pose`'s alone."""
+        if self.slider_share and self.rng.random() < self.slider_share:
+            return uniform_poses(self.rng, 1)[0]
+        return random_pose(self.rng)
 
     def state_dict(self) -> dict[str, Any]:
         return {"rng": self.rng.bit_generator.state}

@@ -107,6 +107,7 @@ class DistillConfig:
     pixel_fraction: float = 1.0   # share of each example's pixels trained on (`tha4_sdk.distill.pixels`)
     coarse_to_fine: float = 0.0   # share of the body examples trained on the stride-2 grid first
     face_rest_fit: int = 0        # steps fitting the face morpher to the rest pose first (`tha4_sdk.distill.rest_fit`)
+    slider_share: float = 0.0     # share of drawn poses with every parameter uniform in range (`PoseSampler`)
 
     def budgets(self) -> tuple[int, int]:
         """(face, body) examples: ``examples`` (default: the official 2.5M) split 2 : 3 as officially
@@ -140,7 +141,8 @@ class DistillConfig:
                 "eval_poses": self.num_eval_poses(), "trainer": self.trainer,
                 "init": _init_sha256(self.init) if self.init else None, "unique_poses": self.unique_poses,
                 "time_budget_s": self.time_budget_s, "pixel_fraction": self.pixel_fraction,
-                "coarse_to_fine": self.coarse_to_fine, "face_rest_fit": self.face_rest_fit}
+                "coarse_to_fine": self.coarse_to_fine, "face_rest_fit": self.face_rest_fit,
+                **({"slider_share": self.slider_share} if self.slider_share else {})}  # older checkpoints: none
 
     def planned(self, plan: Plan) -> "DistillConfig":
         """This job with what ``plan`` decided: examples, teacher cache, held-out poses, pixel fraction."""
@@ -264,6 +266,9 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
     config = dataclasses.replace(config, batch_size=default_batch_size(config, resolve_device(config.device)))
     if config.unique_poses and config.pose_file:
         raise DistillError("unique_poses samples its own poses; give it or pose_file, not both")
+    if not 0 <= config.slider_share <= 1 or config.slider_share and config.pose_file:
+        raise DistillError(f"slider_share must be in [0, 1] and is for drawn poses, not a pose_file; got "
+                           f"{config.slider_share}")
     rgba = load_image_rgba(config.image)
     mask = load_face_mask(config.face_mask) if config.face_mask else None
     init = student_weights(config.init) if config.init else None
@@ -308,7 +313,8 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
         progress.ends_in(clock.until(plan.end_s))
     pool = load_pose_file(config.pose_file) if config.pose_file else None
     if config.unique_poses:
-        pool = PoseSampler(_phase_seeds(config.seed, 2)[1]).sample(config.unique_poses)
+        pool = PoseSampler(_phase_seeds(config.seed, 2)[1], slider_share=config.slider_share).sample(
+            config.unique_poses)
     identity = config.identity()
     n_eval = config.num_eval_poses()
     eval_poses = fixed_poses(max(n_eval, SAMPLE_POSES), EVAL_SEED)
@@ -374,7 +380,8 @@ def _run(config: DistillConfig, resume: bool, progress: Progress, stop: StopFlag
             deadline = (Deadline(clock.until(plan.face_end_s), plan.face_eval_s, sheet_s=sheet) if index == 0 else
                         Deadline(clock.until(plan.body_end_s), plan.body_eval_s,  # the final evaluation follows
                                  1 + plan.final_eval_s / plan.body_eval_s, sheet))  # the body morpher's last one
-        trainer = Trainer(task, eval_task, PoseSampler(sampler_seed, pool), settings, seed=init_seed, device=device,
+        sampler = PoseSampler(sampler_seed, pool, slider_share=0.0 if pool is not None else config.slider_share)
+        trainer = Trainer(task, eval_task, sampler, settings, seed=init_seed, device=device,
                           eval_poses=eval_poses[:n_eval], sample_poses=eval_poses[:SAMPLE_POSES],
                           samples_dir=work / "samples", save=save, progress=progress, stop=stop, world=world,
                           init=None if init is None else init[task.name],
