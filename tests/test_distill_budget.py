@@ -17,12 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from PIL import Image
 
 from conftest import REPO
+from tha4_sdk.bench.distill_budgets import UNIFORM_SEED
 from tha4_sdk.character import load_character, load_face_mask, load_image_rgba
+from tha4_sdk.cli import main
 from tha4_sdk.cli.distill import distill_command
 from tha4_sdk.distill.budget import (EVAL_SHARE, FACE_SHARE, MARGIN_SHARE, PACKAGE_S, BudgetClock, BudgetError, Plan,
                                      Throughput, format_duration, make_plan, measure, parse_duration)
@@ -38,7 +42,7 @@ from tha4_sdk.distill.teacher import CachedTeacher, open_teacher
 from tha4_sdk.distill.trainer import Deadline, StopFlag, Trainer, TrainSettings
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.models.student.poser import StudentPoser
-from tha4_sdk.pose import Pose
+from tha4_sdk.pose import Pose, random_poses
 from tha4_sdk.render.base import open_renderer
 
 CPU = torch.device("cpu")
@@ -381,3 +385,55 @@ def test_measuring_on_sampled_pixels(lambda_00: Path) -> None:
     with pytest.raises(PixelSamplingError, match="3×3 block"):
         measure(FaceTask(teacher, mask, CPU, True), BodyTask(teacher, True), fixed_poses(MIN_EVAL_POSES, EVAL_SEED),
                 CPU, lambda poses: None, pixel_fraction=0.1)
+
+
+def _row(section: str, first_cell: str) -> list[str]:
+    return next(line.split(" | ") for line in section.splitlines() if line.startswith(f"| {first_cell} |"))
+
+
+@pytest.mark.slow
+def test_bench_budgets_runs_whole_jobs_scores_them_as_distill_eval_and_keeps_them(measured: Throughput,
+                                                                                  lambda_00: Path,
+                                                                                  tmp_path: Path) -> None:
+    """`tha4 bench distill --budgets`: one real budgeted job (twice the minimum measured now), scored as `tha4
+    distill-eval` scores it on drawn and on uniform poses; run again, the job is kept and its scores reused; run with
+    other settings over the same folder, refused."""
+    budget = round(max(120.0, 2 * plan(10_000, measured, batch_size=2).minimum_s))
+    runs, out, plot = tmp_path / "runs", tmp_path / "benchmarks.md", tmp_path / "curves.png"
+    args = ["bench", "distill", "--budgets", f"{budget}s", "--teacher", f"student:{lambda_00}", "--init", "none",
+            "--runs-dir", str(runs), "--eval-poses", "3", "--uniform-poses", "2", "--output", str(out), "--plot",
+            str(plot)]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    name = f"budget-{format_duration(budget)}"
+    records = [json.loads(line) for line in (runs / f"{name}.jsonl").read_text().splitlines()]
+    assert records[-1]["event"] == "done" and load_character(runs / name).has_student
+    section = out.read_text()  # the file holds this section alone
+    row = _row(section, format_duration(budget))
+    assert abs(records[-1]["budget_used_s"] - budget) <= TOLERANCE * budget
+    assert row[1] == f"{format_duration(records[-1]['budget_used_s'])} ({records[-1]['budget_used_s'] / budget:.1%})"
+    plan_record = next(r for r in records if r["event"] == "plan")
+    assert row[2].startswith(f"{plan_record['unique_poses']:,} cached poses; face {plan_record['face_examples']:,} "
+                             "→ ")
+    assert row[3].startswith("face ") and "′ " in row[3] and "; body " in row[3]  # the job's evaluations by minute
+    uniform = tmp_path / "uniform.npy"
+    np.save(uniform, random_poses(2, UNIFORM_SEED))
+    for poses, cells in ((["--poses", "3"], row[4:7]), (["--pose-file", str(uniform)], row[7].split(" / "))):
+        evaluated = CliRunner().invoke(main, ["distill-eval", str(runs / name), "--teacher", f"student:{lambda_00}",
+                                              *poses, "--json"], catch_exceptions=False)
+        psnr = json.loads(evaluated.output.splitlines()[-1])["psnr"]
+        assert [f"{psnr[part]:.2f}" for part in ("face", "body", "full")] == [c.strip() for c in cells]
+    assert (f"Reproduce: `tha4 bench distill --teacher student:DIR --init none --eval-poses 3 --budgets "
+            f"{format_duration(budget)} --uniform-poses 2`.") in section
+    assert Image.open(tmp_path / "curves_budgets.png").size == (720, 440)
+
+    kept = {p.name: p.stat().st_mtime_ns for p in runs.iterdir()}
+    again = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert {p.name: p.stat().st_mtime_ns for p in runs.iterdir()} == kept  # not trained nor scored again
+    assert _row(out.read_text(), format_duration(budget)) == row and "bench:distill-budgets:begin" in section
+
+    other = CliRunner().invoke(main, [*args[:args.index("none")], str(lambda_00), *args[args.index("none") + 1:]])
+    assert other.exit_code == 1 and "was trained with other settings (init: None → " in other.output
+    bare = CliRunner().invoke(main, [a for a in args if a not in ("--runs-dir", str(runs))])
+    assert bare.exit_code == 2 and "--budgets needs --runs-dir" in bare.output

@@ -21,6 +21,9 @@ for the body morpher: render the round's new teacher poses into an on-disk cache
 evaluate each run), and the results are written after every round, so a run cut short by
 ``--minutes`` still records comparable partial curves. An image without a face mask gets one read
 off the teacher (`tha4_sdk.distill.mask`).
+
+``--levers`` compares what a minute of training buys (`tha4_sdk.bench.distill_levers`); ``--budgets`` runs whole
+time-budgeted jobs and scores them (`tha4_sdk.bench.distill_budgets`).
 """
 
 from __future__ import annotations
@@ -32,18 +35,21 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import click
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
+from tha4_sdk.bench.distill_budgets import BudgetJob, budget_bench
 from tha4_sdk.bench.distill_levers import ARM_NAMES, ARMS, Levers, write_levers
+from tha4_sdk.bench.plot import plot_curves
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.bench.train_speed import measure_speed
 from tha4_sdk.character import load_face_mask, load_image_rgba
+from tha4_sdk.cli.distill import DURATION
 from tha4_sdk.device import resolve_device
+from tha4_sdk.distill.budget import format_duration
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
 from tha4_sdk.distill.evaluate import task_psnr
 from tha4_sdk.distill.mask import face_mask_for
@@ -59,13 +65,6 @@ from tha4_sdk.hub import resolve_character
 from tha4_sdk.image import rgba8_to_tensor
 from tha4_sdk.memory import freed_memory_retained
 
-COLOURS = {"scratch": (200, 40, 40), "warm start": (40, 110, 200), "baseline": (200, 40, 40),
-           "pixels 1/4": (30, 150, 60), "pixels 1/16": (20, 120, 120), "coarse to fine": (140, 160, 20),
-           "bf16": (120, 70, 170), "rest-face fit": (220, 130, 20), "warm, batch 2": (200, 40, 40),
-           "warm, batch 1": (30, 150, 60), "warm, batch 2, lr /3": (20, 120, 120), "warm, lr x3": (120, 70, 170),
-           "warm, lr /3": (220, 130, 20), "warm, final weights": (140, 160, 20)}
-#: the cached runs' lines, fewest poses first
-CACHED_COLOURS = [(30, 150, 60), (140, 160, 20), (20, 120, 120), (120, 70, 170)]
 #: the warm-start goal: reach the from-scratch run's final PSNR in at most this share of its examples
 WARM_START_GOAL = 1 / 5
 
@@ -89,45 +88,6 @@ class CurveRun:
     state: dict[str, Any] | None = None
     points: list[tuple[int, float]] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def plot_curves(curves: dict[str, list[tuple[float, float]]], path: Path, title: str,
-                x_label: str = "training examples") -> Path:
-    """A line chart (``x_label`` → PSNR dB), one line per curve, drawn with PIL."""
-    w, h, left, right, top, bottom = 720, 440, 70, 20, 40, 70
-    img = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(img)
-    points = [p for c in curves.values() for p in c]
-    x_max = max(p[0] for p in points) or 1
-    y_lo, y_hi = min(p[1] for p in points) - 1.0, max(p[1] for p in points) + 1.0
-
-    def at(x: float, y: float) -> tuple[float, float]:
-        return (left + (w - left - right) * x / x_max, h - bottom - (h - top - bottom) * (y - y_lo) / (y_hi - y_lo))
-
-    d.rectangle([left, top, w - right, h - bottom], outline="black")
-    for k in range(5):
-        y = y_lo + (y_hi - y_lo) * k / 4
-        d.text((8, at(0, y)[1] - 6), f"{y:.1f}", fill="black")
-        x = x_max * k / 4
-        d.text((at(x, y_lo)[0] - 10, h - bottom + 6), f"{x:,.0f}" if x_max >= 10 else f"{x:.2g}", fill="black")
-    cached = [name for name in curves if name.startswith("cached")]
-    for i, (name, curve) in enumerate(curves.items()):
-        colour = (CACHED_COLOURS[cached.index(name) % len(CACHED_COLOURS)] if name in cached
-                  else COLOURS.get(name, (90, 90, 90)))
-        if len(curve) > 1:
-            d.line([at(x, y) for x, y in curve], fill=colour, width=2)
-        for x, y in curve:
-            cx, cy = at(x, y)
-            d.ellipse([cx - 3, cy - 3, cx + 3, cy + 3], fill=colour)
-        x0 = left + 10 + min(125, (w - left - 10) // len(curves)) * i
-        d.line([(x0, h - 18), (x0 + 16, h - 18)], fill=colour, width=3)  # PIL's default font has no dash
-        d.text((x0 + 20, h - 24), name, fill=colour)
-    d.text((left, 12), title, fill="black")
-    d.text((w // 2 - 60, h - 46), x_label, fill="black")
-    d.text((8, top - 16), "PSNR (dB)", fill="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.save(path)
-    return path
 
 
 class Curves:
@@ -228,7 +188,8 @@ class Curves:
               show_default=True, help="Poses of the face morpher's cached runs (repeat for one run per N).")
 @click.option("--body-unique-poses", type=click.IntRange(min=1), multiple=True, default=(50,), show_default=True,
               help="Poses of the body morpher's cached runs (repeat for one run per N).")
-@click.option("--eval-poses", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--eval-poses", type=click.IntRange(min=1),
+              help="Held-out poses [default: 16; with --budgets 1000, as tha4 distill-eval].")
 @click.option("--minutes", type=float, default=0.0, help="Stop the curves after this long (0: no limit); the "
               "rounds done so far are recorded.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
@@ -245,6 +206,13 @@ class Curves:
               help="PSNR evaluations during each arm (besides the one at its start).")
 @click.option("--lever-rest-fit", type=click.IntRange(min=1), default=100, show_default=True,
               help="Rest-pose steps of the rest-face fit arm.")
+@click.option("--budgets", type=DURATION, multiple=True, metavar="DURATION",
+              help="Instead of speed and curves: run a whole `tha4 distill --time-budget` job per budget (repeat: "
+              "15m, 30m, 1h, 2h) and score each student (tha4_sdk.bench.distill_budgets).")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Where --budgets keeps its jobs; a finished one is scored, not trained again.")
+@click.option("--uniform-poses", type=click.IntRange(min=1), default=64, show_default=True,
+              help="With --budgets: also score on this many poses with every parameter uniform in its range.")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("docs/benchmarks.md"),
               show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path),
@@ -252,11 +220,12 @@ class Curves:
 def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init_character: str, device: str,
                   steps: int, batch_size: int, speed_batch_size: int | None, networks: str, curve_examples: int,
                   curve_every: int, body_every: int, unique_poses: tuple[int, ...],
-                  body_unique_poses: tuple[int, ...], eval_poses: int, minutes: float, levers: bool,
+                  body_unique_poses: tuple[int, ...], eval_poses: int | None, minutes: float, levers: bool,
                   lever_minutes: float, arms: tuple[str, ...], lever_poses: int, lever_evals: int, lever_rest_fit: int,
-                  cache_dir: Path | None, output: Path, plot: Path) -> None:
+                  budgets: tuple[float, ...], runs_dir: Path | None, uniform_poses: int, cache_dir: Path | None,
+                  output: Path, plot: Path) -> None:
     """Examples/s of the plain and fast trainers, and PSNR-vs-examples curves (scratch, warm start, cached);
-    with --levers, PSNR per minute of the lever arms instead."""
+    with --levers, PSNR per minute of the lever arms instead; with --budgets, whole budgeted jobs' PSNR."""
     started = time.perf_counter()
     dev = resolve_device(device)
     precision = resolve_precision("auto", dev)
@@ -270,6 +239,15 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
         face_mask = face_mask or char.face_mask_path
     if image is None:
         raise click.ClickException(f"--image is needed with the {teacher} teacher (e.g. crypko_00.png)")
+    if budgets:
+        if runs_dir is None:
+            raise click.UsageError("--budgets needs --runs-dir: the folder that keeps its jobs")
+        init = None if init_character == "none" else resolve_character(init_character).root
+        jobs = [BudgetJob(b, teacher, image, face_mask, init, device, runs_dir) for b in dict.fromkeys(budgets)]
+        budget_bench(jobs, eval_poses or 1000, uniform_poses, dev, output, plot, reproduce_line())
+        click.echo(f"wrote {output} and the plot beside {plot}")
+        return
+    eval_poses = eval_poses or 16
     rgba = load_image_rgba(image)
     the_teacher = open_teacher(teacher, rgba8_to_tensor(rgba), dev)
     probe = fixed_poses(16, 3)
@@ -348,7 +326,7 @@ def _levers_sections(output: Path, plot: Path, nets: list[str], the_teacher: Tea
                      + (f"poses, warm start from `{Path(init_character).name}`" if init is not None else "poses")
                      + f", rest-face fit {rest_fit_steps} steps; "
                      f"load average at the start (1 / 5 / 15 min): {load}.")
-            write_levers(output, plot, net, results, minutes, about, reproduce_line(), plot_curves)
+            write_levers(output, plot, net, results, minutes, about, reproduce_line())
 
 
 def _speed_section(output: Path, the_teacher: Teacher, image: Path, mask: np.ndarray, dev: torch.device,
@@ -407,13 +385,15 @@ def reproduce_line() -> str:
     parts = ["tha4 bench distill"]
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
-        if value is None or value == param.get_default(ctx) or param.name in ("output", "plot", "cache_dir"):
+        if value is None or value == param.get_default(ctx) or param.name in ("output", "plot", "cache_dir",
+                                                                               "runs_dir"):
             continue
         flag = param.opts[0]
         if getattr(param, "is_flag", False):
             parts.append(flag)
             continue
-        show = (lambda v: shlex.quote(str(v))) if isinstance(param.type, click.Choice) else _short
+        show: Callable[[Any], str] = ((lambda v: shlex.quote(str(v))) if isinstance(param.type, click.Choice)
+                                      else format_duration if param.type is DURATION else _short)
         parts += [f"{flag} {show(v)}" for v in (value if getattr(param, "multiple", False) else [value])]
     return f"Reproduce: `{' '.join(parts)}`."
 

@@ -19,11 +19,12 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from tha4_sdk.bench.plot import plot_curves
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.bench.train_speed import measure_speed
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache
@@ -187,7 +188,7 @@ def lever_rows(results: list[ArmResult], minutes: float) -> list[list[str]]:
 
 
 def write_levers(output: Path, plot: Path, network: str, results: list[ArmResult], minutes: float, about: str,
-                 reproduce: str, draw: Callable[[dict[str, list[tuple[float, float]]], Path, str, str], Path]) -> Path:
+                 reproduce: str) -> Path:
     """The ``distill-levers-NET`` section of ``output`` and its plot ``PLOT_levers_NET.png``; returns the plot."""
     picture = plot.with_name(f"{plot.stem}_levers_{network}{plot.suffix}")
     best = max(results, key=lambda r: r.points[-1][1])
@@ -201,5 +202,5 @@ def write_levers(output: Path, plot: Path, network: str, results: list[ArmResult
     ]
     write_section(output, f"distill-levers-{network}", f"Distillation levers: {network} morpher, PSNR per minute "
                   "(tha4 bench distill --levers)", "\n\n".join(body))
-    return draw({r.arm.name: r.points for r in results}, picture, f"{network} morpher: PSNR per minute of training",
-                "minutes of training")
+    return plot_curves({r.arm.name: r.points for r in results}, picture,
+                       f"{network} morpher: PSNR per minute of training", "minutes of training")

@@ -8,7 +8,7 @@ reports it over 1000 poses.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -60,15 +60,24 @@ def student_psnr(poser: StudentPoser, image: torch.Tensor, teacher: Teacher, pos
     teacher's face-morphed image vs the teacher's posed image; ``full``: the student end to end
     (its own face patch pasted into ``image``) vs the teacher's posed image.
     """
+    return students_psnr({"": poser}, image, teacher, poses, batch_size, device, on_batch)[""]
+
+
+@torch.no_grad()
+def students_psnr(posers: Mapping[str, StudentPoser], image: torch.Tensor, teacher: Teacher, poses: np.ndarray,
+                  batch_size: int, device: torch.device,
+                  on_batch: OnBatch | None = None) -> dict[str, dict[str, float]]:
+    """`student_psnr` of several students of one image, by name: the teacher answers each pose once for all."""
     image = image.to(device).unsqueeze(0)
-    scores: dict[str, list[torch.Tensor]] = {"face": [], "body": [], "full": []}
+    scores: dict[str, dict[str, list[torch.Tensor]]] = {name: {"face": [], "body": [], "full": []} for name in posers}
     for p in _batches(poses, batch_size, device, on_batch):
         t = teacher.body_targets(p)
-        face = poser.face_morpher(p[:, :FACE_POSE_SIZE])
-        scores["face"].append(psnr(face, crop_face(t.face_morphed), DATA_RANGE))
-        scores["body"].append(psnr(poser.body_morpher(t.face_morphed, p)[0], t.posed, DATA_RANGE))
-        scores["full"].append(psnr(poser.body_morpher(paste_face(image, face), p)[0], t.posed, DATA_RANGE))
-    return {k: float(torch.cat(v).mean()) for k, v in scores.items()}
+        for name, poser in posers.items():
+            face = poser.face_morpher(p[:, :FACE_POSE_SIZE])
+            scores[name]["face"].append(psnr(face, crop_face(t.face_morphed), DATA_RANGE))
+            scores[name]["body"].append(psnr(poser.body_morpher(t.face_morphed, p)[0], t.posed, DATA_RANGE))
+            scores[name]["full"].append(psnr(poser.body_morpher(paste_face(image, face), p)[0], t.posed, DATA_RANGE))
+    return {name: {k: float(torch.cat(v).mean()) for k, v in by_part.items()} for name, by_part in scores.items()}
 
 
 def save_sheet(path: Path, columns: list[torch.Tensor], cell: int = 256) -> Path:
