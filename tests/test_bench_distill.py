@@ -3,13 +3,16 @@ the curves show (speed itself is never asserted in tests)."""
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from tha4_sdk.bench.distill import Curves, CurveRun, findings
+from conftest import REPO
+from tha4_sdk.bench.distill import Curves, CurveRun, distill_bench, findings
 from tha4_sdk.cli import main
 from tha4_sdk.distill.poses import PoseSampler
 
@@ -96,3 +99,14 @@ def test_levers_train_each_arm_for_the_same_minutes_and_record_psnr_per_minute(l
     assert ("--levers --lever-minutes 0.03 --arms baseline --arms 'pixels 1/16' --arms 'rest-face fit' --arms 'coarse "
             "to fine' --lever-poses 8") in levers
     assert Image.open(plot.with_name("curves_levers_face.png")).size == (720, 440)
+
+
+def test_the_budget_ladder_doc_example_parses() -> None:
+    text = (REPO / "docs" / "distillation.md").read_text(encoding="utf-8")
+    block = re.search(r"```bash\n(.*?)```", text[text.index("### Budget ladder"):], re.S)
+    assert block is not None
+    argv = shlex.split(block.group(1).replace("\\\n", " "))
+    assert argv[:3] == ["tha4", "bench", "distill"]
+    params = distill_bench.make_context("distill", argv[3:], resilient_parsing=True).params
+    assert params["budgets"] == (7200.0,) and params["runs_dir"] == Path("RUNS") and params["init_character"] == \
+        "lambda_00"

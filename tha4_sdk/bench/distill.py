@@ -47,7 +47,7 @@ from tha4_sdk.bench.plot import plot_curves
 from tha4_sdk.bench.report import markdown_table, write_section
 from tha4_sdk.bench.train_speed import measure_speed
 from tha4_sdk.character import load_face_mask, load_image_rgba
-from tha4_sdk.cli.distill import DURATION
+from tha4_sdk.click_types import DURATION
 from tha4_sdk.device import resolve_device
 from tha4_sdk.distill.budget import format_duration
 from tha4_sdk.distill.dataset import CacheTeacher, TeacherCache

@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from tha4_sdk.character import CharacterError, load_character
+from tha4_sdk.click_types import DURATION
 from tha4_sdk.device import resolve_device
-from tha4_sdk.distill.budget import BudgetError, parse_duration
 from tha4_sdk.distill.evaluate import student_psnr
 from tha4_sdk.distill.job import run_as_process
 from tha4_sdk.distill.poses import fixed_poses, load_pose_file
@@ -29,21 +29,6 @@ from tha4_sdk.hookspecs import hookimpl
 from tha4_sdk.models.student.poser import StudentPoser
 
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-class Duration(click.ParamType):
-    """A duration (`tha4_sdk.distill.budget.parse_duration`) as seconds."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        try:
-            return value if isinstance(value, float) else parse_duration(str(value))
-        except BudgetError as e:
-            self.fail(str(e), param, ctx)
-
-
-DURATION = Duration()
 
 
 class PixelFraction(click.ParamType):
