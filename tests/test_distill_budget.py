@@ -436,4 +436,4 @@ def test_bench_budgets_runs_whole_jobs_scores_them_as_distill_eval_and_keeps_the
     other = CliRunner().invoke(main, [*args[:args.index("none")], str(lambda_00), *args[args.index("none") + 1:]])
     assert other.exit_code == 1 and "was trained with other settings (init: None → " in other.output
     bare = CliRunner().invoke(main, [a for a in args if a not in ("--runs-dir", str(runs))])
-    assert bare.exit_code == 2 and "--budgets needs --runs-dir" in bare.output
+    assert bare.exit_code == 2 and "--budgets needs --runs-dir (the folder that keeps its jobs)" in bare.output

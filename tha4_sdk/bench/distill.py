@@ -240,10 +240,10 @@ def distill_bench(teacher: str, image: Path | None, face_mask: Path | None, init
     if image is None:
         raise click.ClickException(f"--image is needed with the {teacher} teacher (e.g. crypko_00.png)")
     if budgets:
-        if runs_dir is None:
-            raise click.UsageError("--budgets needs --runs-dir: the folder that keeps its jobs")
-        init = None if init_character == "none" else resolve_character(init_character).root
-        jobs = [BudgetJob(b, teacher, image, face_mask, init, device, runs_dir) for b in dict.fromkeys(budgets)]
+        if runs_dir is None or levers:
+            raise click.UsageError("--budgets needs --runs-dir (the folder that keeps its jobs), and not --levers")
+        warm = None if init_character == "none" else resolve_character(init_character).root
+        jobs = [BudgetJob(b, teacher, image, face_mask, warm, device, runs_dir) for b in dict.fromkeys(budgets)]
         budget_bench(jobs, eval_poses or 1000, uniform_poses, dev, output, plot, reproduce_line())
         click.echo(f"wrote {output} and the plot beside {plot}")
         return
