@@ -421,7 +421,7 @@ def test_bench_budgets_runs_whole_jobs_scores_them_as_distill_eval_and_keeps_the
     assert records[-1]["event"] == "done" and load_character(runs / name).has_student
     section = out.read_text()  # the file holds this section alone
     row = _row(section, format_duration(budget))
-    assert abs(records[-1]["budget_used_s"] - budget) <= TOLERANCE * budget
+    assert records[-1]["budget_used_s"] <= (1 + TOLERANCE) * budget  # (how close: the kill-and-resume test's job)
     assert row[1] == f"{format_duration(records[-1]['budget_used_s'])} ({records[-1]['budget_used_s'] / budget:.1%})"
     plan_record = next(r for r in records if r["event"] == "plan")
     assert row[2].startswith(f"{plan_record['unique_poses']:,} cached poses; face {plan_record['face_examples']:,} "
