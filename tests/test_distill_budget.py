@@ -433,7 +433,7 @@ def test_bench_budgets_runs_whole_jobs_scores_them_as_distill_eval_and_keeps_the
         evaluated = CliRunner().invoke(main, ["distill-eval", str(runs / name), "--teacher", f"student:{lambda_00}",
                                               *poses, "--json"], catch_exceptions=False)
         psnr = json.loads(evaluated.output.splitlines()[-1])["psnr"]
-        assert [f"{psnr[part]:.2f}" for part in ("face", "body", "full")] == [c.strip() for c in cells]
+        assert [f"{psnr[part]:.2f}" for part in ("face", "body", "full")] == [c.strip(" |") for c in cells]
     assert (f"Reproduce: `tha4 bench distill --teacher student:DIR --init none --eval-poses 3 --budgets "
             f"{format_duration(budget)} --uniform-poses 2`.") in section
     assert Image.open(tmp_path / "curves_budgets.png").size == (720, 440)

@@ -121,7 +121,8 @@ def train(job: BudgetJob) -> None:
     atomic_write(settings, lambda f: f.write(json.dumps(job.settings(), indent=1).encode()))
     proc = subprocess.Popen(job.argv(resume=job.output.exists()), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    assert proc.stdout is not None and proc.stderr is not None
+    if proc.stdout is None or proc.stderr is None:
+        raise RuntimeError("the job's output pipes did not open")
     errors: deque[str] = deque(maxlen=20)
     bar = tqdm(total=round(job.budget_s), desc=job.name, unit="s", file=sys.stderr, dynamic_ncols=True)
     with bar, job.beside(".jsonl").open("a", encoding="utf-8") as records:
